@@ -1,0 +1,25 @@
+# Every public header must compile on its own, with strict warnings and with
+# neither exceptions nor RTTI. One generated translation unit per header.
+function(fastrt_add_header_check)
+  file(GLOB_RECURSE headers RELATIVE ${PROJECT_SOURCE_DIR}/include
+       CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/fastrt/*.hpp)
+  set(sources "")
+  foreach(header IN LISTS headers)
+    string(MAKE_C_IDENTIFIER "${header}" id)
+    set(source ${CMAKE_CURRENT_BINARY_DIR}/header_check/${id}.cpp)
+    file(CONFIGURE OUTPUT ${source} CONTENT "#include <${header}>\n#include <${header}>  // include guard works\n")
+    list(APPEND sources ${source})
+  endforeach()
+  add_library(fastrt_header_check OBJECT ${sources})
+  target_link_libraries(fastrt_header_check PRIVATE fastrt::core fastrt_warnings fastrt_no_exceptions)
+
+  # The check itself must be able to fail: the same flags reject a throw.
+  add_test(NAME header_check_rejects_exceptions
+           COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only ${FASTRT_NO_EXCEPTIONS_FLAGS}
+                   ${PROJECT_SOURCE_DIR}/tests/compile_fail/needs_exceptions.cpp)
+  add_test(NAME header_check_rejects_rtti
+           COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only ${FASTRT_NO_EXCEPTIONS_FLAGS}
+                   ${PROJECT_SOURCE_DIR}/tests/compile_fail/needs_rtti.cpp)
+  set_tests_properties(header_check_rejects_exceptions header_check_rejects_rtti
+                       PROPERTIES WILL_FAIL TRUE LABELS "build")
+endfunction()
