@@ -15,6 +15,7 @@
 
 #include <coroutine>
 #include <memory>
+#include <type_traits>
 
 namespace fastrt {
 
@@ -26,6 +27,7 @@ class executor_ref {
  public:
   executor_ref() noexcept = default;
   template <executor E>
+    requires(!std::is_same_v<std::remove_cv_t<E>, executor_ref>)  // copies stay copies
   executor_ref(E& e) noexcept  // NOLINT: implicit by design, like std::function_ref
       : object_(std::addressof(e)), post_([](void* object, std::coroutine_handle<> h) {
           static_cast<E*>(object)->post(h);
