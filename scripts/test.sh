@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite:
+#   release  g++-12 -O3: every test, the README examples, the header check
+#   asan     clang-19 ASan+UBSan: every test
+#   tsan     clang-19 ThreadSanitizer: every test labelled "concurrency"
+#   noexcept g++-12: every header and example with -fno-exceptions -fno-rtti
+# Pass preset names to run a subset: scripts/test.sh release tsan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan noexcept)
+
+for preset in "${presets[@]}"; do
+  echo "=== fastrt: $preset ==="
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  ctest --preset "$preset"
+done
+echo "=== fastrt: all presets passed: ${presets[*]} ==="
