@@ -145,3 +145,46 @@ TEST_CASE("value() on an error terminates naming the error") {
   REQUIRE(report2.aborted);
   REQUIRE_THAT(report2.stderr_text, Catch::Contains("error() called on a value"));
 }
+
+// --- FASTRT_CO_TRY -----------------------------------------------------------
+#include <fastrt/sync_wait.hpp>
+#include <fastrt/task.hpp>
+
+namespace {
+
+struct count_destruction {
+  int* count;
+  ~count_destruction() { ++*count; }
+};
+
+fastrt::coro_task<result<int>> co_digit(char c) { co_return parse_digit(c); }
+
+fastrt::coro_task<result<int>> co_sum(char a, char b, int* destroyed, bool* reached_end) {
+  count_destruction guard{destroyed};
+  int x = FASTRT_CO_TRY(co_await co_digit(a));
+  int y = FASTRT_CO_TRY(parse_digit(b));
+  FASTRT_CO_TRY(check_positive(x + y));
+  *reached_end = true;
+  co_return x + y;
+}
+
+}  // namespace
+
+TEST_CASE("FASTRT_CO_TRY unwraps or co_returns the error, and the frame is cleaned up") {
+  int destroyed = 0;
+  bool reached_end = false;
+  REQUIRE(fastrt::sync_wait(co_sum('2', '5', &destroyed, &reached_end)).value() == 7);
+  REQUIRE(reached_end);
+  REQUIRE(destroyed == 1);
+
+  reached_end = false;
+  auto first_fails = fastrt::sync_wait(co_sum('x', '5', &destroyed, &reached_end));
+  REQUIRE(first_fails.error() == std::errc::invalid_argument);
+  REQUIRE_FALSE(reached_end);
+  REQUIRE(destroyed == 2);  // locals of the abandoned frame were destroyed
+
+  auto void_fails = fastrt::sync_wait(co_sum('0', '0', &destroyed, &reached_end));
+  REQUIRE(void_fails.error().message() == "not positive");
+  REQUIRE_FALSE(reached_end);
+  REQUIRE(destroyed == 3);
+}

@@ -12,6 +12,7 @@
 // Thread-safety: a value type.
 #pragma once
 
+#include <coroutine>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -300,11 +301,34 @@ class [[nodiscard]] result {
     std::move(fastrt_try_result_).value();                               \
   })
 
-// The same for coroutines: co_returns the error.
-#define FASTRT_CO_TRY(...)                                               \
-  ({                                                                     \
-    auto&& fastrt_try_result_ = (__VA_ARGS__);                           \
-    if (!fastrt_try_result_.has_value())                                 \
-      co_return std::move(fastrt_try_result_).error();                   \
-    std::move(fastrt_try_result_).value();                               \
-  })
+namespace fastrt::detail {
+
+// FASTRT_CO_TRY cannot use a statement expression: g++ 12 crashes on
+// co_return inside one. Instead it co_awaits the result. A value makes the
+// await complete at once; an error is stored as the coroutine's return value
+// and control goes straight to whoever awaits the coroutine, leaving this
+// frame suspended for good (its owner destroys it, running every destructor).
+// The promise provides that through `early_return()` (coro_task does).
+template <class R>
+struct try_awaiter {
+  R result;
+  bool await_ready() const noexcept { return result.has_value(); }
+  template <class Promise>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) {
+    static_assert(requires { self.promise().early_return(); },
+                  "FASTRT_CO_TRY works inside fastrt::coro_task<result<...>> coroutines");
+    self.promise().return_value(std::move(result).error());
+    return self.promise().early_return();
+  }
+  decltype(auto) await_resume() { return std::move(result).value(); }
+};
+template <class R>
+try_awaiter<std::remove_cvref_t<R>> try_unwrap(R&& r) {
+  static_assert(is_result_v<R>, "FASTRT_CO_TRY needs a fastrt::result");
+  return {std::forward<R>(r)};
+}
+
+}  // namespace fastrt::detail
+
+// The same for coroutines: evaluates to the value, or co_returns the error.
+#define FASTRT_CO_TRY(...) (co_await ::fastrt::detail::try_unwrap(__VA_ARGS__))

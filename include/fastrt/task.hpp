@@ -58,8 +58,7 @@ class task_promise_base {
     bool await_ready() noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
-      std::coroutine_handle<> next = self.promise().continuation_;
-      return next ? next : std::noop_coroutine();
+      return self.promise().early_return();
     }
     void await_resume() noexcept {}
   };
@@ -70,6 +69,11 @@ class task_promise_base {
   }
 
   void set_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
+  // Where control goes when the task ends early (FASTRT_CO_TRY on an error):
+  // the awaiting coroutine, exactly as after final_suspend.
+  std::coroutine_handle<> early_return() const noexcept {
+    return continuation_ ? continuation_ : std::noop_coroutine();
+  }
   const std::stop_token* stop_token_ptr() const noexcept { return stop_token_; }
   void set_stop_token(const std::stop_token* token) noexcept { stop_token_ = token; }
 
