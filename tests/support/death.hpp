@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -23,6 +24,10 @@ death_report run_in_child(F&& f) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // The test framework's SIGABRT handler (Catch2 installs one) must not run
+    // in the child: it is not async-signal-safe, which ThreadSanitizer reports
+    // and turns into a normal exit, hiding the abort we are checking for.
+    std::signal(SIGABRT, SIG_DFL);
     ::dup2(pipe_fds[1], STDERR_FILENO);
     ::close(pipe_fds[0]);
     f();
