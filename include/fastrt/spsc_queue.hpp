@@ -1,0 +1,151 @@
+// fastrt/spsc_queue.hpp — bounded single-producer single-consumer FIFO.
+//
+// A ring of capacity() slots (the requested size rounded up to a power of
+// two) allocated once by the constructor: pushing and popping never allocate.
+// A push constructs the element in its slot, a pop moves it out and destroys
+// it, so T may be move-only and need not be default-constructible. Elements
+// still queued when the queue is destroyed are destroyed then, once each.
+//
+// Thread-safety: one producer thread calls try_push/try_emplace, one consumer
+// thread calls try_pop/drain (a role may pass to another thread if the
+// hand-over synchronises, e.g. join or a mutex). size_approx, empty_approx and
+// capacity may be called from any thread. Destruction needs both sides done.
+//
+// Cost: producer and consumer state sit on separate cache lines and each side
+// keeps a private copy of the other side's index, re-reading the shared one
+// only when its copy says full (push) or empty (pop). A push or pop is then a
+// slot access plus one release store to its own line: no read-modify-write.
+// drain() consumes a whole batch with a single index publication.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "detail/ring_storage.hpp"
+
+namespace fastrt {
+
+template <class T>
+class spsc_queue {
+  static_assert(std::is_nothrow_destructible_v<T>);
+
+ public:
+  using value_type = T;
+
+  // Room for at least min_capacity elements (0 counts as 1).
+  explicit spsc_queue(std::size_t min_capacity) : ring_(min_capacity) {}
+  spsc_queue(const spsc_queue&) = delete;
+  spsc_queue& operator=(const spsc_queue&) = delete;
+  ~spsc_queue() {
+    const std::uint64_t tail = producer_.tail.load(std::memory_order_acquire);
+    for (std::uint64_t pos = consumer_.head.load(std::memory_order_relaxed); pos != tail; ++pos) {
+      ring_[pos].destroy();
+    }
+  }
+
+  // Producer. Constructs T(args...) in the next slot; false when full, and
+  // then nothing is constructed and the arguments are left untouched.
+  template <class... Args>
+    requires std::constructible_from<T, Args...>
+  bool try_emplace(Args&&... args) {
+    const std::uint64_t tail = producer_.tail.load(std::memory_order_relaxed);
+    if (tail - producer_.head_cache == ring_.capacity()) {
+      // acquire: the consumer destroyed the slot's previous element before it
+      // published the head that frees the slot; we must see that first.
+      producer_.head_cache = consumer_.head.load(std::memory_order_acquire);
+      if (tail - producer_.head_cache == ring_.capacity()) return false;
+    }
+    ring_[tail].construct(std::forward<Args>(args)...);
+    // release: the element is complete before the consumer can see the slot.
+    producer_.tail.store(tail + 1, std::memory_order_release);
+    return true;
+  }
+  // Producer. An rvalue is moved from only when the push succeeds, so a
+  // failed push of a move-only value loses nothing.
+  bool try_push(T&& value) { return try_emplace(std::move(value)); }
+  bool try_push(const T& value)
+    requires std::copy_constructible<T>
+  {
+    return try_emplace(value);
+  }
+
+  // Consumer. The oldest element, or nullopt when empty.
+  std::optional<T> try_pop() {
+    const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
+    if (head == consumer_.tail_cache) {
+      // acquire: pairs with the producer's release of tail: the elements
+      // below it are fully constructed.
+      consumer_.tail_cache = producer_.tail.load(std::memory_order_acquire);
+      if (head == consumer_.tail_cache) return std::nullopt;
+    }
+    auto& slot = ring_[head];
+    std::optional<T> out(std::in_place, std::move(slot.get()));
+    slot.destroy();
+    // release: the slot is destroyed before the producer may reuse it.
+    consumer_.head.store(head + 1, std::memory_order_release);
+    return out;
+  }
+
+  // Consumer. Calls fn(T&&) on up to `limit` elements, oldest first, and
+  // returns how many. The slots are handed back to the producer in one index
+  // store after the batch, so a long batch can make the producer see "full"
+  // meanwhile. fn must not pop from this queue.
+  template <class Fn>
+    requires std::invocable<Fn&, T&&>
+  std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+    const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
+    std::uint64_t available = consumer_.tail_cache - head;
+    if (available < limit) {
+      consumer_.tail_cache = producer_.tail.load(std::memory_order_acquire);
+      available = consumer_.tail_cache - head;
+    }
+    const std::uint64_t count = std::min<std::uint64_t>(available, limit);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto& slot = ring_[head + i];
+      fn(std::move(slot.get()));
+      slot.destroy();
+    }
+    if (count != 0) consumer_.head.store(head + count, std::memory_order_release);
+    return static_cast<std::size_t>(count);
+  }
+
+  // Any thread; exact only when neither side is active. Head is read first
+  // (acquire), so the tail read after it is at least as new: never negative.
+  std::size_t size_approx() const noexcept {
+    const std::uint64_t head = consumer_.head.load(std::memory_order_acquire);
+    const std::uint64_t tail = producer_.tail.load(std::memory_order_acquire);
+    return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, ring_.capacity()));
+  }
+  // Any thread. On the consumer thread `false` means try_pop will succeed.
+  bool empty_approx() const noexcept {
+    const std::uint64_t head = consumer_.head.load(std::memory_order_acquire);
+    return producer_.tail.load(std::memory_order_acquire) == head;
+  }
+  std::size_t capacity() const noexcept { return ring_.capacity(); }
+
+ private:
+  // Written by the producer only; head_cache is its private copy of head.
+  struct alignas(detail::cache_line) producer_state {
+    std::atomic<std::uint64_t> tail{0};
+    std::uint64_t head_cache = 0;
+  };
+  // Written by the consumer only; tail_cache is its private copy of tail.
+  struct alignas(detail::cache_line) consumer_state {
+    std::atomic<std::uint64_t> head{0};
+    std::uint64_t tail_cache = 0;
+  };
+
+  // Read-only after construction: shared by both sides without traffic.
+  alignas(detail::cache_line) detail::ring_storage<detail::uninitialized<T>> ring_;
+  producer_state producer_;
+  consumer_state consumer_;
+};
+
+}  // namespace fastrt

@@ -1,0 +1,204 @@
+// tests/support/queue_semantics.hpp — single-threaded checks every bounded
+// queue (spsc_queue, mpsc_queue) must pass. Each test file runs them for its
+// own queue; the queue is a template taking the element type.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "counted.hpp"
+
+namespace fastrt::test {
+
+template <template <class> class Queue>
+void check_capacity_rounding() {
+  REQUIRE(Queue<int>(0).capacity() == 1);
+  REQUIRE(Queue<int>(1).capacity() == 1);
+  REQUIRE(Queue<int>(2).capacity() == 2);
+  REQUIRE(Queue<int>(3).capacity() == 4);
+  REQUIRE(Queue<int>(4).capacity() == 4);
+  REQUIRE(Queue<int>(5).capacity() == 8);
+  REQUIRE(Queue<int>(1000).capacity() == 1024);
+  REQUIRE(Queue<int>(1024).capacity() == 1024);
+
+  // Capacity 1 still works as a queue.
+  Queue<int> one(1);
+  REQUIRE(one.try_push(1));
+  REQUIRE_FALSE(one.try_push(2));
+  REQUIRE(one.try_pop() == 1);
+  REQUIRE(one.try_push(3));
+  REQUIRE(one.try_pop() == 3);
+  REQUIRE_FALSE(one.try_pop());
+}
+
+template <template <class> class Queue>
+void check_full_and_empty_edges() {
+  Queue<int> q(4);
+  REQUIRE(q.empty_approx());
+  REQUIRE(q.size_approx() == 0);
+  REQUIRE_FALSE(q.try_pop());
+  int seen = 0;
+  REQUIRE(q.drain([&](int&&) { ++seen; }) == 0);
+
+  for (int i = 0; i < 4; ++i) REQUIRE(q.try_push(i));
+  REQUIRE(q.size_approx() == 4);
+  REQUIRE_FALSE(q.empty_approx());
+  REQUIRE_FALSE(q.try_push(99));
+  REQUIRE_FALSE(q.try_emplace(99));
+  REQUIRE(q.size_approx() == 4);
+
+  REQUIRE(q.try_pop() == 0);
+  REQUIRE(q.size_approx() == 3);
+  REQUIRE(q.try_push(4));  // the freed slot is usable at once
+  REQUIRE_FALSE(q.try_push(5));
+  for (int i = 1; i <= 4; ++i) REQUIRE(q.try_pop() == i);
+  REQUIRE_FALSE(q.try_pop());
+  REQUIRE(q.empty_approx());
+  REQUIRE(seen == 0);
+}
+
+template <template <class> class Queue>
+void check_move_only_elements() {
+  counted::reset();
+  {
+    Queue<counted> q(2);
+    REQUIRE(q.try_emplace(std::uint64_t{1}));  // constructed in place
+    REQUIRE(counted::constructions == 1);
+    REQUIRE(q.try_push(counted(2)));
+    REQUIRE_FALSE(q.try_emplace(std::uint64_t{3}));
+    REQUIRE(counted::constructions == 3);  // 1, the temporary 2 and its move
+
+    // A failed push of an rvalue does not move from it.
+    counted kept(4);
+    REQUIRE_FALSE(q.try_push(std::move(kept)));
+    REQUIRE(kept.value != nullptr);
+    REQUIRE(kept.get() == 4);
+
+    auto first = q.try_pop();
+    REQUIRE(first);
+    REQUIRE(first->get() == 1);
+    REQUIRE(q.try_push(std::move(kept)));
+    REQUIRE(kept.value == nullptr);
+
+    REQUIRE(q.try_pop()->get() == 2);
+    REQUIRE(q.try_pop()->get() == 4);
+    REQUIRE_FALSE(q.try_pop());
+  }
+  REQUIRE(counted::alive() == 0);
+}
+
+template <template <class> class Queue>
+void check_drain() {
+  counted::reset();
+  {
+    Queue<counted> q(16);
+    for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(q.try_emplace(i));
+
+    std::vector<std::uint64_t> got;
+    auto collect = [&](counted&& c) { got.push_back(c.get()); };
+    REQUIRE(q.drain(collect, 0) == 0);
+    REQUIRE(q.drain(collect, 3) == 3);
+    REQUIRE(got == std::vector<std::uint64_t>{0, 1, 2});
+    REQUIRE(q.size_approx() == 7);
+    REQUIRE(counted::alive() == 7);  // drained elements are destroyed
+
+    // The drained slots are free again: fill up to capacity.
+    for (std::uint64_t i = 10; i < 19; ++i) REQUIRE(q.try_emplace(i));
+    REQUIRE(q.size_approx() == 16);
+    REQUIRE_FALSE(q.try_emplace(std::uint64_t{99}));
+
+    got.clear();
+    REQUIRE(q.drain(collect) == 16);
+    REQUIRE(got.size() == 16);
+    for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == i + 3);
+    REQUIRE(q.drain(collect) == 0);
+    REQUIRE(q.empty_approx());
+
+    // fn may take the element by value (moving it out).
+    REQUIRE(q.try_emplace(std::uint64_t{7}));
+    std::unique_ptr<std::uint64_t> owned;
+    REQUIRE(q.drain([&](counted c) { owned = std::move(c.value); }, 5) == 1);
+    REQUIRE(*owned == 7);
+  }
+  REQUIRE(counted::alive() == 0);
+}
+
+template <template <class> class Queue>
+void check_leftovers_destroyed_once() {
+  counted::reset();
+  long destroyed_before = 0;
+  {
+    Queue<counted> q(8);
+    for (std::uint64_t i = 0; i < 8; ++i) REQUIRE(q.try_emplace(i));
+    REQUIRE(q.try_pop()->get() == 0);
+    REQUIRE(q.try_pop()->get() == 1);
+    REQUIRE(q.try_emplace(std::uint64_t{8}));  // wraps into slot 0
+    REQUIRE(counted::alive() == 7);
+    destroyed_before = counted::destructions;
+  }
+  REQUIRE(counted::destructions == destroyed_before + 7);
+  REQUIRE(counted::alive() == 0);
+}
+
+// Positions keep growing past the capacity many times over: slot reuse,
+// FIFO order and the full/empty checks must hold on every lap.
+template <template <class> class Queue>
+void check_many_laps() {
+  counted::reset();
+  {
+    Queue<counted> q(8);
+    std::uint64_t next_push = 0;
+    std::uint64_t next_pop = 0;
+    for (int round = 0; round < 20'000; ++round) {
+      const int burst = 1 + round % 9;  // 9 > capacity: some pushes must fail
+      for (int i = 0; i < burst; ++i) {
+        const bool room = next_push - next_pop < 8;
+        REQUIRE(q.try_emplace(next_push) == room);
+        if (room) ++next_push;
+      }
+      REQUIRE(q.size_approx() == next_push - next_pop);
+      if (round % 2 == 0) {
+        const std::size_t n = q.drain([&](counted&& c) { REQUIRE(c.get() == next_pop++); },
+                                      static_cast<std::size_t>(round % 5));
+        REQUIRE(n == std::min<std::uint64_t>(round % 5, next_push - (next_pop - n)));
+      } else {
+        for (int i = 0; i < burst - 1; ++i) {
+          auto item = q.try_pop();
+          if (!item) break;
+          REQUIRE(item->get() == next_pop++);
+        }
+      }
+    }
+    REQUIRE(next_push / q.capacity() > 5'000);  // laps around the ring
+  }
+  REQUIRE(counted::alive() == 0);
+}
+
+template <template <class> class Queue>
+void check_copyable_and_overaligned() {
+  Queue<std::string> strings(2);
+  const std::string text(100, 'x');  // heap-allocated: copies must be deep
+  REQUIRE(strings.try_push(text));
+  REQUIRE(strings.try_emplace(3, 'y'));
+  REQUIRE(strings.try_pop() == text);
+  REQUIRE(strings.try_pop() == "yyy");
+
+  struct alignas(128) wide {
+    explicit wide(int v) : value(v) {}
+    int value;
+  };
+  Queue<wide> q(4);
+  for (int i = 0; i < 4; ++i) REQUIRE(q.try_emplace(i));
+  int expected = 0;
+  q.drain([&](wide&& w) {
+    REQUIRE(reinterpret_cast<std::uintptr_t>(&w) % 128 == 0);
+    REQUIRE(w.value == expected++);
+  });
+  REQUIRE(expected == 4);
+}
+
+}  // namespace fastrt::test
