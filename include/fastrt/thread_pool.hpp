@@ -3,8 +3,8 @@
 //
 // N threads share one FIFO of coroutine handles. `post(h)` enqueues,
 // `co_await pool.schedule()` moves the awaiting coroutine onto the pool.
-// Idle workers spin briefly, then yield, then sleep on a futex
-// (std::atomic::wait); `post` pays the notify only when someone sleeps.
+// Idle workers wait with wait_strategy (a short spin, a few yields, then a
+// futex sleep); `post` pays the wake-up syscall only when a worker sleeps.
 //
 // Destruction lets queued work run to the end (including work that running
 // coroutines post meanwhile), then joins the threads. Posting once the
@@ -12,27 +12,27 @@
 // message.
 //
 // Thread-safety: post and schedule may be called from any thread.
-// Cost: post = one uncontended lock + push; wake-up of a sleeping worker =
-// one futex syscall.
+// Cost: post = one uncontended lock + a store into a ring that only grows
+// (no allocation in steady state) + one RMW; waking a sleeping worker = one
+// futex syscall.
 #pragma once
 
 #include <atomic>
 #include <coroutine>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "executor.hpp"
 #include "task.hpp"
+#include "wait_strategy.hpp"
 
 namespace fastrt {
 
 class thread_pool {
  public:
-  explicit thread_pool(std::size_t threads = std::thread::hardware_concurrency()) {
+  explicit thread_pool(std::size_t threads = std::thread::hardware_concurrency()) : ring_(initial_capacity) {
     if (threads == 0) threads = 1;
     workers_.reserve(threads);
     for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
@@ -40,12 +40,11 @@ class thread_pool {
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
   ~thread_pool() {
-    stopping_.store(true, std::memory_order_release);
-    wake_all();
+    idle_.close();  // workers finish what is queued, then return
     for (auto& t : workers_) t.join();
     std::lock_guard lock(mutex_);
-    closed_ = true;
-    if (!queue_.empty()) detail::fatal("thread_pool destroyed with work still queued");
+    joined_ = true;
+    if (count_ != 0) detail::fatal("thread_pool destroyed with work still queued");
   }
 
   std::size_t size() const noexcept { return workers_.size(); }
@@ -53,16 +52,13 @@ class thread_pool {
   void post(std::coroutine_handle<> h) {
     {
       std::lock_guard lock(mutex_);
-      if (closed_) detail::fatal("thread_pool::post after the pool stopped");
-      queue_.push_back(h);
+      if (joined_) detail::fatal("thread_pool::post after the pool stopped");
+      if (count_ == ring_.size()) grow();
+      ring_[(head_ + count_) & (ring_.size() - 1)] = h;
+      ++count_;
+      queued_.store(count_, std::memory_order_release);
     }
-    // seq_cst pairs with the sleeper's seq_cst increment: either it sees this
-    // item, or we see it asleep and notify.
-    queued_.fetch_add(1, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-      epoch_.fetch_add(1, std::memory_order_release);
-      epoch_.notify_one();
-    }
+    idle_.notify();
   }
 
   struct schedule_awaiter {
@@ -78,17 +74,28 @@ class thread_pool {
   bool running_in_this_thread() noexcept { return current_executor() == executor_ref(*this); }
 
  private:
-  static constexpr int spin_rounds = 2000;
-  static constexpr int yield_rounds = 20;
+  static constexpr std::size_t initial_capacity = 256;  // a power of two
+  // Short phases: a pool worker that spins long starves the thread it waits
+  // for when the machine is oversubscribed.
+  static constexpr wait_options idle_options{.spin_rounds = 256, .yield_rounds = 8};
 
   std::coroutine_handle<> try_pop() {
     if (queued_.load(std::memory_order_acquire) == 0) return {};
     std::lock_guard lock(mutex_);
-    if (queue_.empty()) return {};
-    auto h = queue_.front();
-    queue_.pop_front();
-    queued_.fetch_sub(1, std::memory_order_relaxed);
+    if (count_ == 0) return {};
+    auto h = ring_[head_];
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --count_;
+    queued_.store(count_, std::memory_order_relaxed);
     return h;
+  }
+
+  // Doubles the ring, keeping FIFO order. Called with the lock held.
+  void grow() {
+    std::vector<std::coroutine_handle<>> bigger(ring_.size() * 2);
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = ring_[(head_ + i) & (ring_.size() - 1)];
+    ring_.swap(bigger);
+    head_ = 0;
   }
 
   void work() {
@@ -98,57 +105,19 @@ class thread_pool {
         h.resume();
         continue;
       }
-      if (idle_wait()) return;
+      // false: the pool is closing and nothing is queued.
+      if (!idle_.wait_until([this] { return queued_.load(std::memory_order_acquire) != 0; })) return;
     }
-  }
-
-  // Spin, yield, then sleep until something is queued. Returns true when the
-  // pool is stopping and nothing is left to run.
-  bool idle_wait() {
-    for (int i = 0; i < spin_rounds; ++i) {
-      if (queued_.load(std::memory_order_acquire) != 0) return false;
-      cpu_relax();
-    }
-    for (int i = 0; i < yield_rounds; ++i) {
-      if (queued_.load(std::memory_order_acquire) != 0) return false;
-      std::this_thread::yield();
-    }
-    const std::uint32_t seen = epoch_.load(std::memory_order_acquire);
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    if (queued_.load(std::memory_order_seq_cst) != 0) {
-      sleepers_.fetch_sub(1, std::memory_order_relaxed);
-      return false;
-    }
-    if (stopping_.load(std::memory_order_acquire)) {
-      // A worker still running may post more; it then runs that itself.
-      sleepers_.fetch_sub(1, std::memory_order_relaxed);
-      return true;
-    }
-    epoch_.wait(seen, std::memory_order_acquire);
-    sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    return false;
-  }
-
-  void wake_all() {
-    epoch_.fetch_add(1, std::memory_order_release);
-    epoch_.notify_all();
-  }
-
-  static void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
   }
 
   std::mutex mutex_;
-  std::deque<std::coroutine_handle<>> queue_;
-  bool closed_ = false;
+  std::vector<std::coroutine_handle<>> ring_;  // guarded by mutex_
+  std::size_t head_ = 0;                       // guarded by mutex_
+  std::size_t count_ = 0;                      // guarded by mutex_
+  bool joined_ = false;                        // guarded by mutex_
+  // count_ mirrored for lock-free polling by idle workers.
   alignas(64) std::atomic<std::size_t> queued_{0};
-  alignas(64) std::atomic<std::uint32_t> epoch_{0};
-  std::atomic<int> sleepers_{0};
-  std::atomic<bool> stopping_{false};
+  wait_strategy idle_{idle_options};
   std::vector<std::thread> workers_;
 };
 
