@@ -40,7 +40,7 @@ namespace fastrt {
 
 // What co_await on an awaitable_future<T> gives.
 template <class T>
-using future_result_t = std::conditional_t<detail::is_result_v<T>, T, result<T>>;
+using future_result_t = ensure_result_t<T>;
 
 namespace detail {
 

@@ -35,6 +35,14 @@ template <class T, class E>
 struct is_result<result<T, E>> : std::true_type {};
 template <class R>
 inline constexpr bool is_result_v = is_result<std::remove_cvref_t<R>>::value;
+}  // namespace detail
+
+// T itself when it already is a result, result<T> otherwise: what an
+// operation that may fail on top of producing T yields.
+template <class T>
+using ensure_result_t = std::conditional_t<detail::is_result_v<T>, T, result<T>>;
+
+namespace detail {
 
 template <class E>
 [[noreturn]] void bad_result_access(const E& err, const char* what) noexcept {

@@ -1,0 +1,85 @@
+// fastrt/detail/io_awaiter.hpp — awaiting one io_operation from a coroutine.
+//
+// io_awaiter<Op> creates the operation, lets it fill its submission entry
+// (Op::prepare(io_uring_sqe*)), suspends, and yields the CQE result. If the
+// awaiting coroutine has a stop token, a stop request cancels the request
+// (IORING_OP_ASYNC_CANCEL, submitted on the loop thread). If the coroutine is
+// destroyed while the request is in flight, the request is cancelled and the
+// operation (with every buffer it owns) lives on until its completion.
+//
+// Thread-safety: created, awaited and destroyed on the loop thread; only the
+// stop callback may run elsewhere.
+#pragma once
+
+#include <coroutine>
+#include <optional>
+#include <stop_token>
+#include <utility>
+
+#include "../io_context.hpp"
+#include "io_operation.hpp"
+
+namespace fastrt::detail {
+
+template <class Op>
+class io_awaiter {
+ public:
+  template <class... Args>
+  explicit io_awaiter(io_context& ctx, Args&&... args)
+      : op_(io_operation::create<Op>(ctx, std::forward<Args>(args)...)) {}
+  io_awaiter(io_awaiter&& other) noexcept : op_(std::exchange(other.op_, nullptr)) {}
+  io_awaiter(const io_awaiter&) = delete;
+  io_awaiter& operator=(const io_awaiter&) = delete;
+  ~io_awaiter() {
+    if (!op_) return;
+    stop_.reset();  // waits for a stop callback that is running right now
+    if (submitted_ && !op_->completed()) {
+      op_->abandon();
+      op_->context().cancel(op_);
+    } else if (!submitted_) {
+      op_->release();  // the kernel never saw it: drop its reference too
+    }
+    op_->release();
+  }
+
+  bool await_ready() const noexcept { return false; }
+
+  template <class Promise>
+  void await_suspend(std::coroutine_handle<Promise> h) {
+    op_->set_waiter(h);
+    io_uring_sqe* entry = op_->context().sqe();
+    op_->prepare(entry);
+    io_uring_sqe_set_data(entry, static_cast<io_completion*>(op_));
+    submitted_ = true;
+    if constexpr (requires { h.promise().stop_token_ptr(); }) {
+      const std::stop_token* token = h.promise().stop_token_ptr();
+      if (token && token->stop_possible()) stop_.emplace(*token, canceller{op_});
+    }
+  }
+
+  // The operation, completed: its res(), flags() and any output it holds.
+  Op& await_resume() noexcept {
+    stop_.reset();
+    return *op_;
+  }
+
+ private:
+  // Runs on whichever thread requests the stop: hands the cancel to the loop.
+  struct canceller {
+    Op* op;
+    void operator()() const {
+      op->add_ref();
+      Op* target = op;
+      op->context().post([target] {
+        if (!target->completed()) target->context().cancel(static_cast<io_completion*>(target));
+        target->release();
+      });
+    }
+  };
+
+  Op* op_;
+  bool submitted_ = false;
+  std::optional<std::stop_callback<canceller>> stop_;
+};
+
+}  // namespace fastrt::detail

@@ -1,0 +1,395 @@
+// fastrt/io_context.hpp — an io_uring event loop, one per thread.
+//
+//   auto ctx = fastrt::io_context::create().value();   // or handle the error
+//   ctx->post(...); ctx->run();                        // until ctx->stop()
+//
+// An io_context owns one ring. At creation it probes the kernel and asks for
+// IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN (completions are processed only
+// when the loop asks: no interrupts, fewer context switches), falling back to
+// COOP_TASKRUN, then to a plain ring. If io_uring cannot be set up at all (an
+// old kernel, a container's seccomp profile) create() returns an error that
+// says so and what to do.
+//
+// It is an executor (post(std::coroutine_handle<>)), so an awaitable_future
+// completed elsewhere resumes its coroutine on this loop. post() and stop()
+// may be called from any thread: work goes through an mpsc_queue and the loop
+// is woken (an eventfd write or an IORING_OP_MSG_RING, see wakeup_method)
+// only when it sleeps. Work posted from the loop's own thread goes to a local
+// queue with no atomics at all.
+//
+// Thread-safety: run(), sqe() and the awaitables built on them belong to the
+// loop thread — the thread that calls run() (it becomes the ring's single
+// issuer). post(), stop() and stopped() may be called from any thread.
+// Destroy the context after run() has returned; posted functions that never
+// ran are then destroyed without running.
+#pragma once
+
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "detail/frame_allocator.hpp"
+#include "detail/io_operation.hpp"
+#include "executor.hpp"
+#include "mpsc_queue.hpp"
+#include "result.hpp"
+
+namespace fastrt {
+
+enum class wakeup_method {
+  eventfd,   // the poster writes an eventfd the loop has a read armed on
+  msg_ring,  // the poster submits IORING_OP_MSG_RING through a small ring of its own
+};
+
+struct io_context_options {
+  unsigned entries = 256;                  // submission queue size (completion queue: 2x)
+  std::size_t post_capacity = 4096;        // cross-thread inbox slots
+  wakeup_method wakeup = wakeup_method::eventfd;
+  bool try_single_issuer = true;           // SINGLE_ISSUER | DEFER_TASKRUN where available
+};
+
+namespace detail {
+// A unit of posted work: a function and its argument, 16 bytes. `execute`
+// false means "the loop is gone: free your resources without running".
+struct posted_work {
+  void (*invoke)(void* arg, bool execute) noexcept;
+  void* arg;
+};
+}  // namespace detail
+
+class io_context {
+ public:
+  static result<std::unique_ptr<io_context>> create(io_context_options options = {}) {
+    std::unique_ptr<io_context> ctx(new io_context(options));
+    FASTRT_TRY(ctx->setup());
+    return ctx;
+  }
+
+  io_context(const io_context&) = delete;
+  io_context& operator=(const io_context&) = delete;
+  ~io_context() {
+    discard_pending_work();
+    if (ring_ready_) io_uring_queue_exit(&ring_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  // Runs completions and posted work until stop(). The calling thread becomes
+  // the loop thread (and the ring's single issuer).
+  void run() {
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    executor_scope scope(*this);
+    if (single_issuer_ && !enabled_) {
+      // The ring was created disabled so that this thread, not the creator,
+      // becomes its single issuer.
+      // liburing 2.3 declares io_uring_enable_rings but does not export it.
+      ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+      enabled_ = true;
+    }
+    arm_wakeup();
+    while (!stop_requested_.load(std::memory_order_acquire)) {
+      bool progressed = run_ready();
+      progressed |= reap() > 0;
+      if (progressed) {
+        submit(false);
+        continue;
+      }
+      // Announce sleep, then look once more: a poster that saw us awake did
+      // not wake us, so its work must be visible now (see wake_if_sleeping).
+      sleeping_.exchange(true, std::memory_order_acq_rel);
+      if (has_foreign_work() || stop_requested_.load(std::memory_order_acquire)) {
+        sleeping_.store(false, std::memory_order_relaxed);
+        continue;
+      }
+      submit(true);
+      sleeping_.store(false, std::memory_order_release);
+    }
+    // Let work already posted run, so no coroutine is silently dropped.
+    while (run_ready() || reap() > 0) submit(false);
+    owner_.store(std::thread::id{}, std::memory_order_relaxed);
+  }
+
+  // Any thread. run() returns soon after.
+  void stop() noexcept {
+    stop_requested_.store(true, std::memory_order_release);
+    wake_if_sleeping(true);
+  }
+  bool stopped() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
+  // Clears a previous stop() so run() can be called again.
+  void restart() noexcept { stop_requested_.store(false, std::memory_order_release); }
+
+  // Any thread: resume `h` on the loop.
+  void post(std::coroutine_handle<> h) {
+    post_work({[](void* arg, bool execute) noexcept {
+                 if (execute) std::coroutine_handle<>::from_address(arg).resume();
+               },
+               h.address()});
+  }
+
+  // Any thread: run `f()` on the loop (one frame-allocator block per call).
+  template <class F>
+    requires(!std::is_convertible_v<F, std::coroutine_handle<>>)
+  void post(F&& f) {
+    using fn = std::decay_t<F>;
+    void* memory = detail::frame_allocator::allocate(sizeof(fn));
+    fn* stored = ::new (memory) fn(std::forward<F>(f));
+    post_work({[](void* arg, bool execute) noexcept {
+                 fn* callable = static_cast<fn*>(arg);
+                 if (execute) (*callable)();
+                 callable->~fn();
+                 detail::frame_allocator::deallocate(callable, sizeof(fn));
+               },
+               stored});
+  }
+
+  struct schedule_awaiter {
+    io_context* ctx;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const { ctx->post(h); }
+    void await_resume() const noexcept {}
+  };
+  // `co_await ctx.schedule();` continues on this loop.
+  schedule_awaiter schedule() noexcept { return {this}; }
+
+  bool running_in_this_thread() const noexcept {
+    return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  }
+
+  // Loop thread: a submission queue entry to fill. Submits first if the
+  // queue is full. The entry is submitted at the next loop iteration.
+  io_uring_sqe* sqe() {
+    io_uring_sqe* entry = io_uring_get_sqe(&ring_);
+    while (!entry) {
+      io_uring_submit(&ring_);
+      entry = io_uring_get_sqe(&ring_);
+    }
+    return entry;
+  }
+
+  // Loop thread: ask the kernel to cancel the request whose user_data is
+  // `target` (its completion then arrives with -ECANCELED, or normally if it
+  // was already done).
+  void cancel(const void* target) {
+    io_uring_sqe* entry = sqe();
+    io_uring_prep_cancel64(entry, reinterpret_cast<std::uint64_t>(target), 0);
+    io_uring_sqe_set_data64(entry, detail::ignored_completion);
+  }
+
+  io_uring& ring() noexcept { return ring_; }
+  // How the ring was set up, for logs: "single-issuer+defer-taskrun", ...
+  const char* setup_mode() const noexcept { return setup_mode_; }
+  wakeup_method wakeup() const noexcept { return options_.wakeup; }
+  // Wake-ups actually paid (syscalls made by posters), for tests and metrics.
+  std::uint64_t wakeups_sent() const noexcept { return wakeups_sent_.load(std::memory_order_relaxed); }
+
+ private:
+  explicit io_context(io_context_options options) : options_(options), inbox_(options.post_capacity) {}
+
+  result<void> setup() {
+    const unsigned base = IORING_SETUP_CQSIZE;
+    struct attempt {
+      unsigned flags;
+      const char* mode;
+    };
+    const attempt attempts[] = {
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+         "single-issuer+defer-taskrun"},
+        {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop-taskrun"},
+        {0, "plain"},
+    };
+    int last_error = 0;
+    for (const attempt& a : attempts) {
+      if ((a.flags & IORING_SETUP_SINGLE_ISSUER) && !options_.try_single_issuer) continue;
+      io_uring_params params{};
+      params.flags = base | a.flags;
+      params.cq_entries = options_.entries * 2;
+      last_error = io_uring_queue_init_params(options_.entries, &ring_, &params);
+      if (last_error == 0) {
+        ring_ready_ = true;
+        setup_mode_ = a.mode;
+        single_issuer_ = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+        break;
+      }
+      if (last_error != -EINVAL) break;  // flags unknown: try fewer; anything else is final
+    }
+    if (!ring_ready_) return setup_error(-last_error);
+    if (options_.wakeup == wakeup_method::eventfd) {
+      wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (wake_fd_ < 0) return error::from_errno("io_context: eventfd");
+    }
+    return {};
+  }
+
+  static error setup_error(int err) {
+    switch (err) {
+      case ENOSYS:
+        return error(err, "io_uring is not available: this kernel lacks it (Linux 5.19 or newer is needed)");
+      case EPERM:
+      case EACCES:
+        return error(err,
+                     "io_uring is blocked: a seccomp profile or the io_uring_disabled sysctl forbids it "
+                     "(in a container, allow io_uring_setup/enter/register, e.g. a custom seccomp profile; "
+                     "on the host, sysctl kernel.io_uring_disabled=0)");
+      case ENOMEM:
+        return error(err, "io_uring setup failed: out of locked memory (raise RLIMIT_MEMLOCK or use fewer entries)");
+      case EINVAL:
+        return error(err, "io_uring setup failed: invalid parameters (is the ring size a power of two up to 32768?)");
+      default:
+        return error(err, "io_uring setup failed: " + std::string(std::strerror(err)));
+    }
+  }
+
+  void post_work(detail::posted_work work) {
+    if (running_in_this_thread()) {
+      local_.push_back(work);
+      return;
+    }
+    // A full inbox means the loop is busy draining it: wait our turn rather
+    // than drop work.
+    while (!inbox_.try_push(work)) std::this_thread::yield();
+    wake_if_sleeping(false);
+  }
+
+  // The RMW pairs with the loop's exchange in run(): either the loop sees
+  // our work before sleeping, or we see it asleep and wake it.
+  void wake_if_sleeping(bool force) noexcept {
+    if (!sleeping_.exchange(false, std::memory_order_acq_rel) && !force) return;
+    wakeups_sent_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.wakeup == wakeup_method::eventfd) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    } else {
+      send_msg_ring();
+    }
+  }
+
+  // A small ring per posting thread, used only to send MSG_RING wake-ups.
+  void send_msg_ring() noexcept {
+    struct sender {
+      io_uring ring{};
+      bool ok = io_uring_queue_init(4, &ring, 0) == 0;
+      ~sender() {
+        if (ok) io_uring_queue_exit(&ring);
+      }
+    };
+    static thread_local sender local;
+    if (!local.ok) return;
+    io_uring_sqe* entry = io_uring_get_sqe(&local.ring);
+    if (!entry) return;
+    io_uring_prep_msg_ring(entry, ring_.ring_fd, 0, detail::wakeup_completion, 0);
+    io_uring_sqe_set_flags(entry, IOSQE_CQE_SKIP_SUCCESS);
+    io_uring_submit(&local.ring);
+    // Reap the sender's own completions (failures only) so its CQ never fills.
+    io_uring_cqe* cqe;
+    while (io_uring_peek_cqe(&local.ring, &cqe) == 0) io_uring_cqe_seen(&local.ring, cqe);
+  }
+
+  void arm_wakeup() {
+    if (options_.wakeup != wakeup_method::eventfd || wake_armed_) return;
+    io_uring_sqe* entry = sqe();
+    io_uring_prep_read(entry, wake_fd_, &wake_buffer_, sizeof wake_buffer_, 0);
+    io_uring_sqe_set_data64(entry, detail::wakeup_completion);
+    wake_armed_ = true;
+  }
+
+  bool has_foreign_work() const noexcept { return !inbox_.empty_approx(); }
+
+  // Runs local and cross-thread work that is ready now. Returns whether any ran.
+  bool run_ready() {
+    bool ran = false;
+    // Only what is queued now: work posted by these functions waits a turn,
+    // so completions are not starved.
+    for (std::size_t n = local_.size(); n > 0; --n) {
+      detail::posted_work work = local_.front();
+      local_.pop_front();
+      work.invoke(work.arg, true);
+      ran = true;
+    }
+    ran |= inbox_.drain([](detail::posted_work&& work) { work.invoke(work.arg, true); }, 1024) > 0;
+    return ran;
+  }
+
+  // Dispatches the completions available now; returns how many.
+  std::size_t reap() {
+    struct entry {
+      std::uint64_t user_data;
+      int res;
+      unsigned flags;
+    };
+    entry batch[64];
+    std::size_t count = 0, total = 0;
+    do {
+      count = 0;
+      unsigned head;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        batch[count++] = {cqe->user_data, cqe->res, cqe->flags};
+        if (count == std::size(batch)) break;
+      }
+      io_uring_cq_advance(&ring_, static_cast<unsigned>(count));
+      // Dispatch after advancing: a resumed coroutine may submit and reap.
+      for (std::size_t i = 0; i < count; ++i) dispatch(batch[i].user_data, batch[i].res, batch[i].flags);
+      total += count;
+    } while (count == std::size(batch));
+    return total;
+  }
+
+  void dispatch(std::uint64_t user_data, int res, unsigned flags) {
+    if (user_data == detail::ignored_completion) return;
+    if (user_data == detail::wakeup_completion) {
+      if (options_.wakeup == wakeup_method::eventfd) {
+        wake_armed_ = false;
+        arm_wakeup();
+      }
+      return;
+    }
+    auto* completion = reinterpret_cast<detail::io_completion*>(user_data);
+    completion->complete(completion, res, flags);
+  }
+
+  // Submits what is queued; with `wait`, also sleeps until one completion.
+  // With DEFER_TASKRUN, completions are only produced inside this call.
+  void submit(bool wait) {
+    if (wait) {
+      io_uring_submit_and_wait(&ring_, 1);
+    } else if (single_issuer_) {
+      io_uring_submit_and_get_events(&ring_);
+    } else {
+      io_uring_submit(&ring_);
+    }
+  }
+
+  void discard_pending_work() noexcept {
+    for (auto& work : local_) work.invoke(work.arg, false);
+    local_.clear();
+    inbox_.drain([](detail::posted_work&& work) { work.invoke(work.arg, false); });
+  }
+
+  io_context_options options_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  bool single_issuer_ = false;
+  bool enabled_ = false;
+  const char* setup_mode_ = "none";
+  int wake_fd_ = -1;
+  bool wake_armed_ = false;
+  std::uint64_t wake_buffer_ = 0;
+  std::deque<detail::posted_work> local_;
+  mpsc_queue<detail::posted_work> inbox_;
+  std::atomic<std::thread::id> owner_{};
+  alignas(64) std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<std::uint64_t> wakeups_sent_{0};
+};
+
+}  // namespace fastrt

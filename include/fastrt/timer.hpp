@@ -1,0 +1,103 @@
+// fastrt/timer.hpp — timers on an io_context: sleep_for, sleep_until,
+// with_timeout.
+//
+//   co_await fastrt::sleep_for(ctx, 10ms);                       // result<void>
+//   auto r = co_await fastrt::with_timeout(ctx, fetch(), 2s);    // result<T>
+//
+// A sleep is one IORING_OP_TIMEOUT: no timer thread, no timer wheel of ours.
+// It ends early with errc::canceled when the awaiting coroutine's stop token
+// is triggered. with_timeout runs the task and a timer side by side
+// (when_any): whichever finishes first asks the other to stop, and both are
+// awaited to the end, so a timed-out task has really stopped (its io
+// cancelled) when with_timeout returns errc::timed_out.
+//
+// Thread-safety: await on the context's loop thread.
+// Cost: one frame-allocator block per sleep; with_timeout adds when_any's
+// stop_source.
+#pragma once
+
+#include <chrono>
+#include <variant>
+
+#include "detail/io_awaiter.hpp"
+#include "io_context.hpp"
+#include "result.hpp"
+#include "task.hpp"
+#include "when_any.hpp"
+
+namespace fastrt {
+
+namespace detail {
+
+class timeout_operation : public io_operation {
+ public:
+  timeout_operation(io_context& ctx, std::chrono::nanoseconds duration, bool absolute) noexcept
+      : io_operation(ctx), absolute_(absolute) {
+    const auto ns = duration.count() < 0 ? 0 : duration.count();
+    spec_.tv_sec = ns / 1'000'000'000;
+    spec_.tv_nsec = ns % 1'000'000'000;
+  }
+  void prepare(io_uring_sqe* entry) noexcept {
+    io_uring_prep_timeout(entry, &spec_, 0, absolute_ ? IORING_TIMEOUT_ABS : 0);
+  }
+  result<void> outcome() const {
+    if (res() == -ETIME) return {};
+    if (res() == -ECANCELED) return error(errc::canceled, "sleep cancelled");
+    return error(-res(), "io_uring timeout failed");
+  }
+
+ private:
+  __kernel_timespec spec_{};  // read by the kernel until the completion
+  bool absolute_;
+};
+
+class sleep_awaitable {
+ public:
+  sleep_awaitable(io_context& ctx, std::chrono::nanoseconds duration, bool absolute)
+      : awaiter_(ctx, duration, absolute) {}
+  bool await_ready() const noexcept { return false; }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
+    awaiter_.await_suspend(h);
+  }
+  result<void> await_resume() { return awaiter_.await_resume().outcome(); }
+
+ private:
+  io_awaiter<timeout_operation> awaiter_;
+};
+
+}  // namespace detail
+
+// Completes after `duration` (relative to now). errc::canceled if stopped.
+template <class Rep, class Period>
+detail::sleep_awaitable sleep_for(io_context& ctx, std::chrono::duration<Rep, Period> duration) {
+  return {ctx, std::chrono::duration_cast<std::chrono::nanoseconds>(duration), false};
+}
+
+// Completes at `deadline` (steady_clock is CLOCK_MONOTONIC, as the kernel uses).
+inline detail::sleep_awaitable sleep_until(io_context& ctx, std::chrono::steady_clock::time_point deadline) {
+  return {ctx, deadline.time_since_epoch(), true};
+}
+
+// Runs `task`; if it has not finished after `limit`, asks it to stop (its
+// stop token), waits for it to wind down and returns errc::timed_out.
+namespace detail {
+inline coro_task<result<void>> timer_task(io_context& ctx, std::chrono::nanoseconds duration) {
+  co_return co_await sleep_for(ctx, duration);
+}
+}  // namespace detail
+
+template <class T, class Rep, class Period>
+coro_task<ensure_result_t<T>> with_timeout(io_context& ctx, coro_task<T> task,
+                                           std::chrono::duration<Rep, Period> limit) {
+  auto outcome = co_await when_any(
+      std::move(task), detail::timer_task(ctx, std::chrono::duration_cast<std::chrono::nanoseconds>(limit)));
+  if (outcome.index() == 1) co_return error(errc::timed_out, "operation timed out");
+  if constexpr (std::is_void_v<T>) {
+    co_return ensure_result_t<T>{};
+  } else {
+    co_return std::move(std::get<0>(outcome));
+  }
+}
+
+}  // namespace fastrt

@@ -1,0 +1,173 @@
+// ctest-labels: concurrency uring
+#include <fastrt/future.hpp>
+#include <fastrt/io_context.hpp>
+#include <fastrt/sync_wait.hpp>
+#include <fastrt/timer.hpp>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using fastrt::coro_task;
+using fastrt::io_context;
+
+namespace {
+
+std::unique_ptr<io_context> make_context(fastrt::io_context_options options = {}) {
+  auto created = io_context::create(options);
+  REQUIRE(created.has_value());
+  return std::move(created).value();
+}
+
+// Runs `body` on `ctx`'s loop (on this thread) and stops the loop when it ends.
+template <class T>
+T run_on(io_context& ctx, coro_task<T> body) {
+  std::optional<fastrt::detail::non_void_t<T>> out;
+  auto driver = [](io_context& c, coro_task<T> t, auto& slot) -> coro_task<> {
+    co_await c.schedule();
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(t);
+      slot.emplace();
+    } else {
+      slot.emplace(co_await std::move(t));
+    }
+    c.stop();
+  };
+  auto task = driver(ctx, std::move(body), out);
+  task.handle().resume();  // posts itself onto the loop
+  ctx.run();
+  REQUIRE(task.done());
+  if constexpr (!std::is_void_v<T>) return std::move(*out);
+}
+
+}  // namespace
+
+TEST_CASE("io_context sets up a ring and says how") {
+  auto ctx = make_context();
+  INFO("setup mode: " << ctx->setup_mode());
+  REQUIRE(std::string(ctx->setup_mode()) != "none");
+}
+
+TEST_CASE("an impossible ring size gives a clear error, not a crash") {
+  fastrt::io_context_options options;
+  options.entries = 1u << 20;  // the kernel allows at most 32768
+  auto created = io_context::create(options);
+  REQUIRE_FALSE(created.has_value());
+  REQUIRE(created.error().message().find("io_uring setup failed") != std::string_view::npos);
+}
+
+TEST_CASE("post from two threads runs every function exactly once on the loop") {
+  for (auto method : {fastrt::wakeup_method::eventfd, fastrt::wakeup_method::msg_ring}) {
+    fastrt::io_context_options options;
+    options.wakeup = method;
+    auto ctx = make_context(options);
+    constexpr int per_thread = 50'000;
+    std::vector<std::atomic<int>> runs(2 * per_thread);
+    std::atomic<int> done{0};
+    std::atomic<bool> wrong_thread{false};
+    std::thread loop([&] { ctx->run(); });
+    auto produce = [&](int base) {
+      for (int i = base; i < base + per_thread; ++i) {
+        ctx->post([&, i] {
+          if (!ctx->running_in_this_thread()) wrong_thread = true;
+          runs[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+          if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == 2 * per_thread) ctx->stop();
+        });
+        if (i % 1000 == 0) std::this_thread::sleep_for(50us);  // let the loop fall asleep now and then
+      }
+    };
+    std::thread a(produce, 0), b(produce, per_thread);
+    a.join();
+    b.join();
+    loop.join();
+    REQUIRE_FALSE(wrong_thread.load());
+    for (auto& r : runs) REQUIRE(r.load() == 1);
+    INFO("wake-ups paid: " << ctx->wakeups_sent());
+    REQUIRE(ctx->wakeups_sent() < 2u * per_thread);  // not one syscall per post
+  }
+}
+
+TEST_CASE("an awaitable_future completed on another thread resumes on the loop") {
+  auto ctx = make_context();
+  fastrt::promise<int> p;
+  auto f = p.get_future();
+  std::thread completer([&] {
+    std::this_thread::sleep_for(20ms);
+    p.set_value(11);
+  });
+  auto body = [&]() -> coro_task<bool> {
+    auto r = co_await std::move(f);
+    co_return r.value() == 11 && ctx->running_in_this_thread();
+  };
+  REQUIRE(run_on(*ctx, body()));
+  completer.join();
+}
+
+TEST_CASE("sleep_for and sleep_until wait at least as long as asked") {
+  auto ctx = make_context();
+  auto body = [&]() -> coro_task<bool> {
+    const auto start = std::chrono::steady_clock::now();
+    auto slept = co_await fastrt::sleep_for(*ctx, 30ms);
+    const auto mid = std::chrono::steady_clock::now();
+    auto until = co_await fastrt::sleep_until(*ctx, mid + 20ms);
+    const auto end = std::chrono::steady_clock::now();
+    co_return slept.has_value() && until.has_value() && mid - start >= 30ms && end - mid >= 20ms;
+  };
+  REQUIRE(run_on(*ctx, body()));
+}
+
+TEST_CASE("with_timeout: the timer fires and the slow task is cancelled") {
+  auto ctx = make_context();
+  auto slow = [&]() -> coro_task<fastrt::result<int>> {
+    auto slept = co_await fastrt::sleep_for(*ctx, 10s);
+    if (!slept) co_return slept.error();  // cancelled: report it
+    co_return 1;
+  };
+  auto body = [&]() -> coro_task<std::pair<bool, double>> {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await fastrt::with_timeout(*ctx, slow(), 50ms);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    co_return std::pair{!r.has_value() && r.error() == fastrt::errc::timed_out, ms};
+  };
+  auto [timed_out, ms] = run_on(*ctx, body());
+  REQUIRE(timed_out);
+  REQUIRE(ms >= 50.0);
+  REQUIRE(ms < 5000.0);  // the 10 s sleep was cancelled, not waited out
+}
+
+TEST_CASE("with_timeout: a fast task wins and the timer is cancelled") {
+  auto ctx = make_context();
+  auto fast = [&]() -> coro_task<int> {
+    if (!co_await fastrt::sleep_for(*ctx, 1ms)) co_return -1;
+    co_return 5;
+  };
+  auto body = [&]() -> coro_task<std::pair<int, double>> {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await fastrt::with_timeout(*ctx, fast(), 10s);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    co_return std::pair{r.value(), ms};
+  };
+  auto [value, ms] = run_on(*ctx, body());
+  REQUIRE(value == 5);
+  REQUIRE(ms < 5000.0);
+}
+
+TEST_CASE("a sleep whose coroutine is destroyed mid-flight is cancelled and freed") {
+  auto ctx = make_context();
+  const auto live_before = fastrt::detail::frame_allocator::live_blocks_on_this_thread();
+  {
+    auto sleeper = [&]() -> coro_task<> { (void)co_await fastrt::sleep_for(*ctx, 10s); };
+    auto task = sleeper();
+    auto body = [&]() -> coro_task<> {
+      task.handle().resume();        // starts the sleep: the timeout is now in the kernel
+      (void)co_await fastrt::sleep_for(*ctx, 5ms);
+      task = {};                     // destroy the suspended coroutine: cancels the timeout
+      (void)co_await fastrt::sleep_for(*ctx, 5ms);  // the cancelled completion arrives meanwhile
+    };
+    run_on(*ctx, body());
+  }
+  REQUIRE(fastrt::detail::frame_allocator::live_blocks_on_this_thread() == live_before);
+}
