@@ -39,6 +39,7 @@
 #include <thread>
 #include <utility>
 
+#include "buffer_ring.hpp"
 #include "detail/frame_allocator.hpp"
 #include "detail/io_operation.hpp"
 #include "executor.hpp"
@@ -57,6 +58,7 @@ struct io_context_options {
   std::size_t post_capacity = 4096;        // cross-thread inbox slots
   wakeup_method wakeup = wakeup_method::eventfd;
   bool try_single_issuer = true;           // SINGLE_ISSUER | DEFER_TASKRUN where available
+  buffer_ring_options receive_buffers{};   // shared by every multishot receive on this loop
 };
 
 namespace detail {
@@ -80,6 +82,7 @@ class io_context {
   io_context& operator=(const io_context&) = delete;
   ~io_context() {
     discard_pending_work();
+    buffers_.reset();  // unregisters from the ring, so before the ring goes
     if (ring_ready_) io_uring_queue_exit(&ring_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
   }
@@ -186,6 +189,12 @@ class io_context {
   }
 
   io_uring& ring() noexcept { return ring_; }
+
+  // Loop thread: the provided-buffer ring for receives, created on first use.
+  result<buffer_ring*> receive_buffers() {
+    if (!buffers_) buffers_ = FASTRT_TRY(buffer_ring::create(ring_, options_.receive_buffers));
+    return buffers_.get();
+  }
   // How the ring was set up, for logs: "single-issuer+defer-taskrun", ...
   const char* setup_mode() const noexcept { return setup_mode_; }
   wakeup_method wakeup() const noexcept { return options_.wakeup; }
@@ -384,6 +393,7 @@ class io_context {
   int wake_fd_ = -1;
   bool wake_armed_ = false;
   std::uint64_t wake_buffer_ = 0;
+  std::unique_ptr<buffer_ring> buffers_;
   std::deque<detail::posted_work> local_;
   mpsc_queue<detail::posted_work> inbox_;
   std::atomic<std::thread::id> owner_{};

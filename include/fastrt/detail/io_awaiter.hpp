@@ -12,6 +12,7 @@
 #pragma once
 
 #include <coroutine>
+#include <functional>
 #include <optional>
 #include <stop_token>
 #include <utility>
@@ -81,5 +82,28 @@ class io_awaiter {
   bool submitted_ = false;
   std::optional<std::stop_callback<canceller>> stop_;
 };
+
+// The stop callback type the io awaitables register.
+using loop_stop_callback = std::stop_callback<std::function<void()>>;
+
+// If `h`'s coroutine has a stoppable token, registers a callback that runs
+// `on_stop()` on the loop thread of `state`'s io_context (a stop may be
+// requested from any thread; only the loop may touch the ring). `state` is
+// kept alive (add_ref/release) until `on_stop` has run.
+template <class Promise, class State, class OnStop>
+void relay_stop_to_loop(std::coroutine_handle<Promise> h, State* state, std::optional<loop_stop_callback>& slot,
+                        OnStop on_stop) {
+  if constexpr (requires { h.promise().stop_token_ptr(); }) {
+    const std::stop_token* token = h.promise().stop_token_ptr();
+    if (!token || !token->stop_possible()) return;
+    slot.emplace(*token, [state, on_stop] {
+      state->add_ref();
+      state->context().post([state, on_stop] {
+        on_stop();
+        state->release();
+      });
+    });
+  }
+}
 
 }  // namespace fastrt::detail

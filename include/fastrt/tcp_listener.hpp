@@ -1,0 +1,223 @@
+// fastrt/tcp_listener.hpp — a listening TCP socket with multishot accept.
+//
+//   auto listener = fastrt::tcp_listener::bind(ctx, "127.0.0.1", 8080).value();
+//   for (;;) { auto conn = co_await listener.accept(); ... }   // result<tcp_stream>
+//
+// bind() sets SO_REUSEADDR and (by default) SO_REUSEPORT, so one listener per
+// io thread can share a port and the kernel spreads connections over them.
+// accept() arms one multishot IORING_OP_ACCEPT on first use; every accepted
+// socket is queued until accept() takes it. If the multishot ends (no
+// IORING_CQE_F_MORE) it is re-armed by the next accept(). A stop request on
+// the waiting coroutine ends the wait with errc::canceled.
+//
+// Thread-safety: bind() on any thread; everything else on the loop thread of
+// the io_context it was bound for.
+#pragma once
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string_view>
+#include <utility>
+
+#include "detail/io_awaiter.hpp"
+#include "detail/socket_address.hpp"
+#include "io_context.hpp"
+#include "result.hpp"
+#include "tcp_stream.hpp"
+
+namespace fastrt {
+
+struct listen_options {
+  int backlog = 4096;
+  bool reuse_port = true;
+};
+
+namespace detail {
+
+class listener_state : public io_completion {
+ public:
+  static constexpr std::size_t max_queued = 1024;
+
+  listener_state(io_context& ctx, int fd) noexcept : io_completion{&on_accept}, ctx_(&ctx), fd_(fd) {}
+  ~listener_state() {
+    for (int fd : accepted_) ::close(fd);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release(std::uint32_t count = 1) noexcept {
+    if (refs_.fetch_sub(count, std::memory_order_acq_rel) == count) delete this;
+  }
+
+  io_context& context() const noexcept { return *ctx_; }
+  int fd() const noexcept { return fd_; }
+  bool ready() const noexcept { return !accepted_.empty() || error_ != 0 || fd_ < 0; }
+
+  void arm() {
+    if (armed_ || fd_ < 0 || error_ != 0 || accepted_.size() >= max_queued) return;
+    io_uring_sqe* entry = ctx_->sqe();
+    io_uring_prep_multishot_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data(entry, static_cast<io_completion*>(this));
+    armed_ = true;
+    add_ref();
+  }
+
+  result<tcp_stream> take() {
+    if (!accepted_.empty()) {
+      const int fd = accepted_.front();
+      accepted_.pop_front();
+      return tcp_stream(*ctx_, fd);
+    }
+    if (fd_ < 0) return error(std::errc::bad_file_descriptor, "accept on a closed listener");
+    const int err = std::exchange(error_, 0);
+    return error(err, "accept failed");
+  }
+
+  void set_waiter(std::coroutine_handle<> h) noexcept { waiter_ = h; }
+  void drop_waiter(std::coroutine_handle<> h) noexcept {
+    if (waiter_ == h) waiter_ = {};
+  }
+  void cancel_wait(std::coroutine_handle<> h) {
+    if (!h || waiter_ != h) return;
+    cancelled_ = true;
+    std::exchange(waiter_, {}).resume();
+  }
+  bool take_cancelled() noexcept { return std::exchange(cancelled_, false); }
+
+  void close() noexcept {
+    if (fd_ < 0) return;
+    if (armed_) ctx_->cancel(static_cast<io_completion*>(this));
+    ::close(std::exchange(fd_, -1));
+    if (auto w = std::exchange(waiter_, {})) w.resume();
+  }
+
+ private:
+  static void on_accept(io_completion* self, int res, unsigned flags) noexcept {
+    auto* s = static_cast<listener_state*>(self);
+    s->add_ref();
+    if (res >= 0) {
+      if (s->fd_ >= 0) s->accepted_.push_back(res);
+      else ::close(res);  // raced with close()
+      if (s->accepted_.size() >= max_queued && (flags & IORING_CQE_F_MORE) && s->fd_ >= 0)
+        s->ctx_->cancel(static_cast<io_completion*>(s));  // backpressure: stop accepting for now
+    } else if (res != -ECANCELED) {
+      s->error_ = -res;
+    }
+    const bool final = !(flags & IORING_CQE_F_MORE);
+    if (final) s->armed_ = false;
+    if (s->ready())
+      if (auto w = std::exchange(s->waiter_, {})) w.resume();
+    s->release(final ? 2 : 1);  // ours, and the multishot's if it ended
+  }
+
+  io_context* ctx_;
+  int fd_;
+  std::atomic<std::uint32_t> refs_{1};  // the handle; + armed accept; + pending stop relays
+  std::deque<int> accepted_;
+  std::coroutine_handle<> waiter_;
+  int error_ = 0;
+  bool armed_ = false, cancelled_ = false;
+};
+
+}  // namespace detail
+
+class tcp_listener {
+ public:
+  static result<tcp_listener> bind(io_context& ctx, std::string_view host, std::uint16_t port,
+                                   listen_options options = {}) {
+    auto address = FASTRT_TRY(detail::resolve_numeric(host, port));
+    const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return error::from_errno("socket");
+    auto fail = [fd](std::string what) {
+      error e = error::from_errno(what);
+      ::close(fd);
+      return e;
+    };
+    const int one = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return fail("SO_REUSEADDR");
+    if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      return fail("SO_REUSEPORT");
+    if (::bind(fd, address.get(), address.length) != 0)
+      return fail("bind " + std::string(host) + ":" + std::to_string(port));
+    if (::listen(fd, options.backlog) != 0) return fail("listen");
+    return tcp_listener(new detail::listener_state(ctx, fd));
+  }
+
+  tcp_listener(tcp_listener&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  tcp_listener& operator=(tcp_listener&& other) noexcept {
+    if (this != &other) {
+      reset();
+      state_ = std::exchange(other.state_, nullptr);
+    }
+    return *this;
+  }
+  tcp_listener(const tcp_listener&) = delete;
+  tcp_listener& operator=(const tcp_listener&) = delete;
+  ~tcp_listener() { reset(); }
+
+  // The bound port (useful after binding port 0).
+  std::uint16_t local_port() const {
+    detail::socket_address address;
+    address.length = sizeof address.storage;
+    if (::getsockname(state_->fd(), address.get(), &address.length) != 0) return 0;
+    if (address.family() == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port);
+  }
+
+  class accept_awaiter {
+   public:
+    explicit accept_awaiter(detail::listener_state* s) noexcept : state_(s) {}
+    accept_awaiter(const accept_awaiter&) = delete;
+    ~accept_awaiter() {
+      stop_.reset();
+      state_->drop_waiter(waiting_);
+    }
+    bool await_ready() const noexcept { return state_->ready(); }
+    template <class Promise>
+    void await_suspend(std::coroutine_handle<Promise> h) {
+      state_->arm();
+      state_->set_waiter(h);
+      waiting_ = h;
+      detail::listener_state* s = state_;
+      std::coroutine_handle<> me = h;
+      detail::relay_stop_to_loop(h, s, stop_, [s, me] { s->cancel_wait(me); });
+    }
+    result<tcp_stream> await_resume() {
+      stop_.reset();
+      waiting_ = {};
+      if (state_->take_cancelled() && !state_->ready()) return error(errc::canceled, "accept cancelled");
+      return state_->take();
+    }
+
+   private:
+    detail::listener_state* state_;
+    std::coroutine_handle<> waiting_;
+    std::optional<detail::loop_stop_callback> stop_;
+  };
+  accept_awaiter accept() noexcept { return accept_awaiter(state_); }
+
+  // Stops accepting and closes the socket; a waiting accept() gets an error.
+  void close() noexcept {
+    if (state_) state_->close();
+  }
+
+ private:
+  explicit tcp_listener(detail::listener_state* s) noexcept : state_(s) {}
+  void reset() noexcept {
+    if (!state_) return;
+    state_->close();
+    std::exchange(state_, nullptr)->release();
+  }
+  detail::listener_state* state_ = nullptr;
+};
+
+}  // namespace fastrt
