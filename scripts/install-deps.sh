@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++-12 clang-19 libclang-rt-19-dev   # toolchains and sanitizer runtimes
   catch2 libbenchmark-dev libasio-dev                    # tests, benchmarks and their peers
+  liburing-dev pkg-config                                # asio's io_uring backend (echo benchmark peer)
 )
 
 missing=()
