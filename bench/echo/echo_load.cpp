@@ -9,9 +9,10 @@
 //   the arrival of its last echoed byte) goes into a log-linear histogram (≈3 % buckets).
 //   Prints one line:
 //     connections=C size=B pipeline=K seconds=S requests=N rps=R mean_us=.. p50_us=.. p90_us=..
-//     p99_us=.. p999_us=.. max_us=.. errors=E client_cpu=U
+//     p99_us=.. p999_us=.. max_us=.. errors=E client_cpu=U all_requests=M
 //   client_cpu is this process's CPU time / wall time during the measured window (≈1.0 means
-//   the load generator itself was saturated). Exit status 1 when errors > 0.
+//   the load generator itself was saturated); all_requests counts the warm-up too (the driver
+//   divides the server's CPU time over the whole client run by it). Exit status 1 when errors > 0.
 //
 // Idle mode:
 //   echo_load --port P --idle C --hold S
@@ -245,11 +246,12 @@ class load {
     const double secs = std::max(wall, 1e-9);
     std::printf(
         "connections=%d size=%zu pipeline=%d seconds=%.3f requests=%llu rps=%.0f mean_us=%.1f p50_us=%.1f "
-        "p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu client_cpu=%.2f\n",
+        "p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu client_cpu=%.2f all_requests=%llu\n",
         o_.connections, o_.size, o_.pipeline, wall, static_cast<unsigned long long>(hist_.total()),
         static_cast<double>(hist_.total()) / secs, hist_.mean() / 1e3, hist_.quantile(0.5) / 1e3,
         hist_.quantile(0.9) / 1e3, hist_.quantile(0.99) / 1e3, hist_.quantile(0.999) / 1e3,
-        static_cast<double>(hist_.max()) / 1e3, static_cast<unsigned long long>(errors_), cpu / secs);
+        static_cast<double>(hist_.max()) / 1e3, static_cast<unsigned long long>(errors_), cpu / secs,
+        static_cast<unsigned long long>(all_requests_));
     std::fflush(stdout);
     close_all();
     return errors_ == 0 && hist_.total() > 0 ? 0 : 1;
@@ -332,6 +334,7 @@ class load {
         return;
       }
       hist_.record(now - c.sent_at[c.next_receive % static_cast<std::uint32_t>(o_.pipeline)]);
+      ++all_requests_;
       ++c.next_receive;
       c.rx_fill = 0;
       if (keep_sending) queue_message(c, now);
@@ -409,6 +412,7 @@ class load {
   int epoll_fd_ = -1;
   int open_ = 0;
   std::uint64_t errors_ = 0;
+  std::uint64_t all_requests_ = 0;  // including the warm-up
   std::vector<connection> conns_;
   histogram hist_;
 };

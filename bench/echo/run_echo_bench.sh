@@ -163,7 +163,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-declare -A rps p50 p99 ccpu scpu rss_per_conn
+declare -A rps p50 p99 ccpu scpu spr rss_per_conn
 failed=0
 ticks_per_s=$(getconf CLK_TCK)
 echo "# echo benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), nproc $cpus, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -191,6 +191,8 @@ for entry in "${servers[@]}"; do
     ccpu[$name,$c]=$(field client_cpu "$line")
     scpu[$name,$c]=$(awk -v t="$((t1 - t0))" -v hz="$ticks_per_s" -v a="$s0" -v b="$s1" \
                        'BEGIN { if (b > a) printf "%.2f", t / hz / (b - a) }')
+    spr[$name,$c]=$(awk -v t="$((t1 - t0))" -v hz="$ticks_per_s" -v n="$(field all_requests "$line")" \
+                      'BEGIN { if (n > 0) printf "%.2f", t / hz * 1e6 / n }')
   done
 
   if [ "$rss" -eq 1 ]; then
@@ -257,12 +259,12 @@ if [ -n "$fastrt" ]; then
   echo "$row_epoll"
 fi
 echo
-echo "| server | connections | p50 µs | p99 µs | client CPU | server CPU |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| server | connections | p50 µs | p99 µs | client CPU | server CPU | server CPU µs / request |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for entry in "${servers[@]}"; do
   name="${entry%%|*}"
   for c in $connections; do
-    echo "| $(label "$name") | $c | ${p50[$name,$c]:-} | ${p99[$name,$c]:-} | ${ccpu[$name,$c]:-} | ${scpu[$name,$c]:-} |"
+    echo "| $(label "$name") | $c | ${p50[$name,$c]:-} | ${p99[$name,$c]:-} | ${ccpu[$name,$c]:-} | ${scpu[$name,$c]:-} | ${spr[$name,$c]:-} |"
   done
 done
 echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
