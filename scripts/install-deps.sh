@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++-12 clang-19 libclang-rt-19-dev   # toolchains and sanitizer runtimes
   catch2 libbenchmark-dev libasio-dev                    # tests, benchmarks and their peers
-  pkg-config liburing-dev                                # the io_uring layer
+  pkg-config liburing-dev                                # the io_uring layer (and asio's io_uring echo peer)
   libboost-dev libconcurrentqueue-dev libreaderwriterqueue-dev  # queue_bench's peers (header-only)
 )
 
