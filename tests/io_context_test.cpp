@@ -10,40 +10,14 @@
 #include <thread>
 #include <vector>
 
+#include "support/io.hpp"
+
 using namespace std::chrono_literals;
 using fastrt::coro_task;
 using fastrt::io_context;
 
-namespace {
-
-std::unique_ptr<io_context> make_context(fastrt::io_context_options options = {}) {
-  auto created = io_context::create(options);
-  REQUIRE(created.has_value());
-  return std::move(created).value();
-}
-
-// Runs `body` on `ctx`'s loop (on this thread) and stops the loop when it ends.
-template <class T>
-T run_on(io_context& ctx, coro_task<T> body) {
-  std::optional<fastrt::detail::non_void_t<T>> out;
-  auto driver = [](io_context& c, coro_task<T> t, auto& slot) -> coro_task<> {
-    co_await c.schedule();
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      slot.emplace();
-    } else {
-      slot.emplace(co_await std::move(t));
-    }
-    c.stop();
-  };
-  auto task = driver(ctx, std::move(body), out);
-  task.handle().resume();  // posts itself onto the loop
-  ctx.run();
-  REQUIRE(task.done());
-  if constexpr (!std::is_void_v<T>) return std::move(*out);
-}
-
-}  // namespace
+using fastrt::test::make_context;
+using fastrt::test::run_on;
 
 TEST_CASE("io_context sets up a ring and says how") {
   auto ctx = make_context();

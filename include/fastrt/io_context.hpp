@@ -13,7 +13,7 @@
 // It is an executor (post(std::coroutine_handle<>)), so an awaitable_future
 // completed elsewhere resumes its coroutine on this loop. post() and stop()
 // may be called from any thread: work goes through an mpsc_queue and the loop
-// is woken (an eventfd write or an IORING_OP_MSG_RING, see wakeup_method)
+// is woken (an IORING_OP_MSG_RING, or an eventfd write, see wakeup_method)
 // only when it sleeps. Work posted from the loop's own thread goes to a local
 // queue with no atomics at all.
 //
@@ -30,14 +30,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "buffer_ring.hpp"
 #include "detail/frame_allocator.hpp"
@@ -56,12 +59,70 @@ enum class wakeup_method {
 struct io_context_options {
   unsigned entries = 256;                  // submission queue size (completion queue: 2x)
   std::size_t post_capacity = 4096;        // cross-thread inbox slots
-  wakeup_method wakeup = wakeup_method::eventfd;
+  // msg_ring measured ~20% faster per wake-up here (bench/io_context_bench.cpp,
+  // bench/README.md); eventfd stays armed as the fallback either way.
+  wakeup_method wakeup = wakeup_method::msg_ring;
   bool try_single_issuer = true;           // SINGLE_ISSUER | DEFER_TASKRUN where available
   buffer_ring_options receive_buffers{};   // shared by every multishot receive on this loop
 };
 
 namespace detail {
+
+// The rings posting threads send MSG_RING wake-ups through. A thread leases
+// one on its first wake-up and hands it back to a process-wide free list when
+// it exits, so short-lived threads do not create and destroy a ring each
+// (and the ring memory is never unmapped while another thread might reuse
+// its addresses). At most as many rings as threads that posted at once.
+class wakeup_sender_pool {
+ public:
+  static wakeup_sender_pool& instance() {
+    static wakeup_sender_pool pool;
+    return pool;
+  }
+  io_uring* lease() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!free_.empty()) {
+        io_uring* ring = free_.back();
+        free_.pop_back();
+        return ring;
+      }
+    }
+    auto* ring = new io_uring{};
+    if (io_uring_queue_init(4, ring, 0) != 0) {
+      delete ring;
+      return nullptr;
+    }
+    return ring;
+  }
+  void give_back(io_uring* ring) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(ring);
+  }
+  ~wakeup_sender_pool() {
+    for (io_uring* ring : free_) {
+      io_uring_queue_exit(ring);
+      delete ring;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<io_uring*> free_;
+};
+
+// This thread's sender ring, leased on first use; null if none can be made.
+inline io_uring* wakeup_sender_ring() {
+  struct lease {
+    io_uring* ring = wakeup_sender_pool::instance().lease();
+    ~lease() {
+      if (ring) wakeup_sender_pool::instance().give_back(ring);
+    }
+  };
+  static thread_local lease mine;
+  return mine.ring;
+}
+
 // A unit of posted work: a function and its argument, 16 bytes. `execute`
 // false means "the loop is gone: free your resources without running".
 struct posted_work {
@@ -81,6 +142,7 @@ class io_context {
   io_context(const io_context&) = delete;
   io_context& operator=(const io_context&) = delete;
   ~io_context() {
+    drain_operations();
     discard_pending_work();
     buffers_.reset();  // unregisters from the ring, so before the ring goes
     if (ring_ready_) io_uring_queue_exit(&ring_);
@@ -125,7 +187,7 @@ class io_context {
   // Any thread. run() returns soon after.
   void stop() noexcept {
     stop_requested_.store(true, std::memory_order_release);
-    wake_if_sleeping(true);
+    if (!running_in_this_thread()) wake_if_sleeping(true);
   }
   bool stopped() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
   // Clears a previous stop() so run() can be called again.
@@ -168,8 +230,20 @@ class io_context {
     return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id();
   }
 
-  // Loop thread: a submission queue entry to fill. Submits first if the
-  // queue is full. The entry is submitted at the next loop iteration.
+  // Loop thread: a submission queue entry for a request whose completions go
+  // to `completion`. Counted as in flight until its last completion (the one
+  // without IORING_CQE_F_MORE), so the context can wait for it at the end.
+  io_uring_sqe* sqe_for(detail::io_completion* completion) {
+    io_uring_sqe* entry = sqe();
+    io_uring_sqe_set_data(entry, completion);
+    ++in_flight_;
+    return entry;
+  }
+  // Requests submitted and not yet completed for good.
+  std::size_t operations_in_flight() const noexcept { return in_flight_; }
+
+  // Loop thread: a bare submission queue entry (its user_data must be one of
+  // the reserved values). Submits first if the queue is full.
   io_uring_sqe* sqe() {
     io_uring_sqe* entry = io_uring_get_sqe(&ring_);
     while (!entry) {
@@ -232,10 +306,10 @@ class io_context {
       if (last_error != -EINVAL) break;  // flags unknown: try fewer; anything else is final
     }
     if (!ring_ready_) return setup_error(-last_error);
-    if (options_.wakeup == wakeup_method::eventfd) {
-      wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-      if (wake_fd_ < 0) return error::from_errno("io_context: eventfd");
-    }
+    // Created whatever the wake-up method: MSG_RING falls back to it when a
+    // posting thread cannot get a ring of its own.
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return error::from_errno("io_context: eventfd");
     return {};
   }
 
@@ -274,40 +348,36 @@ class io_context {
   void wake_if_sleeping(bool force) noexcept {
     if (!sleeping_.exchange(false, std::memory_order_acq_rel) && !force) return;
     wakeups_sent_.fetch_add(1, std::memory_order_relaxed);
-    if (options_.wakeup == wakeup_method::eventfd) {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
-    } else {
-      send_msg_ring();
-    }
+    if (options_.wakeup == wakeup_method::msg_ring && send_msg_ring()) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
   }
 
   // A small ring per posting thread, used only to send MSG_RING wake-ups.
-  void send_msg_ring() noexcept {
-    struct sender {
-      io_uring ring{};
-      bool ok = io_uring_queue_init(4, &ring, 0) == 0;
-      ~sender() {
-        if (ok) io_uring_queue_exit(&ring);
-      }
-    };
-    static thread_local sender local;
-    if (!local.ok) return;
-    io_uring_sqe* entry = io_uring_get_sqe(&local.ring);
-    if (!entry) return;
-    io_uring_prep_msg_ring(entry, ring_.ring_fd, 0, detail::wakeup_completion, 0);
+  // False if this thread has no usable ring (the caller uses the eventfd).
+  bool send_msg_ring() noexcept {
+    io_uring* sender = detail::wakeup_sender_ring();
+    if (!sender) return false;
+    io_uring_sqe* entry = io_uring_get_sqe(sender);
+    if (!entry) return false;
+    io_uring_prep_msg_ring(entry, ring_.ring_fd, 0, detail::msg_ring_wakeup, 0);
     io_uring_sqe_set_flags(entry, IOSQE_CQE_SKIP_SUCCESS);
-    io_uring_submit(&local.ring);
+    const bool submitted = io_uring_submit(sender) == 1;
     // Reap the sender's own completions (failures only) so its CQ never fills.
+    bool failed = false;
     io_uring_cqe* cqe;
-    while (io_uring_peek_cqe(&local.ring, &cqe) == 0) io_uring_cqe_seen(&local.ring, cqe);
+    while (io_uring_peek_cqe(sender, &cqe) == 0) {
+      failed = failed || cqe->res < 0;
+      io_uring_cqe_seen(sender, cqe);
+    }
+    return submitted && !failed;
   }
 
   void arm_wakeup() {
-    if (options_.wakeup != wakeup_method::eventfd || wake_armed_) return;
+    if (wake_armed_) return;
     io_uring_sqe* entry = sqe();
     io_uring_prep_read(entry, wake_fd_, &wake_buffer_, sizeof wake_buffer_, 0);
-    io_uring_sqe_set_data64(entry, detail::wakeup_completion);
+    io_uring_sqe_set_data64(entry, detail::eventfd_wakeup);
     wake_armed_ = true;
   }
 
@@ -355,13 +425,13 @@ class io_context {
 
   void dispatch(std::uint64_t user_data, int res, unsigned flags) {
     if (user_data == detail::ignored_completion) return;
-    if (user_data == detail::wakeup_completion) {
-      if (options_.wakeup == wakeup_method::eventfd) {
-        wake_armed_ = false;
-        arm_wakeup();
-      }
+    if (user_data == detail::msg_ring_wakeup) return;  // it woke us: that was all
+    if (user_data == detail::eventfd_wakeup) {
+      wake_armed_ = false;
+      if (res > 0) arm_wakeup();  // read again; an error (ring closing) ends it
       return;
     }
+    if (!(flags & IORING_CQE_F_MORE)) --in_flight_;
     auto* completion = reinterpret_cast<detail::io_completion*>(user_data);
     completion->complete(completion, res, flags);
   }
@@ -375,6 +445,21 @@ class io_context {
       io_uring_submit_and_get_events(&ring_);
     } else {
       io_uring_submit(&ring_);
+    }
+  }
+
+  // At destruction: let requests still in flight (typically cancelled by the
+  // objects that owned them) complete, so that the state they hold is freed.
+  // Bounded: a request the kernel never completes is left to the ring's exit.
+  void drain_operations() noexcept {
+    if (!ring_ready_) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      __kernel_timespec pause{0, 10'000'000};
+      io_uring_cqe* cqe = nullptr;
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &pause, nullptr);
+      reap();
+      run_ready();
     }
   }
 
@@ -400,6 +485,7 @@ class io_context {
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> wakeups_sent_{0};
+  std::size_t in_flight_ = 0;  // loop thread only
 };
 
 }  // namespace fastrt

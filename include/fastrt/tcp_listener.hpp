@@ -6,8 +6,9 @@
 // bind() sets SO_REUSEADDR and (by default) SO_REUSEPORT, so one listener per
 // io thread can share a port and the kernel spreads connections over them.
 // accept() arms one multishot IORING_OP_ACCEPT on first use; every accepted
-// socket is queued until accept() takes it. If the multishot ends (no
-// IORING_CQE_F_MORE) it is re-armed by the next accept(). A stop request on
+// socket is queued until accept() takes it; several coroutines may wait in
+// accept() at once (served in order). If the multishot ends (no
+// IORING_CQE_F_MORE) it is re-armed while anyone waits. A stop request on
 // the waiting coroutine ends the wait with errc::canceled.
 //
 // Thread-safety: bind() on any thread; everything else on the loop thread of
@@ -28,6 +29,7 @@
 #include <stop_token>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "detail/io_awaiter.hpp"
 #include "detail/socket_address.hpp"
@@ -64,9 +66,8 @@ class listener_state : public io_completion {
 
   void arm() {
     if (armed_ || fd_ < 0 || error_ != 0 || accepted_.size() >= max_queued) return;
-    io_uring_sqe* entry = ctx_->sqe();
+    io_uring_sqe* entry = ctx_->sqe_for(this);
     io_uring_prep_multishot_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data(entry, static_cast<io_completion*>(this));
     armed_ = true;
     add_ref();
   }
@@ -82,22 +83,38 @@ class listener_state : public io_completion {
     return error(err, "accept failed");
   }
 
-  void set_waiter(std::coroutine_handle<> h) noexcept { waiter_ = h; }
-  void drop_waiter(std::coroutine_handle<> h) noexcept {
-    if (waiter_ == h) waiter_ = {};
+  // Several coroutines may wait in accept() at once; they are served in
+  // arrival order.
+  void add_waiter(std::coroutine_handle<> h) { waiters_.push_back(h); }
+  bool drop_waiter(std::coroutine_handle<> h) noexcept {
+    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+      if (*it == h) {
+        waiters_.erase(it);
+        return true;
+      }
+    }
+    return false;
   }
   void cancel_wait(std::coroutine_handle<> h) {
-    if (!h || waiter_ != h) return;
-    cancelled_ = true;
-    std::exchange(waiter_, {}).resume();
+    if (!h || !drop_waiter(h)) return;
+    cancelled_.push_back(h);
+    h.resume();
   }
-  bool take_cancelled() noexcept { return std::exchange(cancelled_, false); }
+  bool take_cancelled(std::coroutine_handle<> h) noexcept {
+    for (auto it = cancelled_.begin(); it != cancelled_.end(); ++it) {
+      if (*it == h) {
+        cancelled_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
 
   void close() noexcept {
     if (fd_ < 0) return;
     if (armed_) ctx_->cancel(static_cast<io_completion*>(this));
     ::close(std::exchange(fd_, -1));
-    if (auto w = std::exchange(waiter_, {})) w.resume();
+    resume_waiters();
   }
 
  private:
@@ -114,18 +131,28 @@ class listener_state : public io_completion {
     }
     const bool final = !(flags & IORING_CQE_F_MORE);
     if (final) s->armed_ = false;
-    if (s->ready())
-      if (auto w = std::exchange(s->waiter_, {})) w.resume();
+    if (final && !s->waiters_.empty() && !s->ready()) s->arm();  // still wanted: re-arm
+    s->resume_waiters();
     s->release(final ? 2 : 1);  // ours, and the multishot's if it ended
+  }
+
+  // Resumes waiters while there is something for them (each takes one).
+  void resume_waiters() {
+    std::size_t available = fd_ < 0 || error_ != 0 ? waiters_.size() : accepted_.size();
+    while (available-- > 0 && !waiters_.empty()) {
+      auto h = waiters_.front();
+      waiters_.erase(waiters_.begin());
+      h.resume();
+    }
   }
 
   io_context* ctx_;
   int fd_;
   std::atomic<std::uint32_t> refs_{1};  // the handle; + armed accept; + pending stop relays
   std::deque<int> accepted_;
-  std::coroutine_handle<> waiter_;
+  std::vector<std::coroutine_handle<>> waiters_, cancelled_;
   int error_ = 0;
-  bool armed_ = false, cancelled_ = false;
+  bool armed_ = false;
 };
 
 }  // namespace detail
@@ -179,13 +206,13 @@ class tcp_listener {
     accept_awaiter(const accept_awaiter&) = delete;
     ~accept_awaiter() {
       stop_.reset();
-      state_->drop_waiter(waiting_);
+      if (waiting_) state_->drop_waiter(waiting_);  // the coroutine was destroyed mid-wait
     }
     bool await_ready() const noexcept { return state_->ready(); }
     template <class Promise>
     void await_suspend(std::coroutine_handle<Promise> h) {
       state_->arm();
-      state_->set_waiter(h);
+      state_->add_waiter(h);
       waiting_ = h;
       detail::listener_state* s = state_;
       std::coroutine_handle<> me = h;
@@ -193,8 +220,7 @@ class tcp_listener {
     }
     result<tcp_stream> await_resume() {
       stop_.reset();
-      waiting_ = {};
-      if (state_->take_cancelled() && !state_->ready()) return error(errc::canceled, "accept cancelled");
+      if (state_->take_cancelled(std::exchange(waiting_, {}))) return error(errc::canceled, "accept cancelled");
       return state_->take();
     }
 

@@ -148,17 +148,20 @@ class stream_state {
       wait_for_buffers();
       return {};
     }
-    io_uring_sqe* entry = ctx_->sqe();
+    io_uring_sqe* entry = ctx_->sqe_for(&recv_completion_);
     io_uring_prep_recv_multishot(entry, fd_, nullptr, 0, 0);
     entry->flags |= IOSQE_BUFFER_SELECT;
     entry->buf_group = buffers_->group();
-    io_uring_sqe_set_data(entry, static_cast<io_completion*>(&recv_completion_));
     recv_armed_ = true;
     add_ref();  // held until the multishot's final completion
     return {};
   }
 
-  void set_recv_waiter(std::coroutine_handle<> h) noexcept { recv_waiter_ = h; }
+  void set_recv_waiter(std::coroutine_handle<> h) noexcept {
+    // Two readers of one byte stream would split messages arbitrarily.
+    if (recv_waiter_) fatal("tcp_stream::recv awaited by two coroutines at once");
+    recv_waiter_ = h;
+  }
   // The waiting coroutine is being destroyed: forget it.
   void drop_recv_waiter(std::coroutine_handle<> h) noexcept {
     if (recv_waiter_ == h) recv_waiter_ = {};
@@ -290,7 +293,9 @@ class stream_state {
     const bool final = !(flags & IORING_CQE_F_MORE);
     if (final) {
       s->recv_armed_ = false;
-      if (res == -ENOBUFS && s->recv_waiter_) s->wait_for_buffers();
+      // Someone is waiting for data: re-arm now (arm_recv waits for buffers
+      // instead when the ring is empty, e.g. after ENOBUFS).
+      if (s->recv_waiter_ && !s->recv_ready()) (void)s->arm_recv();
     }
     if (s->recv_ready()) resume(std::exchange(s->recv_waiter_, {}));
     s->release(final ? 2 : 1);  // ours, and the multishot's if it ended
@@ -304,9 +309,8 @@ class stream_state {
       sending_.swap(pending_out_);
       sending_offset_ = 0;
     }
-    io_uring_sqe* entry = ctx_->sqe();
+    io_uring_sqe* entry = ctx_->sqe_for(&send_completion_);
     io_uring_prep_send(entry, fd_, sending_.data() + sending_offset_, sending_.size() - sending_offset_, MSG_NOSIGNAL);
-    io_uring_sqe_set_data(entry, static_cast<io_completion*>(&send_completion_));
     send_in_flight_ = true;
     add_ref();
   }

@@ -48,9 +48,8 @@ class io_awaiter {
   template <class Promise>
   void await_suspend(std::coroutine_handle<Promise> h) {
     op_->set_waiter(h);
-    io_uring_sqe* entry = op_->context().sqe();
-    op_->prepare(entry);
-    io_uring_sqe_set_data(entry, static_cast<io_completion*>(op_));
+    io_uring_sqe* entry = op_->context().sqe_for(op_);
+    op_->prepare(entry);  // the prep helpers leave user_data alone
     submitted_ = true;
     if constexpr (requires { h.promise().stop_token_ptr(); }) {
       const std::stop_token* token = h.promise().stop_token_ptr();

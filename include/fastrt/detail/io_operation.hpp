@@ -40,7 +40,8 @@ struct io_completion {
 
 // user_data values that are not io_completion pointers.
 inline constexpr std::uint64_t ignored_completion = 0;  // e.g. the result of an ASYNC_CANCEL
-inline constexpr std::uint64_t wakeup_completion = 1;   // cross-thread wake-up
+inline constexpr std::uint64_t eventfd_wakeup = 1;      // the loop's read of its eventfd
+inline constexpr std::uint64_t msg_ring_wakeup = 2;     // a MSG_RING sent by a poster
 
 class io_operation : public io_completion {
  public:
