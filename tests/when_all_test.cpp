@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include "support/counted.hpp"
 #include <chrono>
 #include <memory>
 #include <set>
@@ -33,19 +35,7 @@ coro_task<void> touch(int& counter) {
 }
 coro_task<std::unique_ptr<int>> boxed(int v) { co_return std::make_unique<int>(v); }
 
-// Counts live instances so double delivery or a dropped value shows up.
-struct tracked {
-  static inline std::atomic<int> live{0};
-  int v;
-  explicit tracked(int x) : v(x) { live.fetch_add(1, std::memory_order_relaxed); }
-  tracked(tracked&& o) noexcept : v(o.v) {
-    o.v = -1;
-    live.fetch_add(1, std::memory_order_relaxed);
-  }
-  tracked(const tracked&) = delete;
-  tracked& operator=(const tracked&) = delete;
-  ~tracked() { live.fetch_sub(1, std::memory_order_relaxed); }
-};
+using tracked = fastrt::test::counted;  // counts lifetimes: double delivery or a leak shows
 
 coro_task<tracked> make_tracked(int v) { co_return tracked(v); }
 
@@ -101,12 +91,12 @@ TEST_CASE("when_all moves move-only values out exactly once") {
   REQUIRE(*q == 6);
   {
     auto [x, y, z] = sync_wait(when_all(make_tracked(1), make_tracked(2), make_tracked(3)));
-    REQUIRE(x.v == 1);
-    REQUIRE(y.v == 2);
-    REQUIRE(z.v == 3);
-    REQUIRE(tracked::live.load() == 3);
+    REQUIRE(x.get() == 1);
+    REQUIRE(y.get() == 2);
+    REQUIRE(z.get() == 3);
+    REQUIRE(tracked::alive() == 3);
   }
-  REQUIRE(tracked::live.load() == 0);
+  REQUIRE(tracked::alive() == 0);
   REQUIRE(frame_allocator::live_blocks_on_this_thread() == live);
 }
 
@@ -216,12 +206,12 @@ TEST_CASE("when_all stress: many short fork/joins across a pool") {
       tasks.push_back(make_tracked(i));
       tasks.push_back(tracked_on_pool(pool, i + 1));
       std::vector<tracked> got = co_await when_all(std::move(tasks));
-      if (got.size() != 2 || got[0].v != i || got[1].v != i + 1) order_errors.fetch_add(1);
+      if (got.size() != 2 || got[0].get() != static_cast<std::uint64_t>(i) || got[1].get() != static_cast<std::uint64_t>(i + 1)) order_errors.fetch_add(1);
     }
   };
   sync_wait(loop());
   REQUIRE(order_errors.load() == 0);
   REQUIRE(sum.load() == 3000);
   REQUIRE(on_pool.load() == 6000);
-  REQUIRE(tracked::live.load() == 0);
+  REQUIRE(tracked::alive() == 0);
 }

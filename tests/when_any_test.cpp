@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include "support/counted.hpp"
 #include <chrono>
 #include <csignal>
 #include <memory>
@@ -29,20 +31,7 @@ using fastrt::detail::void_value;
 
 namespace {
 
-// Counts live instances so a value delivered twice, or a loser's value that
-// is never destroyed, shows up.
-struct tracked {
-  static inline std::atomic<int> live{0};
-  int v;
-  explicit tracked(int x) : v(x) { live.fetch_add(1, std::memory_order_relaxed); }
-  tracked(tracked&& o) noexcept : v(o.v) {
-    o.v = -1;
-    live.fetch_add(1, std::memory_order_relaxed);
-  }
-  tracked(const tracked&) = delete;
-  tracked& operator=(const tracked&) = delete;
-  ~tracked() { live.fetch_sub(1, std::memory_order_relaxed); }
-};
+using tracked = fastrt::test::counted;  // counts lifetimes: double delivery or a leak shows
 
 // What a loser reports about itself.
 struct loser_report {
@@ -147,10 +136,10 @@ TEST_CASE("when_any: losers' values are dropped, the winner's delivered once") {
     auto r = sync_wait(when_any(wait_for_stop(a, tracked(1)), []() -> coro_task<tracked> { co_return tracked(2); }(),
                                 wait_for_stop(b, tracked(3))));
     REQUIRE(r.index() == 1);
-    REQUIRE(std::get<1>(r).v == 2);
-    REQUIRE(tracked::live.load() == 1);  // only the winner's value is alive
+    REQUIRE(std::get<1>(r).get() == 2);
+    REQUIRE(tracked::alive() == 1);  // only the winner's value is alive
   }
-  REQUIRE(tracked::live.load() == 0);
+  REQUIRE(tracked::alive() == 0);
 }
 
 TEST_CASE("when_any over a range reports the winner's position") {
@@ -297,7 +286,7 @@ TEST_CASE("when_any stress: exactly one winner under concurrent completion") {
         case 0: {
           // Everyone completes right after a hop: real races for the win.
           auto r = co_await when_any(tracked_on_pool(pool, 0), tracked_on_pool(pool, 1));
-          if (std::visit([](const tracked& t) { return t.v; }, r) != static_cast<int>(r.index())) {
+          if (std::visit([](const tracked& t) { return t.get(); }, r) != r.index()) {
             wrong_winner.fetch_add(1);
           }
           ++wins[r.index()];
@@ -324,5 +313,5 @@ TEST_CASE("when_any stress: exactly one winner under concurrent completion") {
   REQUIRE(wrong_winner.load() == 0);
   REQUIRE(losers_not_done.load() == 0);
   REQUIRE(wins[0] + wins[1] == (rounds + 2) / 3);
-  REQUIRE(tracked::live.load() == 0);
+  REQUIRE(tracked::alive() == 0);
 }
