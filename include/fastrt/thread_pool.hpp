@@ -75,9 +75,10 @@ class thread_pool {
 
  private:
   static constexpr std::size_t initial_capacity = 256;  // a power of two
-  // Short phases: a pool worker that spins long starves the thread it waits
-  // for when the machine is oversubscribed.
-  static constexpr wait_options idle_options{.spin_rounds = 256, .yield_rounds = 8};
+  // A short spin (a pool worker that spins long starves the thread it waits
+  // for when the machine is oversubscribed), then yields, which cost little
+  // and let a thread sharing this core run, before the futex sleep.
+  static constexpr wait_options idle_options{.spin_rounds = 256, .yield_rounds = 64};
 
   std::coroutine_handle<> try_pop() {
     if (queued_.load(std::memory_order_acquire) == 0) return {};
