@@ -3,6 +3,7 @@
 #include <fastrt/io_context.hpp>
 #include <fastrt/sync_wait.hpp>
 #include <fastrt/timer.hpp>
+#include <fastrt/when_all.hpp>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -144,4 +145,68 @@ TEST_CASE("a sleep whose coroutine is destroyed mid-flight is cancelled and free
     run_on(*ctx, body());
   }
   REQUIRE(fastrt::detail::frame_allocator::live_blocks_on_this_thread() == live_before);
+}
+
+TEST_CASE("post never blocks, even past a full inbox") {
+  fastrt::io_context_options small;
+  small.post_capacity = 2;
+  auto ctx = make_context(small);
+  std::atomic<int> ran{0};
+  // The loop is busy (not draining) while another thread posts 1000 items.
+  auto body = [&]() -> coro_task<int> {
+    std::thread poster([&] {
+      for (int i = 0; i < 1000; ++i) ctx->post([&] { ran.fetch_add(1); });
+    });
+    poster.join();  // would deadlock if post waited for room: the loop is right here
+    (void)co_await fastrt::sleep_for(*ctx, 1ms);
+    co_return ran.load();
+  };
+  REQUIRE(run_on(*ctx, body()) == 1000);
+}
+
+TEST_CASE("stop() from another thread may race with destroying the context after run()") {
+  for (int round = 0; round < 200; ++round) {
+    auto ctx = make_context();
+    fastrt::io_context* raw = ctx.get();
+    std::thread stopper([raw, round] {
+      std::this_thread::sleep_for(std::chrono::microseconds(round % 7 * 50));
+      raw->stop();
+    });
+    ctx->run();
+    ctx.reset();  // must wait for the stopper to leave stop()
+    stopper.join();
+  }
+  SUCCEED("no use after free (ASan), no hang");
+}
+
+TEST_CASE("with_timeout reports a stopped caller as canceled, and huge sleeps do not overflow") {
+  auto ctx = make_context();
+  auto body = [&]() -> coro_task<std::pair<bool, bool>> {
+    // sleep_for(hours::max()) must wait, not fire at once.
+    auto forever = [](io_context& c) -> coro_task<fastrt::result<void>> {
+      co_return co_await fastrt::sleep_for(c, std::chrono::hours::max());
+    };
+    auto limited = co_await fastrt::with_timeout(*ctx, forever(*ctx), 20ms);
+    const bool waited = !limited && limited.error() == fastrt::errc::timed_out;
+
+    // The caller of with_timeout is stopped before either child finishes.
+    std::stop_source caller;
+    auto inner = [](io_context& c) -> coro_task<fastrt::result<void>> {
+      auto slow = [](io_context& cc) -> coro_task<fastrt::result<void>> {
+        co_return co_await fastrt::sleep_for(cc, 10s);
+      };
+      co_return co_await fastrt::with_timeout(c, slow(c), 10s);
+    }(*ctx);
+    const std::stop_token token = caller.get_token();
+    inner.handle().promise().set_stop_token(&token);
+    auto stopper = [](io_context& c, std::stop_source& s) -> coro_task<> {
+      (void)co_await fastrt::sleep_for(c, 10ms);
+      s.request_stop();
+    };
+    auto [outcome, unused] = co_await fastrt::when_all(std::move(inner), stopper(*ctx, caller));
+    co_return std::pair{waited, !outcome && outcome.error() == fastrt::errc::canceled};
+  };
+  auto [waited, canceled] = run_on(*ctx, body());
+  REQUIRE(waited);
+  REQUIRE(canceled);
 }

@@ -328,3 +328,18 @@ TEST_CASE("when the buffer ring runs dry (ENOBUFS) receiving resumes once buffer
   REQUIRE(outcome.first == payload);
   REQUIRE(outcome.second > 10);  // the ring really ran dry many times
 }
+
+TEST_CASE("sending on a closed stream fails instead of pretending") {
+  auto ctx = make_context();
+  auto listener = listen_any(*ctx);
+  const auto port = listener.local_port();
+  auto body = [&]() -> coro_task<result<std::size_t>> {
+    auto client = co_await fastrt::tcp_connect(*ctx, "127.0.0.1", port);
+    auto server = co_await listener.accept();
+    client->close();
+    co_return co_await client->send(std::string_view("hello"));
+  };
+  auto sent = run_on(*ctx, body());
+  REQUIRE_FALSE(sent.has_value());
+  REQUIRE(sent.error() == std::errc::bad_file_descriptor);
+}

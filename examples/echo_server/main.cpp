@@ -7,7 +7,10 @@
 #include <fastrt/io_threads.hpp>
 #include <fastrt/tcp_listener.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::vector<std::optional<fastrt::tcp_listener>> listeners(static_cast<std::size_t>(o.threads));
-  std::atomic<int> bound{0};
+  std::atomic<int> bound{0}, failed{0};
   auto threads = fastrt::io_threads::start(
       static_cast<std::size_t>(o.threads),
       [&](fastrt::io_context& ctx, std::size_t index) -> fastrt::coro_task<> {
@@ -98,7 +101,8 @@ int main(int argc, char** argv) {
         if (!listener) {
           std::fprintf(stderr, "fastrt-echo: %s: %s\n", listener.error().message().data(),
                        std::strerror(listener.error().value()));
-          std::exit(1);
+          failed.fetch_add(1);
+          co_return;
         }
         listeners[index].emplace(std::move(listener).value());
         bound.fetch_add(1);
@@ -109,7 +113,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fastrt-echo: %s\n", threads.error().message().data());
     return 1;
   }
-  while (bound.load() < o.threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (bound.load() + failed.load() < o.threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (failed.load() != 0) {
+    (*threads)->stop();
+    return 1;
+  }
   std::printf("fastrt-echo: listening on %s:%ld with %ld io thread(s)\n", o.host.c_str(), o.port, o.threads);
   std::fflush(stdout);
   while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));

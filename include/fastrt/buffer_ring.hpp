@@ -46,6 +46,11 @@ class buffer_ring {
   buffer_ring(const buffer_ring&) = delete;
   buffer_ring& operator=(const buffer_ring&) = delete;
   ~buffer_ring() {
+    // Waiting receivers hold references to their streams: drop them while
+    // the buffers are still mapped (a stream may return buffers as it goes).
+    auto waiting = std::move(starved_);
+    starved_.clear();
+    waiting.clear();
     if (registered_) io_uring_unregister_buf_ring(ring_, options_.group);
     if (entries_ != MAP_FAILED) ::munmap(entries_, entries_bytes());
     if (memory_ != MAP_FAILED) ::munmap(memory_, memory_bytes());

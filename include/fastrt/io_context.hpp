@@ -18,10 +18,12 @@
 // queue with no atomics at all.
 //
 // Thread-safety: run(), sqe() and the awaitables built on them belong to the
-// loop thread — the thread that calls run() (it becomes the ring's single
-// issuer). post(), stop() and stopped() may be called from any thread.
-// Destroy the context after run() has returned; posted functions that never
-// ran are then destroyed without running.
+// loop thread — the thread that first calls run() (it becomes the ring's
+// single issuer; another thread using it gets a fatal message, not a hang).
+// post(), stop() and stopped() may be called from any thread, and never block.
+// Destroy the context after run() has returned, on the loop thread, so that
+// requests still in flight (cancelled by their owners) are reaped; posted
+// functions that never ran are then destroyed without running.
 #pragma once
 
 #include <liburing.h>
@@ -33,6 +35,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -43,6 +46,7 @@
 #include <vector>
 
 #include "buffer_ring.hpp"
+#include "detail/fatal.hpp"
 #include "detail/frame_allocator.hpp"
 #include "detail/io_operation.hpp"
 #include "executor.hpp"
@@ -76,8 +80,10 @@ namespace detail {
 class wakeup_sender_pool {
  public:
   static wakeup_sender_pool& instance() {
-    static wakeup_sender_pool pool;
-    return pool;
+    // Never destroyed: threads may hand their ring back after static
+    // destruction has begun. The rings are closed with the process.
+    static wakeup_sender_pool* pool = new wakeup_sender_pool();
+    return *pool;
   }
   io_uring* lease() {
     {
@@ -98,12 +104,6 @@ class wakeup_sender_pool {
   void give_back(io_uring* ring) {
     std::lock_guard lock(mutex_);
     free_.push_back(ring);
-  }
-  ~wakeup_sender_pool() {
-    for (io_uring* ring : free_) {
-      io_uring_queue_exit(ring);
-      delete ring;
-    }
   }
 
  private:
@@ -142,6 +142,9 @@ class io_context {
   io_context(const io_context&) = delete;
   io_context& operator=(const io_context&) = delete;
   ~io_context() {
+    // A thread still inside post() or stop() (its work already visible to
+    // the loop) may be about to wake us: let it leave first.
+    while (callers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     drain_operations();
     discard_pending_work();
     buffers_.reset();  // unregisters from the ring, so before the ring goes
@@ -152,15 +155,9 @@ class io_context {
   // Runs completions and posted work until stop(). The calling thread becomes
   // the loop thread (and the ring's single issuer).
   void run() {
+    claim_issuer();
     owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     executor_scope scope(*this);
-    if (single_issuer_ && !enabled_) {
-      // The ring was created disabled so that this thread, not the creator,
-      // becomes its single issuer.
-      // liburing 2.3 declares io_uring_enable_rings but does not export it.
-      ::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
-      enabled_ = true;
-    }
     arm_wakeup();
     while (!stop_requested_.load(std::memory_order_acquire)) {
       bool progressed = run_ready();
@@ -186,8 +183,14 @@ class io_context {
 
   // Any thread. run() returns soon after.
   void stop() noexcept {
+    if (running_in_this_thread()) {
+      stop_requested_.store(true, std::memory_order_release);
+      return;
+    }
+    callers_.fetch_add(1, std::memory_order_acq_rel);  // see ~io_context
     stop_requested_.store(true, std::memory_order_release);
-    if (!running_in_this_thread()) wake_if_sleeping(true);
+    wake_if_sleeping(true);
+    callers_.fetch_sub(1, std::memory_order_release);
   }
   bool stopped() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
   // Clears a previous stop() so run() can be called again.
@@ -247,16 +250,18 @@ class io_context {
   io_uring_sqe* sqe() {
     io_uring_sqe* entry = io_uring_get_sqe(&ring_);
     while (!entry) {
-      io_uring_submit(&ring_);
+      claim_issuer();
+      if (const int err = io_uring_submit(&ring_); err < 0 && err != -EAGAIN && err != -EBUSY)
+        issuer_error(-err);
       entry = io_uring_get_sqe(&ring_);
     }
     return entry;
   }
 
-  // Loop thread: ask the kernel to cancel the request whose user_data is
+  // Loop thread: ask the kernel to cancel the request whose completions go to
   // `target` (its completion then arrives with -ECANCELED, or normally if it
   // was already done).
-  void cancel(const void* target) {
+  void cancel(const detail::io_completion* target) {
     io_uring_sqe* entry = sqe();
     io_uring_prep_cancel64(entry, reinterpret_cast<std::uint64_t>(target), 0);
     io_uring_sqe_set_data64(entry, detail::ignored_completion);
@@ -337,10 +342,38 @@ class io_context {
       local_.push_back(work);
       return;
     }
-    // A full inbox means the loop is busy draining it: wait our turn rather
-    // than drop work.
-    while (!inbox_.try_push(work)) std::this_thread::yield();
+    callers_.fetch_add(1, std::memory_order_acq_rel);  // see ~io_context
+    // Never wait for room: the poster may be a stop callback that the loop
+    // itself is waiting for. Past a full inbox (or while earlier overflow
+    // is pending, to keep each poster's order) work goes to a locked list.
+    if (overflow_count_.load(std::memory_order_acquire) != 0 || !inbox_.try_push(work)) {
+      std::lock_guard lock(overflow_mutex_);
+      overflow_.push_back(work);
+      overflow_count_.fetch_add(1, std::memory_order_release);
+    }
     wake_if_sleeping(false);
+    callers_.fetch_sub(1, std::memory_order_release);
+  }
+
+  // The thread that first submits becomes the ring's single issuer.
+  void claim_issuer() {
+    if (!single_issuer_) return;
+    if (!enabled_) {
+      // The ring was created disabled so that this thread, not the creator,
+      // becomes its single issuer. (liburing 2.3 declares
+      // io_uring_enable_rings but does not export it.)
+      if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) != 0)
+        issuer_error(errno);
+      enabled_ = true;
+      issuer_ = std::this_thread::get_id();
+    } else if (issuer_ != std::this_thread::get_id()) {
+      detail::fatal("io_context used from a second thread: its ring is SINGLE_ISSUER, so run(), the io "
+                    "awaitables and the destructor belong to the thread that first ran it");
+    }
+  }
+  [[noreturn]] static void issuer_error(int err) {
+    std::fprintf(stderr, "fastrt: io_uring submission failed: %s\n", std::strerror(err));
+    detail::fatal("io_context cannot submit (see above)");
   }
 
   // The RMW pairs with the loop's exchange in run(): either the loop sees
@@ -381,7 +414,9 @@ class io_context {
     wake_armed_ = true;
   }
 
-  bool has_foreign_work() const noexcept { return !inbox_.empty_approx(); }
+  bool has_foreign_work() const noexcept {
+    return !inbox_.empty_approx() || overflow_count_.load(std::memory_order_acquire) != 0;
+  }
 
   // Runs local and cross-thread work that is ready now. Returns whether any ran.
   bool run_ready() {
@@ -395,6 +430,16 @@ class io_context {
       ran = true;
     }
     ran |= inbox_.drain([](detail::posted_work&& work) { work.invoke(work.arg, true); }, 1024) > 0;
+    if (overflow_count_.load(std::memory_order_acquire) != 0) {
+      std::vector<detail::posted_work> batch;
+      {
+        std::lock_guard lock(overflow_mutex_);
+        batch.swap(overflow_);
+        overflow_count_.store(0, std::memory_order_release);
+      }
+      for (auto& work : batch) work.invoke(work.arg, true);
+      ran = true;
+    }
     return ran;
   }
 
@@ -451,22 +496,36 @@ class io_context {
   // At destruction: let requests still in flight (typically cancelled by the
   // objects that owned them) complete, so that the state they hold is freed.
   // Bounded: a request the kernel never completes is left to the ring's exit.
+  // Only the issuer thread can do this on a SINGLE_ISSUER ring; elsewhere the
+  // kernel cancels the requests when the ring closes and their state leaks.
   void drain_operations() noexcept {
-    if (!ring_ready_) return;
+    if (!ring_ready_ || in_flight_ == 0) return;
+    if (single_issuer_ && enabled_ && issuer_ != std::this_thread::get_id()) {
+      std::fprintf(stderr, "fastrt: io_context destroyed off its loop thread with %zu requests in flight; "
+                           "their memory is not reclaimed (destroy it on the thread that ran it)\n", in_flight_);
+      return;
+    }
+    claim_issuer();
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    executor_scope scope(*this);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
       __kernel_timespec pause{0, 10'000'000};
       io_uring_cqe* cqe = nullptr;
-      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &pause, nullptr);
+      const int err = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &pause, nullptr);
+      if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY) break;
       reap();
       run_ready();
     }
+    owner_.store(std::thread::id{}, std::memory_order_relaxed);
   }
 
   void discard_pending_work() noexcept {
     for (auto& work : local_) work.invoke(work.arg, false);
     local_.clear();
     inbox_.drain([](detail::posted_work&& work) { work.invoke(work.arg, false); });
+    for (auto& work : overflow_) work.invoke(work.arg, false);
+    overflow_.clear();
   }
 
   io_context_options options_;
@@ -485,7 +544,12 @@ class io_context {
   alignas(64) std::atomic<bool> sleeping_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::uint64_t> wakeups_sent_{0};
+  std::atomic<std::uint32_t> callers_{0};  // threads inside post() / stop()
+  std::mutex overflow_mutex_;
+  std::vector<detail::posted_work> overflow_;  // guarded by overflow_mutex_
+  std::atomic<std::size_t> overflow_count_{0};
   std::size_t in_flight_ = 0;  // loop thread only
+  std::thread::id issuer_{};   // SINGLE_ISSUER: the thread that enabled the ring
 };
 
 }  // namespace fastrt

@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "detail/fatal.hpp"
 #include "detail/frame_allocator.hpp"
 
 namespace fastrt {
@@ -37,12 +38,6 @@ template <class T = void>
 class coro_task;
 
 namespace detail {
-
-[[noreturn]] inline void fatal(const char* message) noexcept {
-  std::fprintf(stderr, "fastrt: fatal: %s\n", message);
-  std::fflush(stderr);
-  std::abort();
-}
 
 // The part of every fastrt promise that does not depend on T.
 class task_promise_base {

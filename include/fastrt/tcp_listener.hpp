@@ -79,30 +79,40 @@ class listener_state : public io_completion {
       return tcp_stream(*ctx_, fd);
     }
     if (fd_ < 0) return error(std::errc::bad_file_descriptor, "accept on a closed listener");
-    const int err = std::exchange(error_, 0);
+    if (error_ == 0) fatal("tcp_listener: a waiter was resumed with nothing to take");
+    const int err = std::exchange(error_, 0);  // reported once; the next accept() re-arms
     return error(err, "accept failed");
   }
 
   // Several coroutines may wait in accept() at once; they are served in
-  // arrival order.
-  void add_waiter(std::coroutine_handle<> h) { waiters_.push_back(h); }
-  bool drop_waiter(std::coroutine_handle<> h) noexcept {
+  // arrival order. Each wait has an id, so that a late stop request cannot
+  // cancel a later wait at a reused frame address.
+  std::uint64_t add_waiter(std::coroutine_handle<> h) {
+    waiters_.push_back({h, ++wait_id_});
+    return wait_id_;
+  }
+  bool drop_waiter(std::uint64_t id) noexcept {
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
-      if (*it == h) {
+      if (it->id == id) {
         waiters_.erase(it);
         return true;
       }
     }
     return false;
   }
-  void cancel_wait(std::coroutine_handle<> h) {
-    if (!h || !drop_waiter(h)) return;
-    cancelled_.push_back(h);
-    h.resume();
+  void cancel_wait(std::uint64_t id) {
+    for (const waiter& w : waiters_) {
+      if (w.id != id) continue;
+      const std::coroutine_handle<> h = w.handle;
+      drop_waiter(id);
+      cancelled_.push_back(id);
+      h.resume();
+      return;
+    }
   }
-  bool take_cancelled(std::coroutine_handle<> h) noexcept {
+  bool take_cancelled(std::uint64_t id) noexcept {
     for (auto it = cancelled_.begin(); it != cancelled_.end(); ++it) {
-      if (*it == h) {
+      if (*it == id) {
         cancelled_.erase(it);
         return true;
       }
@@ -131,26 +141,33 @@ class listener_state : public io_completion {
     }
     const bool final = !(flags & IORING_CQE_F_MORE);
     if (final) s->armed_ = false;
-    if (final && !s->waiters_.empty() && !s->ready()) s->arm();  // still wanted: re-arm
     s->resume_waiters();
     s->release(final ? 2 : 1);  // ours, and the multishot's if it ended
   }
 
-  // Resumes waiters while there is something for them (each takes one).
+  // Resumes waiters, oldest first, while there is something for them (each
+  // takes one socket or the error; all of them once the listener is closed),
+  // then re-arms if some still wait.
   void resume_waiters() {
-    std::size_t available = fd_ < 0 || error_ != 0 ? waiters_.size() : accepted_.size();
-    while (available-- > 0 && !waiters_.empty()) {
-      auto h = waiters_.front();
+    while (!waiters_.empty() && ready()) {
+      const std::coroutine_handle<> h = waiters_.front().handle;
       waiters_.erase(waiters_.begin());
-      h.resume();
+      h.resume();  // may add waiters (a loop calling accept() again)
     }
+    if (!waiters_.empty()) arm();
   }
 
   io_context* ctx_;
   int fd_;
   std::atomic<std::uint32_t> refs_{1};  // the handle; + armed accept; + pending stop relays
   std::deque<int> accepted_;
-  std::vector<std::coroutine_handle<>> waiters_, cancelled_;
+  struct waiter {
+    std::coroutine_handle<> handle;
+    std::uint64_t id;
+  };
+  std::vector<waiter> waiters_;
+  std::vector<std::uint64_t> cancelled_;  // ids of waits ended by a stop request
+  std::uint64_t wait_id_ = 0;
   int error_ = 0;
   bool armed_ = false;
 };
@@ -206,27 +223,25 @@ class tcp_listener {
     accept_awaiter(const accept_awaiter&) = delete;
     ~accept_awaiter() {
       stop_.reset();
-      if (waiting_) state_->drop_waiter(waiting_);  // the coroutine was destroyed mid-wait
+      if (wait_id_ != 0) state_->drop_waiter(wait_id_);  // the coroutine was destroyed mid-wait
     }
     bool await_ready() const noexcept { return state_->ready(); }
     template <class Promise>
     void await_suspend(std::coroutine_handle<Promise> h) {
       state_->arm();
-      state_->add_waiter(h);
-      waiting_ = h;
+      const std::uint64_t id = wait_id_ = state_->add_waiter(h);
       detail::listener_state* s = state_;
-      std::coroutine_handle<> me = h;
-      detail::relay_stop_to_loop(h, s, stop_, [s, me] { s->cancel_wait(me); });
+      detail::relay_stop_to_loop(h, s, stop_, [s, id] { s->cancel_wait(id); });
     }
     result<tcp_stream> await_resume() {
       stop_.reset();
-      if (state_->take_cancelled(std::exchange(waiting_, {}))) return error(errc::canceled, "accept cancelled");
+      if (state_->take_cancelled(std::exchange(wait_id_, 0))) return error(errc::canceled, "accept cancelled");
       return state_->take();
     }
 
    private:
     detail::listener_state* state_;
-    std::coroutine_handle<> waiting_;
+    std::uint64_t wait_id_ = 0;  // non-zero while suspended
     std::optional<detail::loop_stop_callback> stop_;
   };
   accept_awaiter accept() noexcept { return accept_awaiter(state_); }

@@ -51,6 +51,7 @@
 
 #include "buffer_ring.hpp"
 #include "detail/io_awaiter.hpp"
+#include "detail/retained.hpp"
 #include "detail/socket_address.hpp"
 #include "io_context.hpp"
 #include "result.hpp"
@@ -134,6 +135,8 @@ class stream_state {
         pending_.clear();  // keeps the capacity: no allocation in steady state
         pending_head_ = 0;
       }
+      // Stopped for backpressure? Resume receiving before the queue runs dry.
+      if (!recv_armed_ && pending_count() < max_pending / 2) (void)arm_recv();
       return received(buffers_, c.id, c.length);
     }
     if (recv_error_ != 0) return error(recv_error_, "recv failed");
@@ -157,19 +160,22 @@ class stream_state {
     return {};
   }
 
-  void set_recv_waiter(std::coroutine_handle<> h) noexcept {
+  // Returns an id for this wait, so that a late stop request cannot cancel a
+  // later wait of another coroutine that happens to reuse the frame address.
+  std::uint64_t set_recv_waiter(std::coroutine_handle<> h) noexcept {
     // Two readers of one byte stream would split messages arbitrarily.
     if (recv_waiter_) fatal("tcp_stream::recv awaited by two coroutines at once");
     recv_waiter_ = h;
+    return ++recv_wait_id_;
   }
   // The waiting coroutine is being destroyed: forget it.
   void drop_recv_waiter(std::coroutine_handle<> h) noexcept {
     if (recv_waiter_ == h) recv_waiter_ = {};
   }
-  // A stop request reached the coroutine `h` waiting in recv(): end its wait
-  // (unless it was resumed meanwhile).
-  void cancel_recv_wait(std::coroutine_handle<> h) {
-    if (!h || recv_waiter_ != h) return;
+  // A stop request reached the wait `id` in recv(): end it (unless it was
+  // resumed meanwhile).
+  void cancel_recv_wait(std::uint64_t id) {
+    if (!recv_waiter_ || recv_wait_id_ != id) return;
     recv_cancelled_ = true;
     if (recv_armed_) ctx_->cancel(static_cast<io_completion*>(&recv_completion_));
     resume(std::exchange(recv_waiter_, {}));
@@ -190,19 +196,21 @@ class stream_state {
   struct send_waiter {
     std::coroutine_handle<> handle;
     std::uint64_t position;
+    std::uint64_t id = 0;  // tells this wait from a later one at the same address
     send_waiter* next = nullptr;
   };
   void add_send_waiter(send_waiter* w) noexcept {
+    w->id = ++send_wait_id_;
     w->next = nullptr;
     if (send_waiters_tail_) send_waiters_tail_->next = w;
     else send_waiters_head_ = w;
     send_waiters_tail_ = w;
   }
-  // Unlinks `w` if it is still waiting; says whether it was.
-  bool remove_send_waiter(const send_waiter* w) noexcept {
+  // Unlinks `w` (wait `id`) if it is still waiting; says whether it was.
+  bool remove_send_waiter(const send_waiter* w, std::uint64_t id) noexcept {
     send_waiter** link = &send_waiters_head_;
     send_waiter* previous = nullptr;
-    while (*link && *link != w) {
+    while (*link && !(*link == w && w->id == id)) {
       previous = *link;
       link = &(*link)->next;
     }
@@ -212,8 +220,8 @@ class stream_state {
     return true;
   }
   // A stop request reached a coroutine waiting in send() (if `w` still waits).
-  void cancel_send(send_waiter* w) {
-    if (!remove_send_waiter(w)) return;
+  void cancel_send(send_waiter* w, std::uint64_t id) {
+    if (!remove_send_waiter(w, id)) return;
     if (send_in_flight_) ctx_->cancel(static_cast<io_completion*>(&send_completion_));
     if (send_error_ == 0) send_error_ = ECANCELED;
     resume(w->handle);
@@ -252,7 +260,7 @@ class stream_state {
     send_completion_.owner = this;
   }
   ~stream_state() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));  // first: nothing re-arms below
     while (pending_count() > 0) (void)take_received();  // buffers back to the ring
   }
 
@@ -263,11 +271,9 @@ class stream_state {
   void wait_for_buffers() {
     if (waiting_for_buffers_) return;
     waiting_for_buffers_ = true;
-    add_ref();
-    buffers_->when_available([this] {
-      waiting_for_buffers_ = false;
-      if (recv_waiter_ || pending_count() == 0) (void)arm_recv();
-      release();
+    buffers_->when_available([self = retained<stream_state>(this)] {
+      self->waiting_for_buffers_ = false;
+      if (self->recv_waiter_ || self->pending_count() == 0) (void)self->arm_recv();
     });
   }
 
@@ -318,8 +324,8 @@ class stream_state {
   static void on_send(io_completion* self, int res, unsigned) noexcept {
     stream_state* s = static_cast<completion*>(self)->owner;
     s->send_in_flight_ = false;
-    if (res < 0) {
-      if (s->send_error_ == 0) s->send_error_ = -res;
+    if (res <= 0) {  // 0 bytes for a non-empty send: the socket will not take more
+      if (s->send_error_ == 0) s->send_error_ = res < 0 ? -res : EPIPE;
     } else {
       s->sending_offset_ += static_cast<std::size_t>(res);
       s->sent_total_ += static_cast<std::uint64_t>(res);
@@ -345,6 +351,7 @@ class stream_state {
   std::vector<chunk> pending_;  // FIFO from pending_head_; empty (no memory) while idle
   std::size_t pending_head_ = 0;
   std::coroutine_handle<> recv_waiter_;
+  std::uint64_t recv_wait_id_ = 0;
   int recv_error_ = 0;
   bool recv_armed_ = false, eof_ = false, recv_cancelled_ = false, waiting_for_buffers_ = false;
   // send side
@@ -353,6 +360,7 @@ class stream_state {
   std::uint64_t queued_total_ = 0, sent_total_ = 0;
   send_waiter* send_waiters_head_ = nullptr;
   send_waiter* send_waiters_tail_ = nullptr;
+  std::uint64_t send_wait_id_ = 0;
   int send_error_ = 0;
   bool send_in_flight_ = false;
 };
@@ -398,11 +406,10 @@ class tcp_stream {
         return false;
       }
       if (state_->recv_ready()) return false;
-      state_->set_recv_waiter(h);
+      const std::uint64_t id = state_->set_recv_waiter(h);
       waiting_ = h;
       detail::stream_state* s = state_;
-      std::coroutine_handle<> me = h;
-      detail::relay_stop_to_loop(h, s, stop_, [s, me] { s->cancel_recv_wait(me); });
+      detail::relay_stop_to_loop(h, s, stop_, [s, id] { s->cancel_recv_wait(id); });
       return true;
     }
     result<received> await_resume() {
@@ -429,10 +436,13 @@ class tcp_stream {
     send_awaiter(const send_awaiter&) = delete;
     ~send_awaiter() {
       stop_.reset();
-      if (waiting_) state_->remove_send_waiter(&waiter_);  // the coroutine was destroyed
+      if (waiting_) state_->remove_send_waiter(&waiter_, waiter_.id);  // the coroutine was destroyed
     }
     bool await_ready() noexcept {
-      if (state_->send_error() != 0 || state_->fd() < 0) return true;
+      if (state_->send_error() != 0 || state_->fd() < 0) {
+        rejected_ = true;  // nothing was queued: this send fails
+        return true;
+      }
       waiter_.position = state_->queue_send(data_);
       return false;
     }
@@ -444,12 +454,17 @@ class tcp_stream {
       waiting_ = true;
       detail::stream_state* s = state_;
       auto* w = &waiter_;
-      detail::relay_stop_to_loop(h, s, stop_, [s, w] { s->cancel_send(w); });
+      const std::uint64_t id = waiter_.id;
+      detail::relay_stop_to_loop(h, s, stop_, [s, w, id] { s->cancel_send(w, id); });
       return true;
     }
     result<std::size_t> await_resume() {
       stop_.reset();
       waiting_ = false;
+      if (rejected_) {
+        if (const int err = state_->send_error(); err != 0) return error(err, "send on a failed stream");
+        return error(std::errc::bad_file_descriptor, "send on a closed stream");
+      }
       if (state_->fd() < 0 && !state_->sent_up_to(waiter_.position))
         return error(std::errc::bad_file_descriptor, "send on a closed stream");
       if (const int err = state_->send_error(); err != 0 && !state_->sent_up_to(waiter_.position))
@@ -462,6 +477,7 @@ class tcp_stream {
     std::span<const std::byte> data_;
     detail::stream_state::send_waiter waiter_{};
     bool waiting_ = false;
+    bool rejected_ = false;
     std::optional<detail::loop_stop_callback> stop_;
   };
   // Sends all of `data` (copied into the stream's buffer at once).

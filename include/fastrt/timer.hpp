@@ -29,6 +29,16 @@ namespace fastrt {
 
 namespace detail {
 
+// duration_cast to nanoseconds overflows past ~292 years (hours::max() would
+// fire at once): clamp instead.
+template <class Rep, class Period>
+std::chrono::nanoseconds saturating_nanoseconds(std::chrono::duration<Rep, Period> d) {
+  using limit = std::chrono::nanoseconds;
+  if (std::chrono::duration<double, std::nano>(d).count() >= static_cast<double>(limit::max().count()))
+    return limit::max();
+  return std::chrono::duration_cast<limit>(d);
+}
+
 class timeout_operation : public io_operation {
  public:
   timeout_operation(io_context& ctx, std::chrono::nanoseconds duration, bool absolute) noexcept
@@ -71,7 +81,7 @@ class sleep_awaitable {
 // Completes after `duration` (relative to now). errc::canceled if stopped.
 template <class Rep, class Period>
 detail::sleep_awaitable sleep_for(io_context& ctx, std::chrono::duration<Rep, Period> duration) {
-  return {ctx, std::chrono::duration_cast<std::chrono::nanoseconds>(duration), false};
+  return {ctx, detail::saturating_nanoseconds(duration), false};
 }
 
 // Completes at `deadline` (steady_clock is CLOCK_MONOTONIC, as the kernel uses).
@@ -80,7 +90,8 @@ inline detail::sleep_awaitable sleep_until(io_context& ctx, std::chrono::steady_
 }
 
 // Runs `task`; if it has not finished after `limit`, asks it to stop (its
-// stop token), waits for it to wind down and returns errc::timed_out.
+// stop token), waits for it to wind down and returns errc::timed_out. If the
+// caller itself is stopped first, returns errc::canceled.
 namespace detail {
 inline coro_task<result<void>> timer_task(io_context& ctx, std::chrono::nanoseconds duration) {
   co_return co_await sleep_for(ctx, duration);
@@ -90,9 +101,14 @@ inline coro_task<result<void>> timer_task(io_context& ctx, std::chrono::nanoseco
 template <class T, class Rep, class Period>
 coro_task<ensure_result_t<T>> with_timeout(io_context& ctx, coro_task<T> task,
                                            std::chrono::duration<Rep, Period> limit) {
-  auto outcome = co_await when_any(
-      std::move(task), detail::timer_task(ctx, std::chrono::duration_cast<std::chrono::nanoseconds>(limit)));
-  if (outcome.index() == 1) co_return error(errc::timed_out, "operation timed out");
+  auto outcome = co_await when_any(std::move(task), detail::timer_task(ctx, detail::saturating_nanoseconds(limit)));
+  if (outcome.index() == 1) {
+    // The timer finished first: it fired (a timeout), or it was stopped with
+    // everything else because our own caller was stopped (pass that on).
+    result<void>& timer = std::get<1>(outcome);
+    if (timer) co_return error(errc::timed_out, "operation timed out");
+    co_return std::move(timer).error();
+  }
   if constexpr (std::is_void_v<T>) {
     co_return ensure_result_t<T>{};
   } else {

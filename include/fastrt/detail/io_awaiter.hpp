@@ -19,6 +19,7 @@
 
 #include "../io_context.hpp"
 #include "io_operation.hpp"
+#include "retained.hpp"
 
 namespace fastrt::detail {
 
@@ -36,7 +37,7 @@ class io_awaiter {
     stop_.reset();  // waits for a stop callback that is running right now
     if (submitted_ && !op_->completed()) {
       op_->abandon();
-      op_->context().cancel(op_);
+      op_->context().cancel(static_cast<io_completion*>(op_));
     } else if (!submitted_) {
       op_->release();  // the kernel never saw it: drop its reference too
     }
@@ -65,14 +66,12 @@ class io_awaiter {
 
  private:
   // Runs on whichever thread requests the stop: hands the cancel to the loop.
+  // The posted function holds a reference, dropped even if it never runs.
   struct canceller {
     Op* op;
     void operator()() const {
-      op->add_ref();
-      Op* target = op;
-      op->context().post([target] {
-        if (!target->completed()) target->context().cancel(static_cast<io_completion*>(target));
-        target->release();
+      op->context().post([target = retained<Op>(op)] {
+        if (!target->completed()) target->context().cancel(static_cast<io_completion*>(target.get()));
       });
     }
   };
@@ -88,7 +87,7 @@ using loop_stop_callback = std::stop_callback<std::function<void()>>;
 // If `h`'s coroutine has a stoppable token, registers a callback that runs
 // `on_stop()` on the loop thread of `state`'s io_context (a stop may be
 // requested from any thread; only the loop may touch the ring). `state` is
-// kept alive (add_ref/release) until `on_stop` has run.
+// kept alive until the posted function has run or been discarded.
 template <class Promise, class State, class OnStop>
 void relay_stop_to_loop(std::coroutine_handle<Promise> h, State* state, std::optional<loop_stop_callback>& slot,
                         OnStop on_stop) {
@@ -96,11 +95,7 @@ void relay_stop_to_loop(std::coroutine_handle<Promise> h, State* state, std::opt
     const std::stop_token* token = h.promise().stop_token_ptr();
     if (!token || !token->stop_possible()) return;
     slot.emplace(*token, [state, on_stop] {
-      state->add_ref();
-      state->context().post([state, on_stop] {
-        on_stop();
-        state->release();
-      });
+      state->context().post([keep = retained<State>(state), on_stop] { on_stop(); });
     });
   }
 }
