@@ -169,6 +169,11 @@ class interpreter {
         }
       }
     }
+    // End with a fresh state: clearing the one this thread ran code with
+    // must happen while the interpreter's modules are still alive (3.13's
+    // threading._DeleteDummyThreadOnDel.__del__ runs then and needs them;
+    // cleared inside Py_EndInterpreter it prints "Exception ignored").
+    release_thread();
     PyThreadState* state = thread_state();
     std::lock_guard lock(lifecycle_mutex());
     PyEval_RestoreThread(state);

@@ -76,6 +76,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -174,6 +175,8 @@ class call_context {
                                              static_cast<Py_ssize_t>(body.size()), PyBUF_READ);
     if (!view) return take_exception("creating the request memoryview");
     PyObject* out = PyObject_CallOneArg(fn, view);
+    std::optional<error> raised;
+    if (!out) raised.emplace(take_exception());  // before calling anything else
     // The C++ memory outlives only this call: release the view now, so a
     // handler that stored it gets ValueError instead of reading freed memory.
     PyObject* released = PyObject_CallMethod(view, "release", nullptr);
@@ -183,7 +186,7 @@ class call_context {
       return take_exception("the handler kept a buffer export of the request body beyond the call");
     }
     Py_DECREF(released);
-    if (!out) return take_exception();
+    if (raised) return std::move(*raised);
     result<std::string> text = to_bytes(out);
     Py_DECREF(out);
     return text;
@@ -407,7 +410,7 @@ class subinterpreter_executor {
         if (!failure.empty() && state->first_error.empty()) state->first_error = std::move(failure);
         if (--state->pending == 0) state->done_cv.notify_all();
       };
-      push(*w, make_job<decltype(fn), void>(std::move(fn)).first);
+      push(*w, make_job<void>(std::move(fn)).first);
     }
     std::unique_lock lock(state->mutex);
     state->done_cv.wait(lock, [&] { return state->pending == 0; });
@@ -452,7 +455,7 @@ class subinterpreter_executor {
     static_assert(!std::is_pointer_v<std::remove_cvref_t<R>>,
                   "fn must not return a pointer: no PyObject* (or other interpreter-owned memory) may outlive the call");
     using T = ensure_result_t<R>;
-    auto [j, future] = make_job<std::decay_t<F>, T>(std::forward<F>(fn));
+    auto [j, future] = make_job<T>(std::forward<F>(fn));
     const auto& list = workers_of(kind);
     if (index >= list.size()) {
       const error failure(std::errc::invalid_argument, "submit_to: no such worker");
@@ -533,7 +536,7 @@ class subinterpreter_executor {
     return main_;
   }
 
-  template <class F, class T>
+  template <class T, class F>
   static std::pair<detail::job, awaitable_future<T>> make_job(F&& fn) {
     using payload = detail::job_payload<std::decay_t<F>, T>;
     void* memory = ::fastrt::detail::frame_allocator::allocate(sizeof(payload));
