@@ -57,8 +57,7 @@ namespace fastrt::python {
 class interpreter {
  public:
   // Creates an own-GIL subinterpreter with runtime options' sys.path entries.
-  // Needs a started runtime. The calling thread keeps a (detached) thread
-  // state in the new interpreter.
+  // Needs a started runtime.
   static result<std::unique_ptr<interpreter>> create() {
     const runtime* rt = runtime::current();
     if (!rt) return error(std::errc::operation_not_permitted, "fastrt::python::interpreter::create: no runtime started");
@@ -90,8 +89,16 @@ class interpreter {
     made->interp_ = PyThreadState_GetInterpreter(state);
     made->id_ = PyInterpreterState_GetID(made->interp_);
     result<void> configured = rt->prepend_sys_path();
+    if (configured) configured = import_threading();
     PyEval_SaveThread();
-    made->states_.push_back({std::this_thread::get_id(), state});
+    // The creation state stays alive, unused, until end(): CPython 3.12.1
+    // hands an interpreter's built-in first thread state out again when no
+    // state is left, and aborts ("init_threadstate: thread state already
+    // initialized") because it was not reset when deleted. Keeping this one
+    // alive means the interpreter never runs out of states before end().
+    // It is also threading's "main thread" here (imported above), and it
+    // ends the interpreter: see end().
+    made->keeper_ = state;
     if (!configured) {
       (void)made->end();
       return std::move(configured).error();
@@ -169,16 +176,18 @@ class interpreter {
         }
       }
     }
-    // End with a fresh state: clearing the one this thread ran code with
-    // must happen while the interpreter's modules are still alive (3.13's
-    // threading._DeleteDummyThreadOnDel.__del__ runs then and needs them;
-    // cleared inside Py_EndInterpreter it prints "Exception ignored").
+    // First this thread's own state, cleared while the interpreter's modules
+    // are alive (3.13's threading._DeleteDummyThreadOnDel.__del__ runs then
+    // and needs them; cleared inside Py_EndInterpreter it prints "Exception
+    // ignored"). Then end with the keeper: threading imported itself on it,
+    // so its _main_thread lock is still held when threading._shutdown()
+    // asserts that (3.12 prints AssertionError and later corrupts the heap
+    // when that thread state was deleted first).
     release_thread();
-    PyThreadState* state = thread_state();
     std::lock_guard lock(lifecycle_mutex());
-    PyEval_RestoreThread(state);
-    Py_EndInterpreter(state);  // deletes `state`; no thread state is current afterwards
-    take_state(std::this_thread::get_id());
+    PyThreadState* keeper = std::exchange(keeper_, nullptr);
+    PyEval_RestoreThread(keeper);
+    Py_EndInterpreter(keeper);  // deletes it; no thread state is current afterwards
     interp_ = nullptr;
     return {};
   }
@@ -200,6 +209,16 @@ class interpreter {
     return nullptr;
   }
 
+  // Makes the creating thread state threading's _main_thread. Imported on
+  // whichever thread runs Python first otherwise, whose state may be gone by
+  // the time threading._shutdown() runs at the end.
+  static result<void> import_threading() {
+    PyObject* threading = PyImport_ImportModule("threading");
+    if (!threading) return take_exception("importing threading");
+    Py_DECREF(threading);
+    return {};
+  }
+
   static std::mutex& lifecycle_mutex() noexcept {
     static std::mutex m;
     return m;
@@ -211,6 +230,7 @@ class interpreter {
   };
 
   PyInterpreterState* interp_ = nullptr;
+  PyThreadState* keeper_ = nullptr;  // see create()
   std::int64_t id_ = -1;
   bool is_main_ = false;
   std::mutex states_mutex_;

@@ -115,6 +115,27 @@ class runtime {
       Py_FinalizeEx();
       return std::move(added).error();
     }
+    // threading takes the thread that imports it for the main thread; at
+    // Py_FinalizeEx it asserts that thread's state is still alive. Import it
+    // here so that it is this thread (which finalizes), not a worker whose
+    // thread state is deleted earlier.
+    PyObject* threading = PyImport_ImportModule("threading");
+    if (!threading) {
+      PyErr_Clear();
+      Py_FinalizeEx();
+      return error(std::errc::io_error, "Python initialization failed: cannot import threading");
+    }
+    Py_DECREF(threading);
+#if PY_VERSION_HEX < 0x030D0000
+    // CPython 3.12 (seen on 3.12.1): when a subinterpreter is the first to
+    // import the _asyncio C module (asyncio and ssl import it), Py_FinalizeEx
+    // later aborts with "free(): invalid pointer" on a tuple of that
+    // subinterpreter left in the main interpreter's free list. Importing it
+    // here first avoids that; tests/python/repro/py312_asyncio_subinterpreter_crash.c
+    // reproduces the bug without fastrt. Costs ~1 ms at start.
+    if (PyObject* asyncio_c = PyImport_ImportModule("_asyncio")) Py_DECREF(asyncio_c);
+    else PyErr_Clear();  // a build without _asyncio cannot hit the bug either
+#endif
     rt->main_thread_state_ = PyEval_SaveThread();  // free the main GIL for workers
     instance() = rt.get();
     return rt;

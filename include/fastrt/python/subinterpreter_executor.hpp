@@ -571,7 +571,6 @@ class subinterpreter_executor {
       auto created = interpreter::create();
       if (!created) return std::move(created).error();
       slot->owned = std::move(created).value();
-      slot->owned->release_thread();  // pooled threads make their own states
       slot->interp = slot->owned.get();
       pooled_slots.push_back(slot.get());
       slots_.push_back(std::move(slot));
