@@ -271,9 +271,22 @@ struct job_payload {
   static void invoke(void* self, call_context* ctx, const error* failure) {
     auto* p = static_cast<job_payload*>(self);
     if (ctx) {
-      if constexpr (std::is_void_v<std::invoke_result_t<F&, call_context&>>) {
+      using returned = std::invoke_result_t<F&, call_context&>;
+      if constexpr (std::is_void_v<returned>) {
         std::invoke(p->fn, *ctx);
         p->done.set_value();
+      } else if constexpr (::fastrt::detail::is_result_v<returned>) {
+        // Value and error travel separately: g++-12 -O3 -fno-exceptions
+        // otherwise reports a (false) -Wfree-nonheap-object on the
+        // moved-from error inside the temporary result.
+        returned r = std::invoke(p->fn, *ctx);
+        if (!r.has_value()) {
+          p->done.set_error(std::move(r).error());
+        } else if constexpr (std::is_void_v<typename returned::value_type>) {
+          p->done.set_value();
+        } else {
+          p->done.set_value(std::move(r).value());
+        }
       } else {
         p->done.set_value(std::invoke(p->fn, *ctx));
       }
