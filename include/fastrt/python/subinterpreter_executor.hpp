@@ -377,6 +377,7 @@ class subinterpreter_executor {
       (text += spec) += "' is not of the form 'module:function'";
       return error(std::errc::invalid_argument, text);
     }
+    if (shut_down_) return error(errc::canceled, "subinterpreter_executor is shut down: cannot load handlers");
     if (!everywhere && main_.empty()) {
       return error(std::errc::invalid_argument, "cannot load a main-worker handler: executor_options::main_workers is 0");
     }
