@@ -19,6 +19,11 @@ function(fastrt_add_readme_examples readme)
   file(GLOB examples ${out}/example_*.cpp)
   foreach(source IN LISTS examples)
     get_filename_component(name ${source} NAME_WE)
+    # Examples of the python layer need fastrt::python (CPython >= 3.12).
+    file(STRINGS ${source} needs_python REGEX "#include <fastrt/python/")
+    if(needs_python AND NOT FASTRT_HAVE_PYTHON)
+      continue()
+    endif()
     add_executable(readme_${name} ${source})
     fastrt_example_options(readme_${name})
     # Examples of the io layer need liburing; without it they are skipped.
@@ -31,5 +36,11 @@ function(fastrt_add_readme_examples readme)
     endif()
     add_test(NAME readme_${name} COMMAND readme_${name})
     set_tests_properties(readme_${name} PROPERTIES LABELS "readme;concurrency" TIMEOUT 60)
+    if(needs_python)
+      target_link_libraries(readme_${name} PRIVATE fastrt::python)
+      # CPython's own leaks at interpreter end: see tests/lsan_python.supp.
+      set_tests_properties(readme_${name} PROPERTIES LABELS "readme;concurrency;python" ENVIRONMENT
+        "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan_python.supp")
+    endif()
   endforeach()
 endfunction()

@@ -4,13 +4,15 @@
 #   asan     clang-19 ASan+UBSan: every test
 #   tsan     clang-19 ThreadSanitizer: every test labelled "concurrency"
 #   noexcept g++-12: every header and example with -fno-exceptions -fno-rtti
+#   py312    g++-12 against CPython 3.12: every test labelled "python" (the
+#            other presets use the newest CPython >= 3.12 found, 3.13 here)
 # Pass preset names to run a subset: scripts/test.sh release tsan
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan noexcept)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan noexcept py312)
 
 for preset in "${presets[@]}"; do
   echo "=== fastrt: $preset ==="

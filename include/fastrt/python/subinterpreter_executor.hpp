@@ -1,0 +1,739 @@
+// fastrt/python/subinterpreter_executor.hpp — run C++ callables inside Python
+// interpreters on dedicated worker threads, and await their results.
+//
+//   fastrt::python::executor_options options;           // pinned workers: one per core
+//   options.handlers = {"app.views:index"};              // imported in every interpreter
+//   auto exec = fastrt::python::subinterpreter_executor::start(std::move(options));
+//   auto index = (*exec)->handler("app.views:index").value();
+//   fastrt::result<std::string> body = co_await (*exec)->submit(
+//       [&](fastrt::python::call_context& py) { return py.call(index, request_body); });
+//
+// Three kinds of workers:
+//   pinned — one thread owns one own-GIL subinterpreter: CPU-bound handlers
+//            run in parallel on every core. Inbox: spsc_queue when
+//            producers::one is promised, mpsc_queue otherwise.
+//   pooled — W threads share K own-GIL subinterpreters (thread t attaches
+//            interpreter t % K), for handlers that release the GIL while they
+//            wait. Inbox: an mpsc_queue per thread.
+//   main   — threads on the main interpreter (sharing its GIL; in parallel on
+//            a free-threaded build), for extension modules that refuse
+//            subinterpreters (numpy and other single-phase-init modules).
+// submit(fn) picks pinned, else pooled, else main workers, round-robin;
+// submit_to(kind[, index]) chooses. fn(call_context&) runs with the GIL of
+// the worker's interpreter held and its return value R completes an
+// awaitable_future<result<R>>. Idle workers sleep on a wait_strategy (spin,
+// yield, futex) — no CPU burnt without work — and wake in microseconds.
+//
+// Handlers ("module:function", the function may be dotted "module:Class.method")
+// are imported and resolved in every interpreter of the kinds they are loaded
+// for; start() fails with the Python error text when one cannot be loaded, and
+// for "does not support loading in subinterpreters" it says to load the handler
+// on main workers (executor_options::main_handlers) instead.
+//
+// Isolation: nothing from one interpreter crosses into another. fn must not
+// let a PyObject* escape (R may not be PyObject*); a handler receives the
+// request as a read-only memoryview over C++ memory that is released when the
+// call returns (a handler that kept a buffer export of it makes the call fail).
+// A Python exception becomes an error (exception_code) with type, message and
+// traceback; the worker keeps serving.
+//
+// shutdown(grace): stops accepting (later submits fail with
+// errc::canceled), lets the workers finish what is queued, fails with
+// errc::timed_out whatever has not started when `grace` has passed (a running
+// handler is not interrupted), joins the threads, ends the subinterpreters on
+// the calling thread or their own, and releases every thread state. The
+// runtime may then be finalized.
+//
+// Thread-safety: submit/submit_to/load may be called from any thread, except
+// that with pinned_producers == producers::one every submission to pinned
+// workers (and load) must come from one thread at a time with a
+// happens-before hand-over. start/shutdown/destruction: from a thread that is
+// attached to no interpreter. A coroutine that awaits a future from a thread
+// without an executor (current_executor() empty) resumes inline on the worker,
+// with the worker's GIL held: await from an executor (thread_pool, io thread,
+// sync_wait).
+//
+// Cost per call: one job allocation (the thread-local frame allocator) plus
+// the promise's state, a queue push (lock-free), a wake-up syscall only when
+// the worker sleeps, GIL re-acquisition once per batch of up to
+// `batch` jobs, and fn itself. A full inbox makes submit yield until there is
+// room (back-pressure).
+#pragma once
+
+#include <Python.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../detail/frame_allocator.hpp"
+#include "../error.hpp"
+#include "../future.hpp"
+#include "../mpsc_queue.hpp"
+#include "../result.hpp"
+#include "../spsc_queue.hpp"
+#include "../waitable_queue.hpp"
+#include "exception.hpp"
+#include "interpreter.hpp"
+#include "runtime.hpp"
+
+namespace fastrt::python {
+
+enum class worker_kind : std::uint8_t { pinned, pooled, main };
+
+inline const char* to_string(worker_kind kind) noexcept {
+  switch (kind) {
+    case worker_kind::pinned: return "pinned";
+    case worker_kind::pooled: return "pooled";
+    case worker_kind::main: return "main";
+  }
+  return "?";
+}
+
+// Who submits to pinned workers: one thread (spsc inboxes) or many (mpsc).
+enum class producers : std::uint8_t { one, many };
+
+struct executor_options {
+  std::size_t pinned_workers = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t pooled_threads = 0;
+  std::size_t pooled_interpreters = 1;  // used when pooled_threads > 0
+  std::size_t main_workers = 0;
+  producers pinned_producers = producers::many;
+  std::size_t queue_capacity = 4096;  // per worker
+  std::size_t batch = 64;             // jobs per GIL acquisition
+  // Loaded at start in every interpreter (pinned, pooled and main).
+  std::vector<std::string> handlers;
+  // Loaded at start on main workers only (modules refusing subinterpreters).
+  std::vector<std::string> main_handlers;
+};
+
+// A loaded handler, usable on every worker whose interpreter loaded it.
+struct handler {
+  std::uint32_t index = 0;
+};
+
+inline constexpr std::size_t max_handlers = 64;
+
+namespace detail {
+
+// One interpreter and the handlers resolved in it. The table is written by a
+// load job (GIL held) and read by calls on any worker of the interpreter.
+struct interpreter_slot {
+  std::unique_ptr<interpreter> owned;  // pinned / pooled; null for main
+  interpreter* interp = nullptr;
+  worker_kind kind = worker_kind::pinned;
+  std::size_t index = 0;
+  std::array<std::atomic<PyObject*>, max_handlers> handlers{};
+
+  // With the GIL held: drops the handler references.
+  void clear_handlers() noexcept {
+    for (auto& h : handlers) Py_XDECREF(h.exchange(nullptr, std::memory_order_acq_rel));
+  }
+};
+
+}  // namespace detail
+
+// What fn sees: where it runs and how to call handlers. Valid during the call.
+class call_context {
+ public:
+  worker_kind kind() const noexcept { return slot_->kind; }
+  // Index of the worker thread within its kind.
+  std::size_t worker_index() const noexcept { return worker_index_; }
+  // Index of the interpreter within its kind (pooled: worker_index % K).
+  std::size_t interpreter_index() const noexcept { return slot_->index; }
+  interpreter& interp() const noexcept { return *slot_->interp; }
+
+  // Borrowed reference to the handler's callable in this interpreter, or null
+  // when it was not loaded here. Do not keep it beyond the call.
+  PyObject* object(handler h) const noexcept {
+    return h.index < max_handlers ? slot_->handlers[h.index].load(std::memory_order_acquire) : nullptr;
+  }
+
+  // handler(memoryview(body)) -> str | bytes | bytearray | None, as bytes.
+  result<std::string> call(handler h, std::string_view body) const {
+    PyObject* fn = object(h);
+    if (!fn) return not_loaded(h);
+    PyObject* view = PyMemoryView_FromMemory(const_cast<char*>(body.data()),
+                                             static_cast<Py_ssize_t>(body.size()), PyBUF_READ);
+    if (!view) return take_exception("creating the request memoryview");
+    PyObject* out = PyObject_CallOneArg(fn, view);
+    std::optional<error> raised;
+    if (!out) raised.emplace(take_exception());  // before calling anything else
+    // The C++ memory outlives only this call: release the view now, so a
+    // handler that stored it gets ValueError instead of reading freed memory.
+    PyObject* released = PyObject_CallMethod(view, "release", nullptr);
+    Py_DECREF(view);
+    if (!released) {
+      Py_XDECREF(out);
+      return take_exception("the handler kept a buffer export of the request body beyond the call");
+    }
+    Py_DECREF(released);
+    if (raised) return std::move(*raised);
+    result<std::string> text = to_bytes(out);
+    Py_DECREF(out);
+    return text;
+  }
+
+  // handler(*args) for integer arguments -> int.
+  template <std::integral... Args>
+  result<long long> call_int(handler h, Args... args) const {
+    PyObject* fn = object(h);
+    if (!fn) return not_loaded(h);
+    PyObject* tuple = PyTuple_New(sizeof...(Args));
+    if (!tuple) return take_exception();
+    Py_ssize_t i = 0;
+    bool ok = true;
+    ((ok = ok && set_item(tuple, i++, PyLong_FromLongLong(static_cast<long long>(args)))), ...);
+    if (!ok) {
+      Py_DECREF(tuple);
+      return take_exception();
+    }
+    PyObject* out = PyObject_Call(fn, tuple, nullptr);
+    Py_DECREF(tuple);
+    if (!out) return take_exception();
+    const long long value = PyLong_AsLongLong(out);
+    Py_DECREF(out);
+    if (value == -1 && PyErr_Occurred()) return take_exception("the handler did not return an int");
+    return value;
+  }
+
+  // str / bytes / bytearray / None as bytes (UTF-8 for str).
+  static result<std::string> to_bytes(PyObject* obj) {
+    if (obj == Py_None) return std::string();
+    if (PyUnicode_Check(obj)) {
+      Py_ssize_t size = 0;
+      const char* data = PyUnicode_AsUTF8AndSize(obj, &size);
+      if (!data) return take_exception();
+      return std::string(data, static_cast<std::size_t>(size));
+    }
+    if (PyBytes_Check(obj)) return std::string(PyBytes_AS_STRING(obj), static_cast<std::size_t>(PyBytes_GET_SIZE(obj)));
+    if (PyByteArray_Check(obj)) {
+      return std::string(PyByteArray_AS_STRING(obj), static_cast<std::size_t>(PyByteArray_GET_SIZE(obj)));
+    }
+    std::string text = "handler returned ";
+    text += Py_TYPE(obj)->tp_name;
+    text += ", expected str, bytes, bytearray or None";
+    return error(std::errc::invalid_argument, text);
+  }
+
+ private:
+  friend class subinterpreter_executor;
+  call_context(detail::interpreter_slot* slot, std::size_t worker_index) noexcept
+      : slot_(slot), worker_index_(worker_index) {}
+
+  static bool set_item(PyObject* tuple, Py_ssize_t i, PyObject* item) noexcept {
+    if (!item) return false;
+    PyTuple_SET_ITEM(tuple, i, item);  // steals
+    return true;
+  }
+  error not_loaded(handler h) const {
+    std::string text = "handler #" + std::to_string(h.index) + " is not loaded in " + to_string(kind()) +
+                       " interpreter " + std::to_string(interpreter_index());
+    return error(std::errc::invalid_argument, text);
+  }
+
+  detail::interpreter_slot* slot_;
+  std::size_t worker_index_;
+};
+
+namespace detail {
+
+// A type-erased submission. invoke(self, ctx, nullptr) runs it;
+// invoke(self, nullptr, &err) fails it. Either way it frees itself.
+struct job {
+  void (*invoke)(void* self, call_context* ctx, const error* failure) = nullptr;
+  void* self = nullptr;
+};
+
+template <class F, class R>
+struct job_payload {
+  F fn;
+  promise<R> done;
+
+  static void invoke(void* self, call_context* ctx, const error* failure) {
+    auto* p = static_cast<job_payload*>(self);
+    if (ctx) {
+      using returned = std::invoke_result_t<F&, call_context&>;
+      if constexpr (std::is_void_v<returned>) {
+        std::invoke(p->fn, *ctx);
+        p->done.set_value();
+      } else if constexpr (::fastrt::detail::is_result_v<returned>) {
+        // Value and error travel separately: g++-12 -O3 -fno-exceptions
+        // otherwise reports a (false) -Wfree-nonheap-object on the
+        // moved-from error inside the temporary result.
+        returned r = std::invoke(p->fn, *ctx);
+        if (!r.has_value()) {
+          p->done.set_error(std::move(r).error());
+        } else if constexpr (std::is_void_v<typename returned::value_type>) {
+          p->done.set_value();
+        } else {
+          p->done.set_value(std::move(r).value());
+        }
+      } else {
+        p->done.set_value(std::invoke(p->fn, *ctx));
+      }
+    } else {
+      p->done.set_error(*failure);
+    }
+    p->~job_payload();
+    ::fastrt::detail::frame_allocator::deallocate(p, sizeof(job_payload));
+  }
+};
+
+// A worker's inbox: spsc or mpsc, with a sleeping consumer.
+class inbox {
+ public:
+  inbox(bool single_producer, std::size_t capacity) {
+    if (single_producer) one_ = std::make_unique<waitable_queue<spsc_queue<job>>>(capacity, idle_options);
+    else many_ = std::make_unique<waitable_queue<mpsc_queue<job>>>(capacity, idle_options);
+  }
+  bool try_push(const job& j) { return one_ ? one_->try_push(j) : many_->try_push(j); }
+  bool wait_for_data() { return one_ ? one_->wait_for_data() : many_->wait_for_data(); }
+  template <class Fn>
+  std::size_t drain(Fn&& fn, std::size_t limit) {
+    return one_ ? one_->queue().drain(fn, limit) : many_->queue().drain(fn, limit);
+  }
+  void close() noexcept {
+    if (one_) one_->close();
+    else many_->close();
+  }
+
+ private:
+  // Short spin: a worker that spins long steals the core of the thread it waits for.
+  static constexpr wait_options idle_options{.spin_rounds = 512, .yield_rounds = 8};
+  std::unique_ptr<waitable_queue<spsc_queue<job>>> one_;
+  std::unique_ptr<waitable_queue<mpsc_queue<job>>> many_;
+};
+
+}  // namespace detail
+
+class subinterpreter_executor {
+ public:
+  static result<std::unique_ptr<subinterpreter_executor>> start(executor_options options) {
+    if (!runtime::current()) {
+      return error(std::errc::operation_not_permitted, "subinterpreter_executor::start: no fastrt::python::runtime started");
+    }
+    if (options.pinned_workers + options.pooled_threads + options.main_workers == 0) {
+      return error(std::errc::invalid_argument, "subinterpreter_executor::start: no workers configured");
+    }
+    if (options.pooled_threads > 0 && options.pooled_interpreters == 0) options.pooled_interpreters = 1;
+    if (options.pooled_threads == 0) options.pooled_interpreters = 0;
+    options.pooled_interpreters = std::min(options.pooled_interpreters, options.pooled_threads);
+    if (options.batch == 0) options.batch = 1;
+
+    std::unique_ptr<subinterpreter_executor> exec(new subinterpreter_executor(std::move(options)));
+    if (auto started = exec->launch(); !started) {
+      (void)exec->shutdown();
+      return std::move(started).error();
+    }
+    for (const std::string& spec : exec->options_.handlers) {
+      if (auto loaded = exec->load(spec, true); !loaded) {
+        (void)exec->shutdown();
+        return std::move(loaded).error();
+      }
+    }
+    for (const std::string& spec : exec->options_.main_handlers) {
+      if (auto loaded = exec->load(spec, false); !loaded) {
+        (void)exec->shutdown();
+        return std::move(loaded).error();
+      }
+    }
+    return exec;
+  }
+
+  subinterpreter_executor(const subinterpreter_executor&) = delete;
+  subinterpreter_executor& operator=(const subinterpreter_executor&) = delete;
+  ~subinterpreter_executor() { (void)shutdown(); }
+
+  std::size_t workers(worker_kind kind) const noexcept { return workers_of(kind).size(); }
+
+  // Imports and resolves "module:function" in every interpreter (or, with
+  // everywhere == false, on main workers only) and returns its handle; the
+  // same spec loaded twice yields the same handle. On failure nothing is
+  // half-registered for callers to trip over: the error carries the Python
+  // text of the first interpreter that failed.
+  result<handler> load(std::string_view spec, bool everywhere = true) {
+    const auto colon = spec.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == spec.size()) {
+      std::string text = "handler '";
+      (text += spec) += "' is not of the form 'module:function'";
+      return error(std::errc::invalid_argument, text);
+    }
+    if (shut_down_) return error(errc::canceled, "subinterpreter_executor is shut down: cannot load handlers");
+    if (!everywhere && main_.empty()) {
+      return error(std::errc::invalid_argument, "cannot load a main-worker handler: executor_options::main_workers is 0");
+    }
+    handler h;
+    {
+      std::lock_guard lock(load_mutex_);
+      auto it = std::find(handler_names_.begin(), handler_names_.end(), spec);
+      if (it == handler_names_.end()) {
+        if (handler_names_.size() == max_handlers) {
+          return error(std::errc::too_many_files_open, "too many handlers (max_handlers)");
+        }
+        handler_names_.emplace_back(spec);
+        it = handler_names_.end() - 1;
+      }
+      h.index = static_cast<std::uint32_t>(it - handler_names_.begin());
+    }
+
+    // One load job per interpreter, on a worker attached to it.
+    struct load_state {
+      std::mutex mutex;
+      std::condition_variable done_cv;
+      std::size_t pending = 0;
+      std::string first_error;
+    };
+    auto state = std::make_shared<load_state>();
+    std::vector<worker*> targets;
+    for (auto& slot : slots_) {
+      if (!everywhere && slot->kind != worker_kind::main) continue;
+      for (auto& w : workers_) {
+        if (w->slot == slot.get()) {
+          targets.push_back(w.get());
+          break;
+        }
+      }
+    }
+    state->pending = targets.size();
+    const std::string module(spec.substr(0, colon));
+    const std::string attribute(spec.substr(colon + 1));
+    const std::string full(spec);
+    for (worker* w : targets) {
+      auto fn = [state, module, attribute, full, h](call_context& ctx) {
+        std::string failure = resolve(ctx, module, attribute, full, h);
+        std::lock_guard lock(state->mutex);
+        if (!failure.empty() && state->first_error.empty()) state->first_error = std::move(failure);
+        if (--state->pending == 0) state->done_cv.notify_all();
+      };
+      push(*w, make_job<void>(std::move(fn)).first);
+    }
+    std::unique_lock lock(state->mutex);
+    state->done_cv.wait(lock, [&] { return state->pending == 0; });
+    if (!state->first_error.empty()) return error(std::errc::invalid_argument, state->first_error);
+    return h;
+  }
+
+  // The handle of a handler loaded at start (or by load()).
+  result<handler> handler_of(std::string_view spec) const {
+    std::lock_guard lock(load_mutex_);
+    auto it = std::find(handler_names_.begin(), handler_names_.end(), spec);
+    if (it == handler_names_.end()) {
+      std::string text = "handler '";
+      (text += spec) += "' was not loaded";
+      return error(std::errc::invalid_argument, text);
+    }
+    return handler{static_cast<std::uint32_t>(it - handler_names_.begin())};
+  }
+
+  // Runs fn(call_context&) on a pinned worker if there are any, else pooled,
+  // else main; round-robin among them.
+  template <class F>
+  auto submit(F&& fn) {
+    const worker_kind kind = !pinned_.empty() ? worker_kind::pinned
+                             : !pooled_.empty() ? worker_kind::pooled
+                                                : worker_kind::main;
+    return submit_to(kind, std::forward<F>(fn));
+  }
+
+  // On a worker of `kind`, round-robin.
+  template <class F>
+  auto submit_to(worker_kind kind, F&& fn) {
+    const auto& list = workers_of(kind);
+    const std::size_t n = list.empty() ? 0 : next_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed) % list.size();
+    return submit_to(kind, n, std::forward<F>(fn));
+  }
+
+  // On worker `index` of `kind` (its interpreter, its order).
+  template <class F>
+  auto submit_to(worker_kind kind, std::size_t index, F&& fn) {
+    using R = std::invoke_result_t<std::decay_t<F>&, call_context&>;
+    static_assert(!std::is_pointer_v<std::remove_cvref_t<R>>,
+                  "fn must not return a pointer: no PyObject* (or other interpreter-owned memory) may outlive the call");
+    using T = ensure_result_t<R>;
+    auto [j, future] = make_job<T>(std::forward<F>(fn));
+    const auto& list = workers_of(kind);
+    if (index >= list.size()) {
+      const error failure(std::errc::invalid_argument, "submit_to: no such worker");
+      j.invoke(j.self, nullptr, &failure);
+      return std::move(future);
+    }
+    submitters_.fetch_add(1, std::memory_order_seq_cst);
+    if (!accepting_.load(std::memory_order_seq_cst)) {
+      submitters_.fetch_sub(1, std::memory_order_seq_cst);
+      const error failure(errc::canceled, "subinterpreter_executor is shut down: submission rejected");
+      j.invoke(j.self, nullptr, &failure);
+      return std::move(future);
+    }
+    push(*list[index], j);
+    submitters_.fetch_sub(1, std::memory_order_seq_cst);
+    return std::move(future);
+  }
+
+  // Stops accepting, runs what is queued (failing with errc::timed_out what
+  // has not started after `grace`), joins the workers and ends their
+  // interpreters. Returns an error when jobs were failed that way.
+  // Idempotent.
+  result<void> shutdown(std::chrono::nanoseconds grace = std::chrono::nanoseconds::max()) {
+    if (shut_down_) return {};
+    shut_down_ = true;
+    accepting_.store(false, std::memory_order_seq_cst);
+    while (submitters_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    const auto limit = grace >= std::chrono::nanoseconds::max() - now ? std::chrono::nanoseconds::max() : now + grace;
+    deadline_ns_.store(limit.count(), std::memory_order_release);
+    stopping_.store(true, std::memory_order_release);
+    for (auto& w : workers_) w->box.close();
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) w->thread.join();
+    }
+    // Pooled interpreters and the main slot are cleaned up here: their
+    // threads have released their states, so this thread may end them.
+    for (auto& slot : slots_) {
+      if (slot->kind == worker_kind::pinned || !slot->interp) continue;
+      {
+        auto attached = slot->interp->attach();
+        slot->clear_handlers();
+      }
+      if (slot->kind == worker_kind::main) {
+        slot->interp->release_thread();
+      } else if (slot->owned) {
+        if (auto ended = slot->owned->end(); !ended) return ended;
+        slot->owned.reset();
+      }
+    }
+    const std::size_t cancelled = cancelled_.load(std::memory_order_acquire);
+    if (cancelled != 0) {
+      return error(errc::timed_out, std::to_string(cancelled) +
+                                        " job(s) failed: the shutdown deadline passed before they started");
+    }
+    return {};
+  }
+
+ private:
+  struct worker {
+    worker(worker_kind k, std::size_t i, bool single_producer, std::size_t capacity)
+        : kind(k), index(i), box(single_producer, capacity) {}
+    worker_kind kind;
+    std::size_t index;
+    detail::interpreter_slot* slot = nullptr;
+    detail::inbox box;
+    std::thread thread;
+  };
+
+  explicit subinterpreter_executor(executor_options options) : options_(std::move(options)) {}
+
+  const std::vector<worker*>& workers_of(worker_kind kind) const noexcept {
+    switch (kind) {
+      case worker_kind::pinned: return pinned_;
+      case worker_kind::pooled: return pooled_;
+      case worker_kind::main: break;
+    }
+    return main_;
+  }
+
+  template <class T, class F>
+  static std::pair<detail::job, awaitable_future<T>> make_job(F&& fn) {
+    using payload = detail::job_payload<std::decay_t<F>, T>;
+    void* memory = ::fastrt::detail::frame_allocator::allocate(sizeof(payload));
+    auto* p = ::new (memory) payload{std::forward<F>(fn), promise<T>()};
+    awaitable_future<T> future = p->done.get_future();
+    return {detail::job{&payload::invoke, p}, std::move(future)};
+  }
+
+  void push(worker& w, const detail::job& j) {
+    while (!w.box.try_push(j)) std::this_thread::yield();  // full: back-pressure
+  }
+
+  // Creates interpreters and threads; waits until every pinned worker has
+  // its interpreter (or one failed).
+  result<void> launch() {
+    const bool single = options_.pinned_producers == producers::one;
+    for (std::size_t i = 0; i < options_.pinned_workers; ++i) {
+      auto slot = std::make_unique<detail::interpreter_slot>();
+      slot->kind = worker_kind::pinned;
+      slot->index = i;
+      auto w = std::make_unique<worker>(worker_kind::pinned, i, single, options_.queue_capacity);
+      w->slot = slot.get();
+      pinned_.push_back(w.get());
+      workers_.push_back(std::move(w));
+      slots_.push_back(std::move(slot));
+    }
+    std::vector<detail::interpreter_slot*> pooled_slots;
+    for (std::size_t k = 0; k < options_.pooled_interpreters; ++k) {
+      auto slot = std::make_unique<detail::interpreter_slot>();
+      slot->kind = worker_kind::pooled;
+      slot->index = k;
+      auto created = interpreter::create();
+      if (!created) return std::move(created).error();
+      slot->owned = std::move(created).value();
+      slot->interp = slot->owned.get();
+      pooled_slots.push_back(slot.get());
+      slots_.push_back(std::move(slot));
+    }
+    for (std::size_t t = 0; t < options_.pooled_threads; ++t) {
+      auto w = std::make_unique<worker>(worker_kind::pooled, t, false, options_.queue_capacity);
+      w->slot = pooled_slots[t % pooled_slots.size()];
+      pooled_.push_back(w.get());
+      workers_.push_back(std::move(w));
+    }
+    if (options_.main_workers > 0) {
+      auto slot = std::make_unique<detail::interpreter_slot>();
+      slot->kind = worker_kind::main;
+      slot->interp = &interpreter::main();
+      for (std::size_t m = 0; m < options_.main_workers; ++m) {
+        auto w = std::make_unique<worker>(worker_kind::main, m, false, options_.queue_capacity);
+        w->slot = slot.get();
+        main_.push_back(w.get());
+        workers_.push_back(std::move(w));
+      }
+      slots_.push_back(std::move(slot));
+    }
+
+    for (auto& w : workers_) {
+      worker* self = w.get();
+      self->thread = std::thread([this, self] { run(*self); });
+    }
+    std::unique_lock lock(start_mutex_);
+    start_cv_.wait(lock, [&] { return started_ == workers_.size(); });
+    if (!start_error_.empty()) return error(std::errc::resource_unavailable_try_again, start_error_);
+    accepting_.store(true, std::memory_order_seq_cst);
+    return {};
+  }
+
+  void report_started(const error* failure) {
+    std::lock_guard lock(start_mutex_);
+    if (failure && start_error_.empty()) start_error_ = std::string(failure->message());
+    ++started_;
+    start_cv_.notify_all();
+  }
+
+  void run(worker& w) {
+    if (w.kind == worker_kind::pinned) {
+      auto created = interpreter::create();  // the thread that owns it creates it
+      if (!created) {
+        report_started(&created.error());
+        while (w.box.wait_for_data()) fail_batch(w);  // nothing is queued for it, but stay correct
+        return;
+      }
+      w.slot->owned = std::move(created).value();
+      w.slot->interp = w.slot->owned.get();
+    }
+    report_started(nullptr);
+
+    PyThreadState* state = w.slot->interp->thread_state();  // once per (thread, interpreter)
+    call_context ctx(w.slot, w.index);
+    auto run_one = [&](detail::job&& j) {
+      if (stopping_.load(std::memory_order_relaxed) && past_deadline()) {
+        cancelled_.fetch_add(1, std::memory_order_relaxed);
+        static const error late(errc::timed_out, "subinterpreter_executor shut down: the deadline passed before this job started");
+        j.invoke(j.self, nullptr, &late);
+        return;
+      }
+      j.invoke(j.self, &ctx, nullptr);
+    };
+    while (w.box.wait_for_data()) {
+      PyEval_RestoreThread(state);
+      w.box.drain(run_one, options_.batch);
+      PyEval_SaveThread();
+    }
+
+    if (w.kind == worker_kind::pinned) {
+      {
+        PyEval_RestoreThread(state);
+        w.slot->clear_handlers();
+        PyEval_SaveThread();
+      }
+      if (auto ended = w.slot->owned->end(); !ended) {
+        ended.error().print(stderr, "fastrt: ending a pinned interpreter");
+      }
+      w.slot->owned.reset();
+      w.slot->interp = nullptr;
+    } else {
+      w.slot->interp->release_thread();
+    }
+  }
+
+  void fail_batch(worker& w) {
+    static const error failure(std::errc::resource_unavailable_try_again, "worker has no interpreter");
+    w.box.drain([](detail::job&& j) { j.invoke(j.self, nullptr, &failure); }, options_.batch);
+  }
+
+  bool past_deadline() const noexcept {
+    return std::chrono::steady_clock::now().time_since_epoch().count() > deadline_ns_.load(std::memory_order_acquire);
+  }
+
+  // Runs in the interpreter: imports the module and finds the attribute.
+  // Returns the error text, or empty on success.
+  static std::string resolve(call_context& ctx, const std::string& module, const std::string& attribute,
+                             const std::string& spec, handler h) {
+    std::string where = "loading handler '" + spec + "' in " + to_string(ctx.kind()) + " interpreter " +
+                        std::to_string(ctx.interpreter_index());
+    PyObject* object = PyImport_ImportModule(module.c_str());
+    if (!object) {
+      std::string text(take_exception(where).message());
+      if (text.find("does not support loading in subinterpreters") != std::string::npos) {
+        text += "hint: a module it imports refuses subinterpreters; load '" + spec +
+                "' on main workers instead (executor_options::main_handlers, submit_to(worker_kind::main, ...))\n";
+      }
+      return text;
+    }
+    std::size_t begin = 0;
+    while (begin <= attribute.size()) {
+      const std::size_t dot = std::min(attribute.find('.', begin), attribute.size());
+      const std::string part = attribute.substr(begin, dot - begin);
+      PyObject* next = PyObject_GetAttrString(object, part.c_str());
+      Py_DECREF(object);
+      if (!next) return std::string(take_exception(where).message());
+      object = next;
+      begin = dot + 1;
+    }
+    if (!PyCallable_Check(object)) {
+      Py_DECREF(object);
+      return where + ": '" + attribute + "' is not callable";
+    }
+    Py_XDECREF(ctx.slot_->handlers[h.index].exchange(object, std::memory_order_acq_rel));
+    return {};
+  }
+
+  executor_options options_;
+  std::vector<std::unique_ptr<detail::interpreter_slot>> slots_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<worker*> pinned_, pooled_, main_;
+  std::array<std::atomic<std::size_t>, 3> next_{};
+
+  std::atomic<bool> accepting_{false};
+  std::atomic<std::size_t> submitters_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> deadline_ns_{std::numeric_limits<std::int64_t>::max()};
+  std::atomic<std::size_t> cancelled_{0};
+  bool shut_down_ = false;
+
+  std::mutex start_mutex_;
+  std::condition_variable start_cv_;
+  std::size_t started_ = 0;
+  std::string start_error_;
+
+  mutable std::mutex load_mutex_;
+  std::vector<std::string> handler_names_;
+};
+
+}  // namespace fastrt::python
