@@ -388,6 +388,9 @@ class io_context {
 
   // A small ring per posting thread, used only to send MSG_RING wake-ups.
   // False if this thread has no usable ring (the caller uses the eventfd).
+  // A failure the kernel reports only later (posting into a DEFER_TASKRUN
+  // ring completes through its task work; it fails only if the kernel cannot
+  // allocate a CQE overflow entry) is not seen here and is not retried.
   bool send_msg_ring() noexcept {
     io_uring* sender = detail::wakeup_sender_ring();
     if (!sender) return false;
