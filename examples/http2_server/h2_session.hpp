@@ -1,0 +1,388 @@
+// h2_session.hpp — one HTTP/2 connection: an nghttp2 server session over a
+// tcp_stream (h2c with prior knowledge).
+//
+// Bytes received are fed to nghttp2_session_mem_recv; what the session wants
+// to send is collected with nghttp2_session_mem_send and handed to
+// tcp_stream::send (which copies it at once, so several coroutines of the
+// connection may flush in turn without reordering bytes). A request whose
+// stream is complete runs in its own coroutine on the connection's
+// async_scope: a C++ handler (by path prefix) on this io thread, otherwise
+// the Python app on the executor; its response is submitted if the stream is
+// still open then. Everything here runs on the connection's io thread.
+//
+// A first chunk that is not the HTTP/2 client preface but looks like an
+// HTTP/1.x request gets a well-formed HTTP/1.1 426 response and the
+// connection is closed. A stop request (SIGINT/SIGTERM) sends GOAWAY with
+// the last processed stream id, lets the requests in flight answer, and
+// closes.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <fastrt/async_scope.hpp>
+#include <fastrt/python/subinterpreter_executor.hpp>
+#include <fastrt/tcp_stream.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cpp_handlers.hpp"
+#include "python_app.hpp"
+#include "request.hpp"
+
+namespace fastrt_h2 {
+
+struct server_config {
+  std::uint32_t max_concurrent_streams = 100;
+  std::uint32_t max_header_list_size = 64 * 1024;
+  std::size_t max_body_size = 1024 * 1024;
+};
+
+// Shared by every connection of every io thread (read-only while serving).
+struct app_context {
+  server_config config;
+  cpp_routes routes;
+  fastrt::python::subinterpreter_executor* executor = nullptr;
+  python_app app{{}, {}};
+};
+
+class h2_connection {
+ public:
+  h2_connection(fastrt::tcp_stream& stream, const app_context& app) : stream_(stream), app_(app) {}
+  h2_connection(const h2_connection&) = delete;
+  h2_connection& operator=(const h2_connection&) = delete;
+  ~h2_connection() {
+    if (session_) nghttp2_session_del(session_);
+  }
+
+  fastrt::coro_task<> run() {
+    if (!create_session()) co_return;
+    bool sniffed = false;
+    bool stopping = false;
+    for (;;) {
+      auto chunk = co_await stream_.recv();
+      if (!chunk) {
+        stopping = chunk.error() == fastrt::errc::canceled;
+        break;
+      }
+      if (chunk->empty()) break;  // EOF
+      std::string_view data = chunk->text();
+      if (!sniffed) {
+        if (!http1_.empty() || !looks_like_h2(data)) {
+          if (co_await reject_http1(data)) break;
+          continue;  // the HTTP/1 request head is not complete yet
+        }
+        sniffed = true;
+      }
+      const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+      if (consumed < 0) {
+        // A fatal protocol error: nghttp2 has queued a GOAWAY; send it, then close.
+        if (consumed != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+          std::fprintf(stderr, "fastrt-h2: closing a connection: %s\n", nghttp2_strerror(static_cast<int>(consumed)));
+        }
+        co_await flush();
+        break;
+      }
+      co_await flush();
+      if (closed_ || (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_))) break;
+    }
+    if (stopping && sniffed && !closed_) {
+      nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                            NGHTTP2_NO_ERROR, nullptr, 0);
+      co_await flush();
+    } else if (!stopping) {
+      closed_ = true;  // the peer is gone: answers of requests in flight are dropped
+    }
+    co_await requests_.join();  // every request coroutine refers to this connection
+    stream_.close();
+  }
+
+ private:
+  struct stream_data {
+    std::int32_t id = 0;
+    request req;
+    std::size_t header_bytes = 0;
+    bool dispatched = false;
+    response resp;
+    std::size_t sent = 0;
+  };
+
+  static constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+  static bool looks_like_h2(std::string_view data) noexcept {
+    const std::size_t n = std::min(data.size(), preface.size());
+    // Something that starts like the preface but is not it is left to
+    // nghttp2, which answers a bad preface with GOAWAY.
+    return data.substr(0, n) == preface.substr(0, n) || data.starts_with("PRI ");
+  }
+
+  // Collects an HTTP/1.x request head, then answers it with 426 and closes.
+  // Returns true when the connection is done.
+  fastrt::coro_task<bool> reject_http1(std::string_view data) {
+    http1_.append(data);
+    if (http1_.find("\r\n\r\n") == std::string::npos && http1_.size() < 8192) co_return false;
+    static constexpr std::string_view body =
+        "This server speaks HTTP/2 only: use h2c with prior knowledge (curl --http2-prior-knowledge).\n";
+    std::string out = "HTTP/1.1 426 Upgrade Required\r\n"
+                      "Upgrade: h2c\r\n"
+                      "Connection: Upgrade, close\r\n"
+                      "Content-Type: text/plain; charset=utf-8\r\n"
+                      "Content-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n";
+    out += body;
+    (void)co_await send_unstoppable(std::move(out));
+    (void)stream_.shutdown(SHUT_WR);
+    closed_ = true;
+    co_return true;
+  }
+
+  bool create_session() {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    if (nghttp2_session_callbacks_new(&callbacks) != 0) return false;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(callbacks, &on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &on_stream_close);
+    nghttp2_option* option = nullptr;
+    if (nghttp2_option_new(&option) != 0) {
+      nghttp2_session_callbacks_del(callbacks);
+      return false;
+    }
+#ifdef FASTRT_HAVE_NGHTTP2_RESET_RATE_LIMIT
+    nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);  // Rapid Reset (CVE-2023-44487)
+#endif
+#ifdef FASTRT_HAVE_NGHTTP2_MAX_CONTINUATIONS
+    nghttp2_option_set_max_continuations(option, 8);  // CONTINUATION flood
+#endif
+    const int rv = nghttp2_session_server_new2(&session_, callbacks, this, option);
+    nghttp2_option_del(option);
+    nghttp2_session_callbacks_del(callbacks);
+    if (rv != 0) {
+      session_ = nullptr;
+      return false;
+    }
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, app_.config.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, app_.config.max_header_list_size},
+    };
+    // Queued now, sent with the first flush once the client preface is seen.
+    return nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) == 0;
+  }
+
+  // --- nghttp2 callbacks (inside mem_recv / mem_send, on the io thread) -----
+  static h2_connection& self(void* user_data) noexcept { return *static_cast<h2_connection*>(user_data); }
+
+  static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    auto s = std::make_unique<stream_data>();
+    s->id = frame->hd.stream_id;
+    nghttp2_session_set_stream_user_data(session, s->id, s.get());
+    self(user_data).streams_.emplace(s->id, std::move(s));
+    return 0;
+  }
+
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name_data,
+                       std::size_t name_length, const std::uint8_t* value_data, std::size_t value_length,
+                       std::uint8_t, void* user_data) {
+    auto* s = static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (!s || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: ignored
+    s->header_bytes += name_length + value_length + 32;  // RFC 9113 §6.5.2's accounting
+    if (s->header_bytes > self(user_data).app_.config.max_header_list_size) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const std::string_view name(reinterpret_cast<const char*>(name_data), name_length);
+    const std::string_view value(reinterpret_cast<const char*>(value_data), value_length);
+    request& r = s->req;
+    if (name == ":method") {
+      r.method = value;
+    } else if (name == ":path") {
+      const auto q = value.find('?');
+      r.path = value.substr(0, q);
+      r.query = q == std::string_view::npos ? std::string_view() : value.substr(q + 1);
+    } else if (name == ":authority") {
+      r.authority = value;
+    } else if (name.starts_with(':')) {
+      // :scheme (nghttp2 has validated the pseudo-headers)
+    } else if (name == "cookie") {
+      // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for the application.
+      auto it = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "cookie"; });
+      if (it == r.headers.end()) r.headers.emplace_back(name, value);
+      else (it->second += "; ") += value;
+    } else {
+      r.headers.emplace_back(name, value);
+    }
+    return 0;
+  }
+
+  static int on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
+                           std::size_t length, void* user_data) {
+    auto* s = static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    if (!s || s->dispatched) return 0;
+    h2_connection& c = self(user_data);
+    if (s->req.body.size() + length > c.app_.config.max_body_size) {
+      s->dispatched = true;  // answered now; the rest of the body is discarded
+      s->req.body.clear();
+      s->req.body.shrink_to_fit();
+      c.submit(*s, text_response(413, "request body larger than --max-body-size\n"));
+      return 0;
+    }
+    s->req.body.append(reinterpret_cast<const char*>(data), length);
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+    auto* s = static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (!s || s->dispatched) return 0;
+    s->dispatched = true;
+    h2_connection& c = self(user_data);
+    c.requests_.spawn(c.handle(s->id, std::move(s->req)));
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user_data) {
+    self(user_data).streams_.erase(stream_id);  // a request in flight finds it gone and drops its answer
+    return 0;
+  }
+
+  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer, std::size_t length,
+                                        std::uint32_t* flags, nghttp2_data_source* source, void*) {
+    auto* s = static_cast<stream_data*>(source->ptr);
+    const std::size_t n = std::min(length, s->resp.body.size() - s->sent);
+    std::memcpy(buffer, s->resp.body.data() + s->sent, n);
+    s->sent += n;
+    if (s->sent == s->resp.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  // --- requests ---------------------------------------------------------------
+  fastrt::coro_task<> handle(std::int32_t id, request req) {
+    response resp;
+    if (const cpp_handler* h = app_.routes.find(req.path)) {
+      resp = co_await (*h)(req);
+    } else {
+      const python_app app = app_.app;
+      auto out = co_await app_.executor->submit(
+          [&req, app](fastrt::python::call_context& ctx) { return app(ctx, req); });
+      if (out) {
+        resp = std::move(out).value();
+      } else {
+        const std::string_view why = out.error().message();
+        if (out.error() == fastrt::python::exception_code) {
+          std::fprintf(stderr, "fastrt-h2: %s %s: the app raised an exception (500):\n%.*s\n", req.method.c_str(),
+                       req.path.c_str(), static_cast<int>(why.size()), why.data());
+        } else {
+          std::fprintf(stderr, "fastrt-h2: %s %s: %.*s (500)\n", req.method.c_str(), req.path.c_str(),
+                       static_cast<int>(why.size()), why.data());
+        }
+        resp = text_response(500, "Internal Server Error\n");
+      }
+    }
+    if (closed_) co_return;
+    auto it = streams_.find(id);
+    if (it == streams_.end()) co_return;  // reset by the client meanwhile
+    it->second->req.method = std::move(req.method);  // HEAD decides whether a body goes out
+    submit(*it->second, std::move(resp));
+    co_await flush();
+  }
+
+  static bool connection_specific(std::string_view name) noexcept {
+    return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+           name == "transfer-encoding" || name == "upgrade" || name.starts_with(':');
+  }
+
+  void submit(stream_data& s, response r) {
+    s.resp = std::move(r);
+    s.sent = 0;
+    const std::string status = std::to_string(s.resp.status);
+    std::string length;
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(s.resp.headers.size() + 2);
+    auto add = [&](std::string_view name, std::string_view value) {
+      nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                     reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+                     NGHTTP2_NV_FLAG_NONE});
+    };
+    add(":status", status);
+    bool has_length = false;
+    for (const auto& [name, value] : s.resp.headers) {
+      if (connection_specific(name)) continue;
+      has_length = has_length || name == "content-length";
+      add(name, value);
+    }
+    const bool no_body = s.resp.status == 204 || s.resp.status == 304;
+    if (!has_length && !no_body) {
+      length = std::to_string(s.resp.body.size());
+      add("content-length", length);
+    }
+    nghttp2_data_provider provider{};
+    provider.source.ptr = &s;
+    provider.read_callback = &read_body;
+    const bool with_body = !no_body && s.req.method != "HEAD";
+    // nghttp2 copies the header fields.
+    const int rv = nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), with_body ? &provider : nullptr);
+    if (rv != 0) std::fprintf(stderr, "fastrt-h2: submitting a response: %s\n", nghttp2_strerror(rv));
+  }
+
+  // --- sending ----------------------------------------------------------------
+  // Sends what the session has queued. Immune to the connection's stop
+  // request: a shutting-down server still sends its GOAWAY and answers.
+  fastrt::coro_task<> flush() {
+    auto task = flush_now();
+    task.handle().promise().set_stop_token(&never_stops_);
+    co_await std::move(task);
+  }
+
+  fastrt::coro_task<> flush_now() {
+    static constexpr std::size_t batch = 64 * 1024;  // bounds memory per flush
+    while (!closed_) {
+      std::string out;
+      for (;;) {
+        const std::uint8_t* data = nullptr;
+        const auto n = nghttp2_session_mem_send(session_, &data);
+        if (n < 0) {
+          std::fprintf(stderr, "fastrt-h2: closing a connection: %s\n", nghttp2_strerror(static_cast<int>(n)));
+          closed_ = true;
+          stream_.close();
+          co_return;
+        }
+        if (n == 0) break;
+        out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+        if (out.size() >= batch) break;
+      }
+      if (out.empty()) co_return;
+      if (!co_await stream_.send(out)) {  // copied at once: other flushes keep the byte order
+        closed_ = true;
+        co_return;
+      }
+    }
+  }
+
+  fastrt::coro_task<bool> send_unstoppable(std::string bytes) {
+    auto task = [](fastrt::tcp_stream& s, std::string b) -> fastrt::coro_task<bool> {
+      co_return (co_await s.send(b)).has_value();
+    }(stream_, std::move(bytes));
+    task.handle().promise().set_stop_token(&never_stops_);
+    co_return co_await std::move(task);
+  }
+
+  static inline const std::stop_token never_stops_{};
+
+  fastrt::tcp_stream& stream_;
+  const app_context& app_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<std::int32_t, std::unique_ptr<stream_data>> streams_;
+  fastrt::async_scope requests_;
+  std::string http1_;
+  bool closed_ = false;
+};
+
+}  // namespace fastrt_h2
