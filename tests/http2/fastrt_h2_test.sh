@@ -104,10 +104,19 @@ check "h2load on the C++ handler" grep -q "500 succeeded, 0 failed, 0 errored" "
 out=$(curl_h2 -o /dev/null -w '%{http_code}' "$url/")
 check "still serving" test "$out" = "200"
 
-# SIGINT: clean exit 0.
+# SIGINT with a request in flight: GOAWAY (NO_ERROR), the request still gets
+# its answer, then a clean exit 0.
+nghttp -v "$url/slow" >"$work/slow.out" 2>&1 &
+client=$!
+for _ in $(seq 1 100); do grep -q "send HEADERS frame" "$work/slow.out" && break; sleep 0.02; done
+sleep 0.2
 kill -INT "$pid"
+wait "$client"
+check "in-flight request completes during shutdown" test $? -eq 0
+check "in-flight request gets its answer" grep -q "^slow answer$" "$work/slow.out"
+check "GOAWAY with NO_ERROR on SIGINT" grep -q "error_code=NO_ERROR" "$work/slow.out"
 status=timeout
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
   if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; status=$?; break; fi
   sleep 0.05
 done
