@@ -10,9 +10,10 @@
 // the Python app on the executor; its response is submitted if the stream is
 // still open then. Everything here runs on the connection's io thread.
 //
-// A first chunk that is not the HTTP/2 client preface but looks like an
-// HTTP/1.x request gets a well-formed HTTP/1.1 426 response and the
-// connection is closed. A stop request (SIGINT/SIGTERM) sends GOAWAY with
+// A first chunk that is not the HTTP/2 client preface is read as an HTTP/1.1
+// request head: an h2c upgrade (without a body) gets 101 and continues as
+// HTTP/2 with the request as stream 1; anything else gets a well-formed
+// HTTP/1.1 426 response and the connection is closed. A stop request (SIGINT/SIGTERM) sends GOAWAY with
 // the last processed stream id, lets the requests in flight answer, and
 // closes.
 #pragma once
@@ -28,6 +29,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <cctype>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -75,10 +78,14 @@ class h2_connection {
       }
       if (chunk->empty()) break;  // EOF
       std::string_view data = chunk->text();
+      std::string after_upgrade;
       if (!sniffed) {
         if (!http1_.empty() || !looks_like_h2(data)) {
-          if (co_await reject_http1(data)) break;
-          continue;  // the HTTP/1 request head is not complete yet
+          const http1_outcome outcome = co_await handle_http1(data);
+          if (outcome == http1_outcome::closed) break;
+          if (outcome == http1_outcome::incomplete) continue;
+          after_upgrade = std::move(http1_);  // the client preface may follow the head at once
+          data = after_upgrade;
         }
         sniffed = true;
       }
@@ -124,13 +131,43 @@ class h2_connection {
     return data.substr(0, n) == preface.substr(0, n) || data.starts_with("PRI ");
   }
 
-  // Collects an HTTP/1.x request head, then answers it with 426 and closes.
-  // Returns true when the connection is done.
-  fastrt::coro_task<bool> reject_http1(std::string_view data) {
+  enum class http1_outcome { incomplete, closed, upgraded };
+
+  // Collects an HTTP/1.x request head. A request asking for h2c (Upgrade:
+  // h2c, one HTTP2-Settings, no body) is answered with 101 and becomes
+  // stream 1 (nghttp2_session_upgrade2); any other gets a well-formed 426
+  // saying HTTP/2 is required, and the connection is closed.
+  fastrt::coro_task<http1_outcome> handle_http1(std::string_view data) {
     http1_.append(data);
-    if (http1_.find("\r\n\r\n") == std::string::npos && http1_.size() < 8192) co_return false;
+    const auto head_end = http1_.find("\r\n\r\n");
+    if (head_end == std::string::npos && http1_.size() < 8192) co_return http1_outcome::incomplete;
+    if (head_end != std::string::npos) {
+      auto upgrade = parse_upgrade(std::string_view(http1_).substr(0, head_end + 2));
+      if (upgrade) {
+        static constexpr std::string_view switching =
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+        http1_.erase(0, head_end + 4);  // what follows is HTTP/2
+        if (!co_await send_unstoppable(std::string(switching))) co_return http1_outcome::closed;
+        auto s = std::make_unique<stream_data>();
+        s->id = 1;
+        s->req = std::move(upgrade->req);
+        s->dispatched = true;
+        const int rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(upgrade->settings.data()),
+                                                upgrade->settings.size(), s->req.method == "HEAD", s.get());
+        if (rv != 0) {
+          std::fprintf(stderr, "fastrt-h2: h2c upgrade failed: %s\n", nghttp2_strerror(rv));
+          closed_ = true;
+          co_return http1_outcome::closed;
+        }
+        request req = s->req;
+        streams_.emplace(1, std::move(s));
+        requests_.spawn(handle(1, std::move(req)));
+        co_return http1_outcome::upgraded;
+      }
+    }
     static constexpr std::string_view body =
-        "This server speaks HTTP/2 only: use h2c with prior knowledge (curl --http2-prior-knowledge).\n";
+        "This server speaks HTTP/2 only: use h2c with prior knowledge (curl --http2-prior-knowledge) "
+        "or an h2c upgrade without a request body (curl --http2).\n";
     std::string out = "HTTP/1.1 426 Upgrade Required\r\n"
                       "Upgrade: h2c\r\n"
                       "Connection: Upgrade, close\r\n"
@@ -141,7 +178,103 @@ class h2_connection {
     (void)co_await send_unstoppable(std::move(out));
     (void)stream_.shutdown(SHUT_WR);
     closed_ = true;
-    co_return true;
+    co_return http1_outcome::closed;
+  }
+
+  struct upgrade_request {
+    request req;
+    std::string settings;  // the decoded HTTP2-Settings payload
+  };
+
+  static std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  }
+  static std::string_view trim(std::string_view text) noexcept {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+    return text;
+  }
+  // Whether a comma-separated field value holds `token` (case-insensitive).
+  static bool has_token(std::string_view value, std::string_view token) {
+    while (!value.empty()) {
+      const auto comma = value.find(',');
+      if (lower(trim(value.substr(0, comma))) == token) return true;
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+    return false;
+  }
+  static std::optional<std::string> base64url_decode(std::string_view text) {
+    std::string out;
+    std::uint32_t bits = 0;
+    int count = 0;
+    for (const char c : text) {
+      int v;
+      if (c >= 'A' && c <= 'Z') v = c - 'A';
+      else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+      else if (c >= '0' && c <= '9') v = c - '0' + 52;
+      else if (c == '-' || c == '+') v = 62;
+      else if (c == '_' || c == '/') v = 63;
+      else if (c == '=') break;
+      else return std::nullopt;
+      bits = (bits << 6) | static_cast<std::uint32_t>(v);
+      count += 6;
+      if (count >= 8) {
+        count -= 8;
+        out.push_back(static_cast<char>((bits >> count) & 0xff));
+      }
+    }
+    return out;
+  }
+
+  // The request of an h2c upgrade, if `head` (request line and fields, each
+  // ending in CRLF) is one this server accepts.
+  static std::optional<upgrade_request> parse_upgrade(std::string_view head) {
+    const auto line_end = head.find("\r\n");
+    const std::string_view line = head.substr(0, line_end);
+    const auto sp1 = line.find(' ');
+    const auto sp2 = line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 <= sp1 || line.substr(sp2 + 1) != "HTTP/1.1") return std::nullopt;
+    upgrade_request u;
+    u.req.method = line.substr(0, sp1);
+    const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    if (!target.starts_with('/')) return std::nullopt;
+    const auto q = target.find('?');
+    u.req.path = target.substr(0, q);
+    u.req.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    bool upgrade_h2c = false, connection_ok = false;
+    int settings_fields = 0;
+    std::string_view rest = head.substr(line_end + 2);
+    while (!rest.empty()) {
+      const auto end = rest.find("\r\n");
+      const std::string_view field = rest.substr(0, end);
+      rest.remove_prefix(end + 2);
+      const auto colon = field.find(':');
+      if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+      const std::string name = lower(field.substr(0, colon));
+      const std::string_view value = trim(field.substr(colon + 1));
+      if (name == "upgrade") upgrade_h2c = has_token(value, "h2c");
+      else if (name == "connection") connection_ok = has_token(value, "upgrade") && has_token(value, "http2-settings");
+      else if (name == "http2-settings") {
+        ++settings_fields;
+        auto decoded = base64url_decode(value);
+        if (!decoded) return std::nullopt;
+        u.settings = std::move(*decoded);
+      } else if (name == "host") u.req.authority = value;
+      else if (name == "content-length") {
+        if (value != "0") return std::nullopt;  // upgrading with a body is not supported
+      } else if (name == "transfer-encoding") return std::nullopt;
+      else if (name == "keep-alive" || name == "proxy-connection" || name == "te") continue;
+      else if (name == "cookie") {
+        auto it = std::find_if(u.req.headers.begin(), u.req.headers.end(), [](const auto& h) { return h.first == "cookie"; });
+        if (it == u.req.headers.end()) u.req.headers.emplace_back(name, value);
+        else (it->second += "; ") += value;
+      } else u.req.headers.emplace_back(name, value);
+    }
+    if (!upgrade_h2c || !connection_ok || settings_fields != 1) return std::nullopt;
+    return u;
   }
 
   bool create_session() {

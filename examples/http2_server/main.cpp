@@ -55,6 +55,7 @@ constexpr const char* usage =
     "  --max-concurrent-streams N  SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
     "  --max-body-size BYTES       larger request bodies get 413 (default 1048576)\n"
     "  --help                      this text\n"
+    "h2c via HTTP/1.1 Upgrade is accepted for requests without a body (curl --http2).\n"
     "C++ handlers answer /cpp/hello; every other path goes to the Python app.\n";
 
 fastrt::result<long> parse_number(std::string_view flag, const char* text, long min, long max) {

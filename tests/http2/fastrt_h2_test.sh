@@ -93,6 +93,15 @@ out=$(curl -s --max-time 5 --http1.1 -o "$work/h1.body" -w '%{http_version} %{ht
 check "HTTP/1.1 request gets an HTTP/1.1 426 response" test "$out" = "1.1 426"
 check "the 426 says h2c prior knowledge is required" grep -q "prior knowledge" "$work/h1.body"
 
+# h2c via HTTP/1.1 Upgrade: 101, then the answer on stream 1 over HTTP/2.
+out=$(curl -s --max-time 10 --http2 -o "$work/upgrade.body" -w '%{http_version} %{http_code}' "$url/")
+check "curl --http2 upgrades to h2c and gets 200" test "$out" = "2 200"
+check "the upgraded request is answered by the app" test "$(cat "$work/upgrade.body")" = "Hello from fastrt-h2 (Python)"
+out=$(nghttp -u "$url/cpp/hello" 2>&1)
+check "nghttp -u (upgrade) reaches the C++ handler" test "$out" = "Hello from fastrt-h2 (C++)"
+out=$(curl -s --max-time 10 --http2 -o /dev/null -w '%{http_version} %{http_code}' -d 'body' "$url/echo")
+check "an upgrade with a body gets the HTTP/1.1 426" test "$out" = "1.1 426"
+
 # Load: 2000 requests, 10 connections, 10 streams each; no errors.
 h2load -n 2000 -c 10 -m 10 "$url/" >"$work/h2load.out" 2>&1
 check "h2load completes" grep -q "requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout" "$work/h2load.out"
