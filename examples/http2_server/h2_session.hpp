@@ -23,8 +23,10 @@
 #include <fastrt/async_scope.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/tcp_stream.hpp>
+#include <fastrt/timer.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -59,7 +61,8 @@ struct app_context {
 
 class h2_connection {
  public:
-  h2_connection(fastrt::tcp_stream& stream, const app_context& app) : stream_(stream), app_(app) {}
+  h2_connection(fastrt::io_context& ctx, fastrt::tcp_stream& stream, const app_context& app)
+      : ctx_(ctx), stream_(stream), app_(app) {}
   h2_connection(const h2_connection&) = delete;
   h2_connection& operator=(const h2_connection&) = delete;
   ~h2_connection() {
@@ -109,7 +112,7 @@ class h2_connection {
       closed_ = true;  // the peer is gone: answers of requests in flight are dropped
     }
     co_await requests_.join();  // every request coroutine refers to this connection
-    stream_.close();
+    co_await linger_close();
   }
 
  private:
@@ -499,6 +502,23 @@ class h2_connection {
     }
   }
 
+  // Half-closes, then reads until the peer closes (at most a second), then
+  // closes: closing with unread input makes the kernel send RST, and the
+  // peer could lose the GOAWAY or the last answer still in its receive buffer.
+  fastrt::coro_task<> linger_close() {
+    (void)stream_.shutdown(SHUT_WR);
+    auto drain = [](fastrt::tcp_stream& s) -> fastrt::coro_task<> {
+      for (;;) {
+        auto chunk = co_await s.recv();
+        if (!chunk || chunk->empty()) co_return;
+      }
+    };
+    auto task = fastrt::with_timeout(ctx_, drain(stream_), std::chrono::seconds(1));
+    task.handle().promise().set_stop_token(&never_stops_);
+    (void)co_await std::move(task);
+    stream_.close();
+  }
+
   fastrt::coro_task<bool> send_unstoppable(std::string bytes) {
     auto task = [](fastrt::tcp_stream& s, std::string b) -> fastrt::coro_task<bool> {
       co_return (co_await s.send(b)).has_value();
@@ -509,6 +529,7 @@ class h2_connection {
 
   static inline const std::stop_token never_stops_{};
 
+  fastrt::io_context& ctx_;
   fastrt::tcp_stream& stream_;
   const app_context& app_;
   nghttp2_session* session_ = nullptr;

@@ -96,12 +96,13 @@ fastrt::result<options> parse(int argc, char** argv) {
   return o;
 }
 
-fastrt::coro_task<> serve_connection(fastrt::tcp_stream stream, const fastrt_h2::app_context& app) {
-  fastrt_h2::h2_connection connection(stream, app);
+fastrt::coro_task<> serve_connection(fastrt::io_context& ctx, fastrt::tcp_stream stream,
+                                     const fastrt_h2::app_context& app) {
+  fastrt_h2::h2_connection connection(ctx, stream, app);
   co_await connection.run();
 }
 
-fastrt::coro_task<> serve(fastrt::tcp_listener& listener, const fastrt_h2::app_context& app) {
+fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener& listener, const fastrt_h2::app_context& app) {
   fastrt::async_scope connections;
   for (;;) {
     auto accepted = co_await listener.accept();
@@ -110,7 +111,7 @@ fastrt::coro_task<> serve(fastrt::tcp_listener& listener, const fastrt_h2::app_c
       std::fprintf(stderr, "fastrt-h2: accept: %s\n", accepted.error().message().data());
       continue;
     }
-    connections.spawn(serve_connection(std::move(accepted).value(), app));
+    connections.spawn(serve_connection(ctx, std::move(accepted).value(), app));
   }
   listener.close();
   connections.request_stop();  // each connection sends GOAWAY and finishes its requests
@@ -171,7 +172,7 @@ int main(int argc, char** argv) {
         }
         listeners[index].emplace(std::move(listener).value());
         bound.fetch_add(1);
-        co_await serve(*listeners[index], app);
+        co_await serve(ctx, *listeners[index], app);
         listeners[index].reset();
       });
   int status = 0;

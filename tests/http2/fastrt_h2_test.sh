@@ -109,6 +109,12 @@ check "h2load: all 2xx" grep -q "status codes: 2000 2xx" "$work/h2load.out"
 h2load -n 500 -c 5 -m 10 "$url/cpp/hello" >"$work/h2load_cpp.out" 2>&1
 check "h2load on the C++ handler" grep -q "500 succeeded, 0 failed, 0 errored" "$work/h2load_cpp.out"
 
+# Misbehaving clients, with hand-built frames (Debian's python3-hpack).
+/usr/bin/python3 "$(dirname "$0")/raw_frames.py" "$port" >"$work/raw.out" 2>&1
+raw_status=$?
+sed 's/^/     raw: /' "$work/raw.out"
+check "raw-frame tests (tests/http2/raw_frames.py)" test "$raw_status" -eq 0
+
 # Still serving after all of that.
 out=$(curl_h2 -o /dev/null -w '%{http_code}' "$url/")
 check "still serving" test "$out" = "200"
