@@ -8,6 +8,7 @@ packages=(
   catch2 libbenchmark-dev libasio-dev                    # tests, benchmarks and their peers
   pkg-config liburing-dev                                # the io_uring layer (and asio's io_uring echo peer)
   libboost-dev libconcurrentqueue-dev libreaderwriterqueue-dev  # queue_bench's peers (header-only)
+  libnghttp2-dev nghttp2-client curl python3-h2          # fastrt-h2 and its real-peer tests
 )
 
 missing=()
