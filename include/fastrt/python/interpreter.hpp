@@ -25,9 +25,13 @@
 // thread" otherwise). PyGILState_* is not used: it supports one interpreter
 // per thread only.
 //
-// Thread-safety: thread_state(), attach() and release_thread() may be called
-// from any thread, concurrently; the thread must not be attached to another
-// interpreter at that moment (attachments do not nest across interpreters).
+// Thread-safety: thread_state(), has_thread_state(), attach() and
+// release_thread() may be called from any thread, concurrently. attach()
+// nests on the same interpreter (an inner attach() while this thread's state
+// of that interpreter is current is a no-op); attaching while attached to
+// another interpreter is a fatal error (fastrt::detail::fatal), since
+// attachments do not nest across interpreters. release_thread() needs a
+// thread that is attached to no interpreter.
 // create() and end() need a thread that is attached to no interpreter.
 // On a free-threaded build (Py_GIL_DISABLED) "holding the GIL" reads
 // "attached": several threads may then run in one interpreter at once.
@@ -47,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/fatal.hpp"
 #include "../error.hpp"
 #include "../result.hpp"
 #include "exception.hpp"
@@ -136,16 +141,45 @@ class interpreter {
     return state;
   }
 
-  // Holds the interpreter's GIL on this thread for its lifetime.
+  // Whether this thread has a state here (created by thread_state() and not
+  // yet released). Lets a caller release only a state it created itself.
+  bool has_thread_state() {
+    const std::thread::id self = std::this_thread::get_id();
+    std::lock_guard lock(states_mutex_);
+    for (const auto& entry : states_) {
+      if (entry.thread == self) return true;
+    }
+    return false;
+  }
+
+  // Holds the interpreter's GIL on this thread for its lifetime. Nesting on
+  // the same interpreter is allowed: when `state` is already this thread's
+  // current state the attachment is a no-op (it neither attaches nor, on
+  // destruction, detaches). Attaching while another thread state is current
+  // (another interpreter, or a state this class did not hand out) is misuse:
+  // fastrt::detail::fatal, with a message saying so.
   class [[nodiscard]] attachment {
    public:
-    explicit attachment(PyThreadState* state) noexcept : state_(state) { PyEval_RestoreThread(state_); }
+    explicit attachment(PyThreadState* state) noexcept : state_(state) {
+      PyThreadState* current = detail::attached_thread_state();
+      if (current == state_) return;  // nested: already attached with this state
+      if (current != nullptr) {
+        ::fastrt::detail::fatal(
+            "fastrt::python::interpreter::attach: the calling thread is attached to another interpreter "
+            "(or through another thread state); attachments nest only on the same interpreter");
+      }
+      PyEval_RestoreThread(state_);
+      owns_ = true;
+    }
     attachment(const attachment&) = delete;
     attachment& operator=(const attachment&) = delete;
-    ~attachment() { PyEval_SaveThread(); }
+    ~attachment() {
+      if (owns_) PyEval_SaveThread();
+    }
 
    private:
     PyThreadState* state_;
+    bool owns_ = false;
   };
   attachment attach() { return attachment(thread_state()); }
 
