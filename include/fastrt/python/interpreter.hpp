@@ -81,6 +81,7 @@ class interpreter {
 
     std::unique_ptr<interpreter> made(new interpreter());
     PyThreadState* state = nullptr;
+    PyThreadState* bound_before = PyGILState_GetThisThreadState();  // see unbind_keeper()
     {
       std::lock_guard lock(lifecycle_mutex());
       const PyStatus status = Py_NewInterpreterFromConfig(&state, &config);
@@ -104,6 +105,7 @@ class interpreter {
     // It is also threading's "main thread" here (imported above), and it
     // ends the interpreter: see end().
     made->keeper_ = state;
+    unbind_keeper(state, bound_before);
     if (!configured) {
       (void)made->end();
       return std::move(configured).error();
@@ -241,6 +243,26 @@ class interpreter {
       }
     }
     return nullptr;
+  }
+
+  // Attaching a thread state makes it the thread's "gilstate" state (a
+  // thread-local pointer in CPython). The keeper is attached at creation, so
+  // it stays this thread's gilstate state; ended on another thread (a pooled
+  // interpreter created by start() and ended by shutdown() elsewhere), the
+  // pointer here would dangle and this thread's next attach writes to freed
+  // memory. So re-bind what was bound before (attaching it once), or bind and
+  // delete a scratch state, which leaves none bound.
+  static void unbind_keeper(PyThreadState* keeper, PyThreadState* bound_before) {
+    if (PyGILState_GetThisThreadState() != keeper) return;
+    if (bound_before != nullptr && bound_before != keeper) {
+      PyEval_RestoreThread(bound_before);
+      PyEval_SaveThread();
+      return;
+    }
+    PyThreadState* scratch = PyThreadState_New(PyThreadState_GetInterpreter(keeper));
+    PyEval_RestoreThread(scratch);
+    PyThreadState_Clear(scratch);
+    PyThreadState_DeleteCurrent();  // unbinds it; releases the GIL
   }
 
   // Makes the creating thread state threading's _main_thread. Imported on

@@ -533,8 +533,13 @@ class subinterpreter_executor {
 
   // Stops accepting, runs what is queued (failing with errc::timed_out what
   // has not started after `grace`), joins the workers and ends their
-  // interpreters. Returns an error when jobs were failed that way.
-  // Idempotent.
+  // interpreters. Returns an error when jobs were failed that way (or the
+  // first end() that failed; the rest is cleaned up regardless).
+  // Idempotent; concurrent calls are safe (one does the work).
+  // Known limitation (CPython 3.12 only, not fixed): with pooled workers,
+  // call shutdown() (or destroy the executor) on the thread that called
+  // start(): 3.12 hangs in threading._shutdown when a pooled interpreter is
+  // ended on another thread than the one that created it.
   result<void> shutdown(std::chrono::nanoseconds grace = std::chrono::nanoseconds::max()) {
     if (shut_down_.exchange(true, std::memory_order_acq_rel)) return {};
     accepting_.store(false, std::memory_order_seq_cst);
