@@ -185,7 +185,7 @@ TEST_CASE("a Python exception becomes an error with type, message and traceback"
   REQUIRE(exec->shutdown().has_value());
 }
 
-TEST_CASE("a request body is a read-only memoryview that does not outlive the call") {
+TEST_CASE("a request body is a bytes copy the handler may keep") {
   py::executor_options options;
   options.pinned_workers = 1;
   options.handlers = {"fastrt_test_handlers:echo", "fastrt_test_handlers:keep_view",
@@ -200,8 +200,8 @@ TEST_CASE("a request body is a read-only memoryview that does not outlive the ca
     std::string body = "short-lived";
     CHECK(wait(exec->submit([&](py::call_context& c) { return c.call(keep, body); })).value() == "kept");
   }
-  auto later = wait(exec->submit([&](py::call_context& c) { return c.call(read, ""); })).value();
-  CHECK(later.find("ValueError") == 0);  // "operation forbidden on released memoryview object"
+  // The C++ string is gone; Python kept its own copy.
+  CHECK(wait(exec->submit([&](py::call_context& c) { return c.call(read, ""); })).value() == "short-lived");
   REQUIRE(exec->shutdown().has_value());
 }
 

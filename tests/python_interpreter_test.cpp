@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "support/death.hpp"
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
@@ -121,4 +122,40 @@ TEST_CASE("end() refuses while another thread still has a state in the interpret
   step.store(2);
   other.join();
   REQUIRE((*sub)->end().has_value());
+}
+
+TEST_CASE("attach() nests on the same interpreter") {
+  fastrt::test::python_runtime();
+  auto sub = py::interpreter::create();
+  REQUIRE(sub.has_value());
+  {
+    auto outer = (*sub)->attach();
+    {
+      auto inner = (*sub)->attach();  // before: Fatal Python error (non-NULL old thread state)
+      CHECK(eval("x = 6 * 7", "x") == "42");
+    }
+    // The inner attachment did not detach the outer one.
+    CHECK(PyThreadState_Get() == (*sub)->thread_state());
+    CHECK(eval("y = 1", "y") == "1");
+  }
+  CHECK(py::detail::attached_thread_state() == nullptr);
+  REQUIRE((*sub)->end().has_value());
+}
+
+TEST_CASE("attach() while attached to another interpreter is a clear fatal error") {
+  fastrt::test::python_runtime();
+  auto a = py::interpreter::create();
+  auto b = py::interpreter::create();
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  auto report = fastrt::test::run_in_child([&] {
+    auto outer = (*a)->attach();
+    auto inner = (*b)->attach();
+  });
+  CHECK(report.aborted);
+  CHECK(report.stderr_text.find("fastrt: fatal: fastrt::python::interpreter::attach") != std::string::npos);
+  (*a)->release_thread();
+  (*b)->release_thread();
+  REQUIRE((*a)->end().has_value());
+  REQUIRE((*b)->end().has_value());
 }

@@ -70,6 +70,14 @@ def keep_view(body):
     return "kept"
 
 
+def keep_views(body):
+    """Keeps the body and every kind of view of it that outlived release() on
+    a memoryview: slices, memoryview(body), casts."""
+    view = memoryview(body)
+    kept.extend([body, body[:], view, view[:], view.cast("B"), memoryview(view)])
+    return type(body).__name__
+
+
 def read_kept(_body):
     try:
         return bytes(kept[-1])

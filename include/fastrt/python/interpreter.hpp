@@ -25,9 +25,13 @@
 // thread" otherwise). PyGILState_* is not used: it supports one interpreter
 // per thread only.
 //
-// Thread-safety: thread_state(), attach() and release_thread() may be called
-// from any thread, concurrently; the thread must not be attached to another
-// interpreter at that moment (attachments do not nest across interpreters).
+// Thread-safety: thread_state(), has_thread_state(), attach() and
+// release_thread() may be called from any thread, concurrently. attach()
+// nests on the same interpreter (an inner attach() while this thread's state
+// of that interpreter is current is a no-op); attaching while attached to
+// another interpreter is a fatal error (fastrt::detail::fatal), since
+// attachments do not nest across interpreters. release_thread() needs a
+// thread that is attached to no interpreter.
 // create() and end() need a thread that is attached to no interpreter.
 // On a free-threaded build (Py_GIL_DISABLED) "holding the GIL" reads
 // "attached": several threads may then run in one interpreter at once.
@@ -47,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/fatal.hpp"
 #include "../error.hpp"
 #include "../result.hpp"
 #include "exception.hpp"
@@ -76,6 +81,7 @@ class interpreter {
 
     std::unique_ptr<interpreter> made(new interpreter());
     PyThreadState* state = nullptr;
+    PyThreadState* bound_before = PyGILState_GetThisThreadState();  // see unbind_keeper()
     {
       std::lock_guard lock(lifecycle_mutex());
       const PyStatus status = Py_NewInterpreterFromConfig(&state, &config);
@@ -99,6 +105,7 @@ class interpreter {
     // It is also threading's "main thread" here (imported above), and it
     // ends the interpreter: see end().
     made->keeper_ = state;
+    unbind_keeper(state, bound_before);
     if (!configured) {
       (void)made->end();
       return std::move(configured).error();
@@ -136,16 +143,45 @@ class interpreter {
     return state;
   }
 
-  // Holds the interpreter's GIL on this thread for its lifetime.
+  // Whether this thread has a state here (created by thread_state() and not
+  // yet released). Lets a caller release only a state it created itself.
+  bool has_thread_state() {
+    const std::thread::id self = std::this_thread::get_id();
+    std::lock_guard lock(states_mutex_);
+    for (const auto& entry : states_) {
+      if (entry.thread == self) return true;
+    }
+    return false;
+  }
+
+  // Holds the interpreter's GIL on this thread for its lifetime. Nesting on
+  // the same interpreter is allowed: when `state` is already this thread's
+  // current state the attachment is a no-op (it neither attaches nor, on
+  // destruction, detaches). Attaching while another thread state is current
+  // (another interpreter, or a state this class did not hand out) is misuse:
+  // fastrt::detail::fatal, with a message saying so.
   class [[nodiscard]] attachment {
    public:
-    explicit attachment(PyThreadState* state) noexcept : state_(state) { PyEval_RestoreThread(state_); }
+    explicit attachment(PyThreadState* state) noexcept : state_(state) {
+      PyThreadState* current = detail::attached_thread_state();
+      if (current == state_) return;  // nested: already attached with this state
+      if (current != nullptr) {
+        ::fastrt::detail::fatal(
+            "fastrt::python::interpreter::attach: the calling thread is attached to another interpreter "
+            "(or through another thread state); attachments nest only on the same interpreter");
+      }
+      PyEval_RestoreThread(state_);
+      owns_ = true;
+    }
     attachment(const attachment&) = delete;
     attachment& operator=(const attachment&) = delete;
-    ~attachment() { PyEval_SaveThread(); }
+    ~attachment() {
+      if (owns_) PyEval_SaveThread();
+    }
 
    private:
     PyThreadState* state_;
+    bool owns_ = false;
   };
   attachment attach() { return attachment(thread_state()); }
 
@@ -207,6 +243,26 @@ class interpreter {
       }
     }
     return nullptr;
+  }
+
+  // Attaching a thread state makes it the thread's "gilstate" state (a
+  // thread-local pointer in CPython). The keeper is attached at creation, so
+  // it stays this thread's gilstate state; ended on another thread (a pooled
+  // interpreter created by start() and ended by shutdown() elsewhere), the
+  // pointer here would dangle and this thread's next attach writes to freed
+  // memory. So re-bind what was bound before (attaching it once), or bind and
+  // delete a scratch state, which leaves none bound.
+  static void unbind_keeper(PyThreadState* keeper, PyThreadState* bound_before) {
+    if (PyGILState_GetThisThreadState() != keeper) return;
+    if (bound_before != nullptr && bound_before != keeper) {
+      PyEval_RestoreThread(bound_before);
+      PyEval_SaveThread();
+      return;
+    }
+    PyThreadState* scratch = PyThreadState_New(PyThreadState_GetInterpreter(keeper));
+    PyEval_RestoreThread(scratch);
+    PyThreadState_Clear(scratch);
+    PyThreadState_DeleteCurrent();  // unbinds it; releases the GIL
   }
 
   // Makes the creating thread state threading's _main_thread. Imported on

@@ -32,8 +32,8 @@
 //
 // Isolation: nothing from one interpreter crosses into another. fn must not
 // let a PyObject* escape (R may not be PyObject*); a handler receives the
-// request as a read-only memoryview over C++ memory that is released when the
-// call returns (a handler that kept a buffer export of it makes the call fail).
+// request body as a `bytes` copy (call_context::call), which it may keep: no
+// Python object ever refers to the caller's memory.
 // A Python exception becomes an error (exception_code) with type, message and
 // traceback; the worker keeps serving.
 //
@@ -47,8 +47,13 @@
 // Thread-safety: submit/submit_to/load may be called from any thread, except
 // that with pinned_producers == producers::one every submission to pinned
 // workers (and load) must come from one thread at a time with a
-// happens-before hand-over. start/shutdown/destruction: from a thread that is
-// attached to no interpreter. A coroutine that awaits a future from a thread
+// happens-before hand-over; load is not for the executor's own workers
+// (errc::resource_deadlock_would_occur) and releases the caller's GIL while
+// it waits. start/shutdown/destruction: from a thread that is attached to no
+// interpreter; shutdown may race other shutdowns, submissions and loads
+// (those then fail with errc::canceled). An exception escaping fn (when
+// built with exceptions) fails that future with state_not_recoverable; the
+// worker keeps serving. A coroutine that awaits a future from a thread
 // without an executor (current_executor() empty) resumes inline on the worker,
 // with the worker's GIL held: await from an executor (thread_pool, io thread,
 // sync_wait).
@@ -56,8 +61,11 @@
 // Cost per call: one job allocation (the thread-local frame allocator) plus
 // the promise's state, a queue push (lock-free), a wake-up syscall only when
 // the worker sleeps, GIL re-acquisition once per batch of up to
-// `batch` jobs, and fn itself. A full inbox makes submit yield until there is
-// room (back-pressure).
+// `batch` jobs, a copy of the request body (call), and fn itself. A full
+// inbox makes submit wait until there is room (back-pressure): it yields,
+// then sleeps with a capped backoff, and releases the GIL meanwhile when the
+// submitting thread holds one; a worker submitting to its own full inbox
+// fails that submission with resource_unavailable_try_again instead.
 #pragma once
 
 #include <Python.h>
@@ -71,6 +79,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -167,26 +176,24 @@ class call_context {
     return h.index < max_handlers ? slot_->handlers[h.index].load(std::memory_order_acquire) : nullptr;
   }
 
-  // handler(memoryview(body)) -> str | bytes | bytearray | None, as bytes.
+  // handler(bytes(body)) -> str | bytes | bytearray | None, as bytes.
+  //
+  // The body is handed in as a `bytes` copy owned by the interpreter, never
+  // as a view of the caller's memory: a memoryview over borrowed C++ memory
+  // cannot be made safe (body[:], memoryview(body), body.cast('B') make new
+  // views on the same buffer that survive release(), and Python would later
+  // read freed memory). The copy costs one memcpy of the body; a handler may
+  // keep it (or views of it) as long as it likes.
   result<std::string> call(handler h, std::string_view body) const {
     PyObject* fn = object(h);
     if (!fn) return not_loaded(h);
-    PyObject* view = PyMemoryView_FromMemory(const_cast<char*>(body.data()),
-                                             static_cast<Py_ssize_t>(body.size()), PyBUF_READ);
-    if (!view) return take_exception("creating the request memoryview");
-    PyObject* out = PyObject_CallOneArg(fn, view);
-    std::optional<error> raised;
-    if (!out) raised.emplace(take_exception());  // before calling anything else
-    // The C++ memory outlives only this call: release the view now, so a
-    // handler that stored it gets ValueError instead of reading freed memory.
-    PyObject* released = PyObject_CallMethod(view, "release", nullptr);
-    Py_DECREF(view);
-    if (!released) {
-      Py_XDECREF(out);
-      return take_exception("the handler kept a buffer export of the request body beyond the call");
-    }
-    Py_DECREF(released);
-    if (raised) return std::move(*raised);
+    PyObject* request = PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size()));
+    if (!request) return take_exception("copying the request body");
+    Py_INCREF(fn);  // a load() on another worker of this interpreter may replace it meanwhile
+    PyObject* out = PyObject_CallOneArg(fn, request);
+    Py_DECREF(fn);
+    Py_DECREF(request);
+    if (!out) return take_exception();
     result<std::string> text = to_bytes(out);
     Py_DECREF(out);
     return text;
@@ -206,7 +213,9 @@ class call_context {
       Py_DECREF(tuple);
       return take_exception();
     }
+    Py_INCREF(fn);  // see call()
     PyObject* out = PyObject_Call(fn, tuple, nullptr);
+    Py_DECREF(fn);
     Py_DECREF(tuple);
     if (!out) return take_exception();
     const long long value = PyLong_AsLongLong(out);
@@ -271,15 +280,42 @@ struct job_payload {
   static void invoke(void* self, call_context* ctx, const error* failure) {
     auto* p = static_cast<job_payload*>(self);
     if (ctx) {
+#if __cpp_exceptions
+      // An exception escaping fn must not end the worker (std::terminate):
+      // it fails this future instead, and any Python exception fn left set
+      // is cleared so the next job starts clean.
+      try {
+        run(p, *ctx);
+      } catch (const std::exception& e) {
+        if (PyErr_Occurred()) PyErr_Clear();
+        p->done.set_error(error(std::errc::state_not_recoverable,
+                                std::string("fastrt::python: fn threw an exception: ") + e.what()));
+      } catch (...) {
+        if (PyErr_Occurred()) PyErr_Clear();
+        p->done.set_error(error(std::errc::state_not_recoverable,
+                                "fastrt::python: fn threw an exception (not derived from std::exception)"));
+      }
+#else
+      run(p, *ctx);
+#endif
+    } else {
+      p->done.set_error(*failure);
+    }
+    p->~job_payload();
+    ::fastrt::detail::frame_allocator::deallocate(p, sizeof(job_payload));
+  }
+
+  static void run(job_payload* p, call_context& ctx) {
+    {
       using returned = std::invoke_result_t<F&, call_context&>;
       if constexpr (std::is_void_v<returned>) {
-        std::invoke(p->fn, *ctx);
+        std::invoke(p->fn, ctx);
         p->done.set_value();
       } else if constexpr (::fastrt::detail::is_result_v<returned>) {
         // Value and error travel separately: g++-12 -O3 -fno-exceptions
         // otherwise reports a (false) -Wfree-nonheap-object on the
         // moved-from error inside the temporary result.
-        returned r = std::invoke(p->fn, *ctx);
+        returned r = std::invoke(p->fn, ctx);
         if (!r.has_value()) {
           p->done.set_error(std::move(r).error());
         } else if constexpr (std::is_void_v<typename returned::value_type>) {
@@ -288,13 +324,9 @@ struct job_payload {
           p->done.set_value(std::move(r).value());
         }
       } else {
-        p->done.set_value(std::invoke(p->fn, *ctx));
+        p->done.set_value(std::invoke(p->fn, ctx));
       }
-    } else {
-      p->done.set_error(*failure);
     }
-    p->~job_payload();
-    ::fastrt::detail::frame_allocator::deallocate(p, sizeof(job_payload));
   }
 };
 
@@ -367,9 +399,15 @@ class subinterpreter_executor {
 
   // Imports and resolves "module:function" in every interpreter (or, with
   // everywhere == false, on main workers only) and returns its handle; the
-  // same spec loaded twice yields the same handle. On failure nothing is
-  // half-registered for callers to trip over: the error carries the Python
-  // text of the first interpreter that failed.
+  // same spec loaded twice yields the same handle. A failed first load is
+  // rolled back: the interpreters where it did resolve drop their reference,
+  // handler_of() does not find it and its slot (one of max_handlers) is free
+  // again; the error carries the Python text of the first interpreter that
+  // failed. (A failed re-load of a handler that loaded before keeps it
+  // registered; interpreters where the re-load resolved use the new object.)
+  // Loads are serialized. After shutdown() began: errc::canceled. Called from
+  // one of this executor's workers: errc::resource_deadlock_would_occur (it
+  // would wait for its own inbox).
   result<handler> load(std::string_view spec, bool everywhere = true) {
     const auto colon = spec.find(':');
     if (colon == std::string_view::npos || colon == 0 || colon + 1 == spec.size()) {
@@ -377,65 +415,70 @@ class subinterpreter_executor {
       (text += spec) += "' is not of the form 'module:function'";
       return error(std::errc::invalid_argument, text);
     }
-    if (shut_down_) return error(errc::canceled, "subinterpreter_executor is shut down: cannot load handlers");
+    if (this_worker_ != nullptr && this_worker_->owner == this) {
+      return error(std::errc::resource_deadlock_would_occur,
+                   "subinterpreter_executor::load called from one of its own workers");
+    }
+    if (shut_down_.load(std::memory_order_acquire)) {
+      return error(errc::canceled, "subinterpreter_executor is shut down: cannot load handlers");
+    }
     if (!everywhere && main_.empty()) {
       return error(std::errc::invalid_argument, "cannot load a main-worker handler: executor_options::main_workers is 0");
     }
+    std::lock_guard serial(load_serial_mutex_);
     handler h;
+    bool fresh = false;  // registered by this call: rolled back on failure
     {
       std::lock_guard lock(load_mutex_);
-      auto it = std::find(handler_names_.begin(), handler_names_.end(), spec);
+      auto it = std::find_if(handler_names_.begin(), handler_names_.end(),
+                             [&](const handler_entry& e) { return e.name == spec; });
       if (it == handler_names_.end()) {
-        if (handler_names_.size() == max_handlers) {
-          return error(std::errc::too_many_files_open, "too many handlers (max_handlers)");
+        it = std::find_if(handler_names_.begin(), handler_names_.end(),
+                          [](const handler_entry& e) { return e.name.empty(); });  // a freed slot
+        if (it == handler_names_.end()) {
+          if (handler_names_.size() == max_handlers) {
+            return error(std::errc::too_many_files_open, "too many handlers (max_handlers)");
+          }
+          handler_names_.emplace_back();
+          it = handler_names_.end() - 1;
         }
-        handler_names_.emplace_back(spec);
-        it = handler_names_.end() - 1;
+        it->name = std::string(spec);
+        it->ready = false;
+        fresh = true;
       }
       h.index = static_cast<std::uint32_t>(it - handler_names_.begin());
     }
 
-    // One load job per interpreter, on a worker attached to it.
-    struct load_state {
-      std::mutex mutex;
-      std::condition_variable done_cv;
-      std::size_t pending = 0;
-      std::string first_error;
-    };
-    auto state = std::make_shared<load_state>();
-    std::vector<worker*> targets;
-    for (auto& slot : slots_) {
-      if (!everywhere && slot->kind != worker_kind::main) continue;
-      for (auto& w : workers_) {
-        if (w->slot == slot.get()) {
-          targets.push_back(w.get());
-          break;
-        }
-      }
-    }
-    state->pending = targets.size();
     const std::string module(spec.substr(0, colon));
     const std::string attribute(spec.substr(colon + 1));
     const std::string full(spec);
-    for (worker* w : targets) {
-      auto fn = [state, module, attribute, full, h](call_context& ctx) {
-        std::string failure = resolve(ctx, module, attribute, full, h);
-        std::lock_guard lock(state->mutex);
-        if (!failure.empty() && state->first_error.empty()) state->first_error = std::move(failure);
-        if (--state->pending == 0) state->done_cv.notify_all();
-      };
-      push(*w, make_job<void>(std::move(fn)).first);
+    load_outcome outcome = run_everywhere(everywhere, [module, attribute, full, h](call_context& ctx) {
+      return resolve(ctx, module, attribute, full, h);
+    });
+    if (outcome.failure.empty()) {
+      std::lock_guard lock(load_mutex_);
+      handler_names_[h.index].ready = true;
+      return h;
     }
-    std::unique_lock lock(state->mutex);
-    state->done_cv.wait(lock, [&] { return state->pending == 0; });
-    if (!state->first_error.empty()) return error(std::errc::invalid_argument, state->first_error);
-    return h;
+    if (fresh) {
+      // Roll back: drop the references where it resolved (not under
+      // load_mutex_: a job on a worker may be calling handler_of()). If the
+      // executor is shutting down meanwhile, shutdown() drops them instead.
+      (void)run_everywhere(everywhere, [h](call_context& ctx) {
+        Py_XDECREF(ctx.slot_->handlers[h.index].exchange(nullptr, std::memory_order_acq_rel));
+        return std::string();
+      });
+      std::lock_guard lock(load_mutex_);
+      handler_names_[h.index] = handler_entry{};  // the slot is free again
+    }
+    return error(outcome.canceled ? errc::canceled : std::errc::invalid_argument, outcome.failure);
   }
 
   // The handle of a handler loaded at start (or by load()).
   result<handler> handler_of(std::string_view spec) const {
     std::lock_guard lock(load_mutex_);
-    auto it = std::find(handler_names_.begin(), handler_names_.end(), spec);
+    auto it = std::find_if(handler_names_.begin(), handler_names_.end(),
+                           [&](const handler_entry& e) { return e.ready && e.name == spec; });
     if (it == handler_names_.end()) {
       std::string text = "handler '";
       (text += spec) += "' was not loaded";
@@ -490,11 +533,15 @@ class subinterpreter_executor {
 
   // Stops accepting, runs what is queued (failing with errc::timed_out what
   // has not started after `grace`), joins the workers and ends their
-  // interpreters. Returns an error when jobs were failed that way.
-  // Idempotent.
+  // interpreters. Returns an error when jobs were failed that way (or the
+  // first end() that failed; the rest is cleaned up regardless).
+  // Idempotent; concurrent calls are safe (one does the work).
+  // Known limitation (CPython 3.12 only, not fixed): with pooled workers,
+  // call shutdown() (or destroy the executor) on the thread that called
+  // start(): 3.12 hangs in threading._shutdown when a pooled interpreter is
+  // ended on another thread than the one that created it.
   result<void> shutdown(std::chrono::nanoseconds grace = std::chrono::nanoseconds::max()) {
-    if (shut_down_) return {};
-    shut_down_ = true;
+    if (shut_down_.exchange(true, std::memory_order_acq_rel)) return {};
     accepting_.store(false, std::memory_order_seq_cst);
     while (submitters_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
@@ -506,20 +553,29 @@ class subinterpreter_executor {
       if (w->thread.joinable()) w->thread.join();
     }
     // Pooled interpreters and the main slot are cleaned up here: their
-    // threads have released their states, so this thread may end them.
+    // threads have released their states, so this thread may end them. The
+    // calling thread's own main-interpreter state (if it had one before) is
+    // left alone: only a state created here is released. A failing end() is
+    // reported (the first one) after the rest is cleaned up.
+    std::optional<error> first_failure;
     for (auto& slot : slots_) {
       if (slot->kind == worker_kind::pinned || !slot->interp) continue;
+      const bool had_state = slot->interp->has_thread_state();
       {
         auto attached = slot->interp->attach();
         slot->clear_handlers();
       }
       if (slot->kind == worker_kind::main) {
-        slot->interp->release_thread();
+        if (!had_state) slot->interp->release_thread();
       } else if (slot->owned) {
-        if (auto ended = slot->owned->end(); !ended) return ended;
+        if (auto ended = slot->owned->end(); !ended) {
+          if (!first_failure) first_failure.emplace(std::move(ended).error());
+          continue;  // still alive: ~interpreter tries again
+        }
         slot->owned.reset();
       }
     }
+    if (first_failure) return std::move(*first_failure);
     const std::size_t cancelled = cancelled_.load(std::memory_order_acquire);
     if (cancelled != 0) {
       return error(errc::timed_out, std::to_string(cancelled) +
@@ -534,6 +590,7 @@ class subinterpreter_executor {
         : kind(k), index(i), box(single_producer, capacity) {}
     worker_kind kind;
     std::size_t index;
+    const subinterpreter_executor* owner = nullptr;
     detail::interpreter_slot* slot = nullptr;
     detail::inbox box;
     std::thread thread;
@@ -559,8 +616,111 @@ class subinterpreter_executor {
     return {detail::job{&payload::invoke, p}, std::move(future)};
   }
 
+  // Back-pressure: waits for room in a full inbox. A caller attached to an
+  // interpreter (a worker's fn, or any thread holding a GIL) releases it
+  // while waiting, so the target — which may need that very GIL, e.g. another
+  // main worker — can drain. A worker pushing into its own full inbox would
+  // wait forever: that job fails with resource_unavailable_try_again
+  // instead. Waiting yields a few times, then sleeps with a backoff capped at
+  // 200 us, so a long wait does not burn a core. (Two workers that fill each
+  // other's inboxes from inside their fns can still wait for each other:
+  // keep cyclic submissions between workers within queue_capacity.)
   void push(worker& w, const detail::job& j) {
-    while (!w.box.try_push(j)) std::this_thread::yield();  // full: back-pressure
+    if (w.box.try_push(j)) return;
+    if (this_worker_ == &w) {
+      static const error full(std::errc::resource_unavailable_try_again,
+                              "subinterpreter_executor: a worker submitted to its own full inbox");
+      j.invoke(j.self, nullptr, &full);
+      return;
+    }
+    PyThreadState* attached = detail::attached_thread_state();
+    if (attached) PyEval_SaveThread();
+    std::chrono::microseconds pause{1};
+    for (unsigned round = 0; !w.box.try_push(j); ++round) {
+      if (round < 16) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds{200});
+      }
+    }
+    if (attached) PyEval_RestoreThread(attached);
+  }
+
+  struct load_outcome {
+    std::string failure;  // the first interpreter's error text; empty: success
+    bool canceled = false;
+  };
+
+  // Runs fn(call_context&) -> std::string (error text, empty on success) once
+  // per interpreter (everywhere == false: the main interpreter only), on a
+  // worker attached to it, and waits for all of them. Submits like
+  // submit_to (the accepting_/submitters_ handshake with shutdown()); a job
+  // that shutdown() fails instead of running counts as canceled.
+  template <class F>
+  load_outcome run_everywhere(bool everywhere, F fn) {
+    struct state {
+      std::mutex mutex;
+      std::condition_variable done_cv;
+      std::size_t pending = 0;
+      load_outcome outcome;
+    };
+    // One per job: reports when the job ran, or (destroyed unrun) that it
+    // was failed by shutdown.
+    class ticket {
+     public:
+      explicit ticket(std::shared_ptr<state> s) noexcept : s_(std::move(s)) {}
+      ticket(ticket&& other) noexcept : s_(std::move(other.s_)) {}
+      ticket(const ticket&) = delete;
+      ticket& operator=(const ticket&) = delete;
+      ticket& operator=(ticket&&) = delete;
+      ~ticket() {
+        if (s_) finish("subinterpreter_executor shut down before a load job ran", true);
+      }
+      void finish(std::string failure, bool canceled) {
+        std::shared_ptr<state> s = std::move(s_);
+        std::lock_guard lock(s->mutex);
+        if (!failure.empty() && s->outcome.failure.empty()) {
+          s->outcome.failure = std::move(failure);
+          s->outcome.canceled = canceled;
+        }
+        if (--s->pending == 0) s->done_cv.notify_all();
+      }
+
+     private:
+      std::shared_ptr<state> s_;
+    };
+
+    std::vector<worker*> targets;
+    for (auto& slot : slots_) {
+      if (!everywhere && slot->kind != worker_kind::main) continue;
+      for (auto& w : workers_) {
+        if (w->slot == slot.get()) {
+          targets.push_back(w.get());
+          break;
+        }
+      }
+    }
+    auto st = std::make_shared<state>();
+    st->pending = targets.size();
+    submitters_.fetch_add(1, std::memory_order_seq_cst);
+    if (!accepting_.load(std::memory_order_seq_cst)) {
+      submitters_.fetch_sub(1, std::memory_order_seq_cst);
+      return {"subinterpreter_executor is shut down: cannot load handlers", true};
+    }
+    for (worker* w : targets) {
+      auto job_fn = [t = ticket(st), fn](call_context& ctx) mutable { t.finish(fn(ctx), false); };
+      push(*w, make_job<void>(std::move(job_fn)).first);
+    }
+    submitters_.fetch_sub(1, std::memory_order_seq_cst);
+    PyThreadState* attached = detail::attached_thread_state();  // e.g. main: its workers need the GIL
+    if (attached) PyEval_SaveThread();
+    {
+      std::unique_lock lock(st->mutex);
+      st->done_cv.wait(lock, [&] { return st->pending == 0; });
+    }
+    if (attached) PyEval_RestoreThread(attached);
+    return std::move(st->outcome);
   }
 
   // Creates interpreters and threads; waits until every pinned worker has
@@ -610,6 +770,7 @@ class subinterpreter_executor {
 
     for (auto& w : workers_) {
       worker* self = w.get();
+      self->owner = this;
       self->thread = std::thread([this, self] { run(*self); });
     }
     std::unique_lock lock(start_mutex_);
@@ -639,10 +800,11 @@ class subinterpreter_executor {
     }
     report_started(nullptr);
 
+    this_worker_ = &w;
     PyThreadState* state = w.slot->interp->thread_state();  // once per (thread, interpreter)
     call_context ctx(w.slot, w.index);
     auto run_one = [&](detail::job&& j) {
-      if (stopping_.load(std::memory_order_relaxed) && past_deadline()) {
+      if (stopping_.load(std::memory_order_acquire) && past_deadline()) {
         cancelled_.fetch_add(1, std::memory_order_relaxed);
         static const error late(errc::timed_out, "subinterpreter_executor shut down: the deadline passed before this job started");
         j.invoke(j.self, nullptr, &late);
@@ -656,6 +818,7 @@ class subinterpreter_executor {
       PyEval_SaveThread();
     }
 
+    this_worker_ = nullptr;
     if (w.kind == worker_kind::pinned) {
       {
         PyEval_RestoreThread(state);
@@ -725,15 +888,22 @@ class subinterpreter_executor {
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> deadline_ns_{std::numeric_limits<std::int64_t>::max()};
   std::atomic<std::size_t> cancelled_{0};
-  bool shut_down_ = false;
+  std::atomic<bool> shut_down_{false};
+  // The worker the calling thread is (null on other threads).
+  static inline thread_local worker* this_worker_ = nullptr;
 
   std::mutex start_mutex_;
   std::condition_variable start_cv_;
   std::size_t started_ = 0;
   std::string start_error_;
 
-  mutable std::mutex load_mutex_;
-  std::vector<std::string> handler_names_;
+  struct handler_entry {
+    std::string name;    // empty: a free slot
+    bool ready = false;  // loaded; handler_of() finds only these
+  };
+  std::mutex load_serial_mutex_;  // one load() at a time
+  mutable std::mutex load_mutex_;  // handler_names_
+  std::vector<handler_entry> handler_names_;
 };
 
 }  // namespace fastrt::python
