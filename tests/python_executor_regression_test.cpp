@@ -21,22 +21,14 @@
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
+using fastrt::test::start_executor;
+using fastrt::test::wait;
+
 using py::worker_kind;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::unique_ptr<py::subinterpreter_executor> start(py::executor_options options) {
-  fastrt::test::python_runtime();
-  auto exec = py::subinterpreter_executor::start(std::move(options));
-  if (!exec) FAIL(std::string(exec.error().message()));
-  return std::move(exec).value();
-}
-
-template <class Future>
-auto wait(Future&& f) {
-  return fastrt::sync_wait(std::move(f));
-}
 
 // Waits for `f` (a std::future) up to `limit`; a hang ends the process.
 template <class Future>
@@ -54,7 +46,7 @@ TEST_CASE("views of the request body stay valid after the C++ memory is gone") {
   py::executor_options options;
   options.pinned_workers = 1;
   options.handlers = {"fastrt_test_handlers:keep_views", "fastrt_test_handlers:read_kept"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const auto keep = exec->handler_of("fastrt_test_handlers:keep_views").value();
   const auto read = exec->handler_of("fastrt_test_handlers:read_kept").value();
   auto body = std::make_unique<std::string>(64, 'a');
@@ -81,7 +73,7 @@ TEST_CASE("load() racing shutdown(grace) that fails its queued job returns cance
   py::executor_options options;
   options.pinned_workers = 1;
   options.main_workers = 1;  // stays free: tells when shutdown() has begun
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   std::atomic<bool> release{false};
   auto blocker = exec->submit_to(worker_kind::pinned, [&](py::call_context&) {
     while (!release.load()) std::this_thread::sleep_for(1ms);
@@ -107,7 +99,7 @@ TEST_CASE("load() racing shutdown() does not hang") {
   for (int round = 0; round < 20; ++round) {
     py::executor_options options;
     options.pinned_workers = 1;
-    auto exec = start(std::move(options));
+    auto exec = start_executor(std::move(options));
     std::atomic<bool> go{false};
     auto loader = std::async(std::launch::async, [&] {
       while (!go.load()) {
@@ -133,7 +125,7 @@ TEST_CASE("concurrent shutdown() calls are safe") {
   // No pooled workers: on CPython 3.12 a pooled interpreter ended on another
   // thread than the one that created it hangs in threading._shutdown (known,
   // documented at subinterpreter_executor::shutdown).
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   auto a = std::async(std::launch::async, [&] { return exec->shutdown().has_value(); });
   auto b = std::async(std::launch::async, [&] { return exec->shutdown().has_value(); });
   within(a, 10s, "shutdown() a");
@@ -150,7 +142,7 @@ TEST_CASE("shutdown() keeps the caller's own main-interpreter thread state") {
     py::executor_options options;
     options.pinned_workers = 0;
     options.main_workers = 1;
-    auto exec = start(std::move(options));
+    auto exec = start_executor(std::move(options));
     REQUIRE(exec->shutdown().has_value());
   }
   CHECK(py::interpreter::main().has_thread_state());
@@ -167,7 +159,7 @@ TEST_CASE("a main worker submitting to another main worker with a full inbox doe
   options.pinned_workers = 0;
   options.main_workers = 2;
   options.queue_capacity = 4;
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   auto outer = exec->submit_to(worker_kind::main, 0, [&](py::call_context&) {
     // fn holds the main GIL; main worker 1 needs it to drain its inbox.
     std::vector<fastrt::awaitable_future<fastrt::result<int>>> inner;
@@ -186,7 +178,7 @@ TEST_CASE("a worker submitting to its own full inbox gets resource_unavailable_t
   py::executor_options options;
   options.pinned_workers = 1;
   options.queue_capacity = 4;
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   auto outer = exec->submit_to(worker_kind::pinned, 0, [&](py::call_context&) {
     std::vector<fastrt::awaitable_future<fastrt::result<int>>> inner;
     for (int i = 0; i < 64; ++i) {
@@ -213,7 +205,7 @@ TEST_CASE("a failed load leaves nothing registered") {
   py::executor_options options;
   options.pinned_workers = 1;
   options.main_workers = 1;
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   SECTION("missing attribute") {
     REQUIRE_FALSE(exec->load("fastrt_test_handlers:nope").has_value());
     CHECK_FALSE(exec->handler_of("fastrt_test_handlers:nope").has_value());
@@ -242,7 +234,7 @@ TEST_CASE("a failed load leaves nothing registered") {
 TEST_CASE("load() from one of the executor's own workers is refused") {
   py::executor_options options;
   options.pinned_workers = 1;
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   auto r = wait(exec->submit([&](py::call_context&) -> fastrt::result<py::handler> {
     return exec->load("fastrt_test_handlers:echo");
   }));
@@ -255,7 +247,7 @@ TEST_CASE("load() from one of the executor's own workers is refused") {
 TEST_CASE("an exception escaping fn fails its future and the worker keeps serving") {
   py::executor_options options;
   options.pinned_workers = 1;
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   auto thrown = wait(exec->submit([](py::call_context&) -> int { throw std::runtime_error("boom"); }));
   REQUIRE_FALSE(thrown.has_value());
   CHECK(thrown.error() == std::errc::state_not_recoverable);
@@ -277,7 +269,7 @@ TEST_CASE("pooled interpreters ended on another thread leave this thread's state
   options.pooled_threads = 2;
   options.pooled_interpreters = 2;
   options.handlers = {"fastrt_test_handlers:echo"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const auto echo = exec->handler_of("fastrt_test_handlers:echo").value();
   CHECK(wait(exec->submit([&](py::call_context& c) { return c.call(echo, "x"); })).value() == "x");
   auto stopped = std::async(std::launch::async, [&] { return exec->shutdown().has_value(); });

@@ -16,18 +16,12 @@
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
+using fastrt::test::start_executor;
 using py::worker_kind;
 
 namespace {
 
 constexpr long long per_producer = 50'000;
-
-std::unique_ptr<py::subinterpreter_executor> start(py::executor_options options) {
-  fastrt::test::python_runtime();
-  auto exec = py::subinterpreter_executor::start(std::move(options));
-  if (!exec) FAIL(std::string(exec.error().message()));
-  return std::move(exec).value();
-}
 
 // Producer p submits ids [p * per_producer, (p + 1) * per_producer) and checks
 // every answer; hits[id] counts how often a worker ran id.
@@ -56,7 +50,7 @@ TEST_CASE("100,000 submissions from two threads are each answered exactly once")
   options.main_workers = 1;
   options.queue_capacity = 1024;  // small: producers meet back-pressure too
   options.handlers = {"fastrt_test_handlers:add"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler add = exec->handler_of("fastrt_test_handlers:add").value();
 
   auto hits = std::make_unique<std::atomic<std::uint8_t>[]>(2 * per_producer);
@@ -78,11 +72,11 @@ TEST_CASE("one producer with spsc inboxes") {
   options.pinned_producers = py::producers::one;
   options.queue_capacity = 256;
   options.handlers = {"fastrt_test_handlers:add"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler add = exec->handler_of("fastrt_test_handlers:add").value();
   auto hits = std::make_unique<std::atomic<std::uint8_t>[]>(per_producer);
   std::atomic<long long> wrong{0};
-  std::thread producer([&] { produce(*exec, add, 0, hits.get(), wrong); });  // start() happened-before
+  std::thread producer([&] { produce(*exec, add, 0, hits.get(), wrong); });  // start_executor() happened-before
   producer.join();
   REQUIRE(exec->shutdown().has_value());
   CHECK(wrong.load() == 0);
@@ -109,7 +103,7 @@ TEST_CASE("coroutines on a thread_pool await Python calls and resume on the pool
   py::executor_options options;
   options.pinned_workers = 2;
   options.handlers = {"fastrt_test_handlers:add"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler add = exec->handler_of("fastrt_test_handlers:add").value();
   fastrt::thread_pool pool(2);
   std::atomic<int> off_pool{0};
@@ -125,7 +119,7 @@ TEST_CASE("shutdown while producers are still submitting: every future completes
   options.pooled_threads = 2;
   options.pooled_interpreters = 1;
   options.handlers = {"fastrt_test_handlers:add"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler add = exec->handler_of("fastrt_test_handlers:add").value();
   std::atomic<bool> go{false};
   std::atomic<long long> answered{0}, rejected{0}, other{0};

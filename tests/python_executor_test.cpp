@@ -13,22 +13,14 @@
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
+using fastrt::test::start_executor;
+using fastrt::test::wait;
+
 using clock_type = std::chrono::steady_clock;
 using py::worker_kind;
 
 namespace {
 
-std::unique_ptr<py::subinterpreter_executor> start(py::executor_options options) {
-  fastrt::test::python_runtime();
-  auto exec = py::subinterpreter_executor::start(std::move(options));
-  if (!exec) FAIL(std::string(exec.error().message()));
-  return std::move(exec).value();
-}
-
-template <class Future>
-auto wait(Future&& f) {
-  return fastrt::sync_wait(std::move(f));
-}
 
 }  // namespace
 
@@ -36,7 +28,7 @@ TEST_CASE("handlers run on pinned workers and answer through futures") {
   py::executor_options options;
   options.pinned_workers = 2;
   options.handlers = {"fastrt_test_handlers:upper", "fastrt_test_handlers:add"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler upper = exec->handler_of("fastrt_test_handlers:upper").value();
   const py::handler add = exec->handler_of("fastrt_test_handlers:add").value();
 
@@ -127,7 +119,7 @@ TEST_CASE("two pinned workers run CPU-bound Python at the same time") {
   options.pinned_workers = 2;
   options.main_workers = 2;
   options.handlers = {"fastrt_test_handlers:spin"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler spin = exec->handler_of("fastrt_test_handlers:spin").value();
 
   // Calibrate: one call of >= 100 ms.
@@ -150,7 +142,7 @@ TEST_CASE("module globals are per interpreter") {
   options.pinned_workers = 2;
   options.main_workers = 1;
   options.handlers = {"fastrt_test_handlers:set_state", "fastrt_test_handlers:get_state"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler set = exec->handler_of("fastrt_test_handlers:set_state").value();
   const py::handler get = exec->handler_of("fastrt_test_handlers:get_state").value();
 
@@ -168,7 +160,7 @@ TEST_CASE("a Python exception becomes an error with type, message and traceback"
   py::executor_options options;
   options.pinned_workers = 1;
   options.handlers = {"fastrt_test_handlers:fail", "fastrt_test_handlers:echo"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler fail = exec->handler_of("fastrt_test_handlers:fail").value();
   const py::handler echo = exec->handler_of("fastrt_test_handlers:echo").value();
 
@@ -190,7 +182,7 @@ TEST_CASE("a request body is a bytes copy the handler may keep") {
   options.pinned_workers = 1;
   options.handlers = {"fastrt_test_handlers:echo", "fastrt_test_handlers:keep_view",
                       "fastrt_test_handlers:read_kept"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler echo = exec->handler_of("fastrt_test_handlers:echo").value();
   const py::handler keep = exec->handler_of("fastrt_test_handlers:keep_view").value();
   const py::handler read = exec->handler_of("fastrt_test_handlers:read_kept").value();
@@ -245,7 +237,7 @@ TEST_CASE("an extension refusing subinterpreters runs on main workers") {
   options.pinned_workers = 1;
   options.main_workers = 2;
   options.main_handlers = {"fastrt_test_legacy_handler:answer"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler answer = exec->handler_of("fastrt_test_legacy_handler:answer").value();
   for (std::size_t m = 0; m < 2; ++m) {
     auto r = wait(exec->submit_to(worker_kind::main, m, [&](py::call_context& c) -> fastrt::result<std::string> {
@@ -267,7 +259,7 @@ TEST_CASE("pooled workers share interpreters and overlap while handlers sleep") 
   options.pooled_interpreters = 2;
   options.handlers = {"fastrt_test_handlers:sleep_ms", "fastrt_test_handlers:set_state",
                       "fastrt_test_handlers:get_state"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler sleep = exec->handler_of("fastrt_test_handlers:sleep_ms").value();
   const py::handler set = exec->handler_of("fastrt_test_handlers:set_state").value();
   const py::handler get = exec->handler_of("fastrt_test_handlers:get_state").value();
@@ -300,7 +292,7 @@ TEST_CASE("shutdown finishes work in flight, then rejects new work") {
   options.pinned_workers = 2;
   options.main_workers = 1;
   options.handlers = {"fastrt_test_handlers:sleep_ms", "fastrt_test_handlers:import_stdlib"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler sleep = exec->handler_of("fastrt_test_handlers:sleep_ms").value();
   const py::handler imports = exec->handler_of("fastrt_test_handlers:import_stdlib").value();
   // Handlers that imported json, asyncio, ssl and threading (and ran a thread).
@@ -322,7 +314,7 @@ TEST_CASE("shutdown with a deadline fails what has not started") {
   py::executor_options options;
   options.pinned_workers = 1;
   options.handlers = {"fastrt_test_handlers:sleep_ms"};
-  auto exec = start(std::move(options));
+  auto exec = start_executor(std::move(options));
   const py::handler sleep = exec->handler_of("fastrt_test_handlers:sleep_ms").value();
   std::vector<fastrt::awaitable_future<fastrt::result<long long>>> queued;
   for (int i = 0; i < 10; ++i) {

@@ -14,6 +14,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fastrt/python/runtime.hpp>
+#include <fastrt/python/subinterpreter_executor.hpp>
+#include <fastrt/sync_wait.hpp>
+
+#include <catch2/catch.hpp>
 #include <memory>
 
 namespace fastrt::test {
@@ -79,6 +83,20 @@ inline fastrt::python::runtime& python_runtime() {
     holder.runtime = std::move(started).value();
   }
   return *holder.runtime;
+}
+
+// Starts an executor on the shared test runtime; a start failure fails the test.
+inline std::unique_ptr<fastrt::python::subinterpreter_executor> start_executor(fastrt::python::executor_options options) {
+  python_runtime();
+  auto exec = fastrt::python::subinterpreter_executor::start(std::move(options));
+  if (!exec) FAIL(std::string(exec.error().message()));
+  return std::move(exec).value();
+}
+
+// Blocks until a future completes and returns its result.
+template <class Future>
+auto wait(Future&& f) {
+  return fastrt::sync_wait(std::move(f));
 }
 
 }  // namespace fastrt::test
