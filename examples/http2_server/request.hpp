@@ -2,6 +2,10 @@
 // handlers (C++ on the io thread, Python on the executor's workers).
 #pragma once
 
+#include <fastrt/result.hpp>
+#include <fastrt/task.hpp>
+
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,10 +23,18 @@ struct request {
   std::string body;
 };
 
+// A response body produced piece by piece: each call yields the next piece;
+// an empty string ends the body, an error resets the stream. The server
+// calls it (on the connection's io thread) only when the client's
+// flow-control window has room for more, and keeps one piece at a time, so a
+// body of any size costs one piece of memory.
+using body_stream = std::function<fastrt::coro_task<fastrt::result<std::string>>()>;
+
 struct response {
   int status = 200;
   header_list headers;
-  std::string body;
+  std::string body;    // sent when `stream` is empty
+  body_stream stream;  // otherwise: the body, pulled piece by piece
 };
 
 inline response text_response(int status, std::string body) {
