@@ -1,131 +1,179 @@
 // h2_session.hpp — one HTTP/2 connection: an nghttp2 server session over a
-// tcp_stream (h2c with prior knowledge).
+// tcp_stream. Everything here runs on the connection's io thread.
 //
-// Bytes received are fed to nghttp2_session_mem_recv; what the session wants
-// to send is collected with nghttp2_session_mem_send and handed to
+// Reading: received chunks go to nghttp2_session_mem_recv; what the session
+// wants to send is collected with nghttp2_session_mem_send and handed to
 // tcp_stream::send (which copies it at once, so several coroutines of the
-// connection may flush in turn without reordering bytes). A request whose
-// stream is complete runs in its own coroutine on the connection's
-// async_scope: a C++ handler (by path prefix) on this io thread, otherwise
-// the Python app on the executor; its response is submitted if the stream is
-// still open then. Everything here runs on the connection's io thread.
+// connection may flush in turn without reordering bytes).
 //
-// A first chunk that is not the HTTP/2 client preface is read as an HTTP/1.1
-// request head: an h2c upgrade (without a body) gets 101 and continues as
-// HTTP/2 with the request as stream 1; anything else gets a well-formed
-// HTTP/1.1 426 response and the connection is closed. A stop request (SIGINT/SIGTERM) sends GOAWAY with
-// the last processed stream id, lets the requests in flight answer, and
-// closes.
+// Requests: a stream whose request is complete runs in its own coroutine on
+// `requests_`: a C++ handler (by path prefix) on this io thread, otherwise
+// the Python app on the executor (try_submit: full queues give 503; a
+// --handler-timeout gives 504 and the late result is dropped). Each stream
+// has a stop source: the client resetting the stream stops its handler, and
+// Python work still queued for it is skipped without running.
+//
+// Responses: nghttp2 pulls the body through a data provider as the client's
+// flow-control windows allow. A streamed body (response::stream) is fetched
+// one piece at a time, one piece ahead: the provider answers DEFERRED while a
+// piece is on its way and the fetch resumes the stream, so a body of any size
+// costs about two pieces of server memory.
+//
+// Timers and shutdown: a watchdog coroutine enforces the idle, header-read
+// and SETTINGS-ACK timeouts (connection_deadlines.hpp) and runs the two-phase
+// graceful shutdown: GOAWAY(2^31-1) plus a PING, then — when the PING comes
+// back or after a second — GOAWAY with the last stream id; streams already
+// open complete (their request bodies are still read), and whatever is left
+// at --shutdown-timeout is cut.
+//
+// HTTP/1.x: a first chunk that is not the HTTP/2 client preface is read as an
+// HTTP/1.1 request head (http1_upgrade.hpp): an h2c upgrade gets 101 and its
+// request becomes stream 1; anything else gets a well-formed 426 and close.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
+#include <sys/socket.h>
 
 #include <fastrt/async_scope.hpp>
+#include <fastrt/python/exception.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/tcp_stream.hpp>
 #include <fastrt/timer.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <cctype>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
-#include "cpp_handlers.hpp"
-#include "python_app.hpp"
+#include "connection_deadlines.hpp"
+#include "http1_upgrade.hpp"
 #include "request.hpp"
+#include "server_config.hpp"
 
 namespace fastrt_h2 {
 
-struct server_config {
-  std::uint32_t max_concurrent_streams = 100;
-  std::uint32_t max_header_list_size = 64 * 1024;
-  std::size_t max_body_size = 1024 * 1024;
-};
+class h2_connection;
 
-// Shared by every connection of every io thread (read-only while serving).
-struct app_context {
-  server_config config;
-  cpp_routes routes;
-  fastrt::python::subinterpreter_executor* executor = nullptr;
-  python_app app{{}, {}};
+// The live connections of one io thread (used on that thread only), so that
+// its accept loop can start their graceful shutdown.
+class connection_list {
+ public:
+  void add(h2_connection* c) { live_.push_back(c); }
+  void remove(h2_connection* c) { std::erase(live_, c); }
+  template <class F>
+  void for_each(F&& f) const {
+    const std::vector<h2_connection*> snapshot = live_;  // f may close connections
+    for (h2_connection* c : snapshot) f(*c);
+  }
+
+ private:
+  std::vector<h2_connection*> live_;
 };
 
 class h2_connection {
  public:
-  h2_connection(fastrt::io_context& ctx, fastrt::tcp_stream& stream, const app_context& app)
-      : ctx_(ctx), stream_(stream), app_(app) {}
+  h2_connection(fastrt::io_context& ctx, fastrt::tcp_stream& stream, const app_context& app, connection_list& list)
+      : ctx_(ctx), stream_(stream), app_(app), list_(list), deadlines_(app.config, clock::now()) {
+    list_.add(this);
+    app_.connections.fetch_add(1, std::memory_order_relaxed);
+  }
   h2_connection(const h2_connection&) = delete;
   h2_connection& operator=(const h2_connection&) = delete;
   ~h2_connection() {
+    app_.connections.fetch_sub(1, std::memory_order_relaxed);
+    list_.remove(this);
     if (session_) nghttp2_session_del(session_);
   }
 
   fastrt::coro_task<> run() {
     if (!create_session()) co_return;
-    bool sniffed = false;
-    bool stopping = false;
-    for (;;) {
-      auto chunk = co_await stream_.recv();
-      if (!chunk) {
-        stopping = chunk.error() == fastrt::errc::canceled;
-        break;
-      }
-      if (chunk->empty()) break;  // EOF
-      std::string_view data = chunk->text();
-      std::string after_upgrade;
-      if (!sniffed) {
-        if (!http1_.empty() || !looks_like_h2(data)) {
-          const http1_outcome outcome = co_await handle_http1(data);
-          if (outcome == http1_outcome::closed) break;
-          if (outcome == http1_outcome::incomplete) continue;
-          after_upgrade = std::move(http1_);  // the client preface may follow the head at once
-          data = after_upgrade;
-        }
-        sniffed = true;
-      }
-      const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
-      if (consumed < 0) {
-        // A fatal protocol error: nghttp2 has queued a GOAWAY; send it, then close.
-        if (consumed != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-          std::fprintf(stderr, "fastrt-h2: closing a connection: %s\n", nghttp2_strerror(static_cast<int>(consumed)));
-        }
-        co_await flush();
-        break;
-      }
-      co_await flush();
-      if (closed_ || (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_))) break;
+    if (app_.connections.load(std::memory_order_relaxed) > app_.config.max_connections) {
+      // Over the cap: tell the client at once (last stream id 0: nothing was
+      // processed, it may retry elsewhere or later).
+      static constexpr std::string_view why = "connection limit reached";
+      nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_ENHANCE_YOUR_CALM,
+                            reinterpret_cast<const std::uint8_t*>(why.data()), why.size());
+      co_await flush_within(std::chrono::seconds(1));
+      co_await background_.join();
+      co_await linger_close();
+      co_return;
     }
-    if (stopping && sniffed && !closed_) {
-      nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
-                            NGHTTP2_NO_ERROR, nullptr, 0);
-      co_await flush();
-    } else if (!stopping) {
-      closed_ = true;  // the peer is gone: answers of requests in flight are dropped
+    background_.spawn(watch());
+    auto reader = read_loop();
+    reader.handle().promise().set_stop_token(&reader_token_);
+    co_await std::move(reader);
+
+    if (!finished_cleanly_) {
+      // Peer gone, protocol error or a deadline: the GOAWAY (if any) and
+      // what is already queued get a second to go out, then answers still
+      // in flight are dropped.
+      if (close_code_ && sniffed_ && !closed_) {
+        nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                              *close_code_, reinterpret_cast<const std::uint8_t*>(close_reason_.data()),
+                              close_reason_.size());
+      }
+      co_await flush_within(std::chrono::seconds(1));
+      closed_ = true;
+      cancel_all_streams();
     }
+    finished_ = true;
+    wake_watchdog();
+    co_await background_.join();
     co_await requests_.join();  // every request coroutine refers to this connection
     co_await linger_close();
   }
 
+  // Graceful shutdown, phase one (on this connection's io thread).
+  void begin_shutdown() {
+    if (finished_ || deadlines_.shutting_down()) return;
+    deadlines_.shutdown_began(clock::now());
+    if (!sniffed_) {  // nothing was asked yet (or an HTTP/1.1 head is half read)
+      stop_reading(std::nullopt, {});
+      return;
+    }
+    nghttp2_submit_shutdown_notice(session_);
+    nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, shutdown_ping.data());
+    background_.spawn(flush());
+    wake_watchdog();
+  }
+
  private:
+  using clock = connection_deadlines::clock;
+  static constexpr std::size_t piece_limit = 64 * 1024;  // bytes per flush and per pulled body piece
+
   struct stream_data {
     std::int32_t id = 0;
-    request req;
+    request req;  // collected while the request arrives
+    std::shared_ptr<const request> dispatched_req;
     std::size_t header_bytes = 0;
+    bool header_too_large = false;
     bool dispatched = false;
+    bool head = false;
+    bool answered = false;
+    std::stop_source cancel;  // the client reset the stream: stop its handler
+    clock::time_point started = clock::now();
+    // The response, pulled by nghttp2.
     response resp;
-    std::size_t sent = 0;
+    std::size_t offset = 0;  // into resp.body, or into `piece` for a streamed body
+    std::string piece;
+    bool fetching = false;
+    bool stream_ended = false;
+    std::uint64_t bytes_sent = 0;
   };
 
   static constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
 
   static bool looks_like_h2(std::string_view data) noexcept {
     const std::size_t n = std::min(data.size(), preface.size());
@@ -134,150 +182,107 @@ class h2_connection {
     return data.substr(0, n) == preface.substr(0, n) || data.starts_with("PRI ");
   }
 
+  // --- reading ----------------------------------------------------------------
+  // Stopped (reader_token_) by the watchdog or by a graceful shutdown that
+  // has nothing left to wait for.
+  fastrt::coro_task<> read_loop() {
+    for (;;) {
+      auto chunk = co_await stream_.recv();
+      if (!chunk || chunk->empty()) break;  // stopped, EOF or error
+      deadlines_.received(clock::now());
+      std::string_view data = chunk->text();
+      std::string after_upgrade;
+      if (!sniffed_) {
+        if (!http1_.empty() || !looks_like_h2(data)) {
+          const http1_outcome outcome = co_await handle_http1(data);
+          if (outcome == http1_outcome::closed) break;
+          if (outcome == http1_outcome::incomplete) continue;
+          after_upgrade = std::move(http1_);  // the client preface may follow the head at once
+          data = after_upgrade;
+        }
+        sniffed_ = true;
+      }
+      const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+      if (consumed < 0) {
+        // A fatal protocol error (flooding included): nghttp2 has queued a
+        // GOAWAY; send it and close this connection only.
+        if (consumed != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+          std::fprintf(stderr, "fastrt-h2: closing a connection: %s\n", nghttp2_strerror(static_cast<int>(consumed)));
+        }
+        co_await flush();
+        break;
+      }
+      co_await flush();
+      if (closed_) break;
+      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+        finished_cleanly_ = true;  // GOAWAY exchanged and every stream closed
+        break;
+      }
+    }
+  }
+
+  // Ends the read loop; with a code, a GOAWAY saying why goes out first.
+  void stop_reading(std::optional<std::uint32_t> code, std::string_view why) {
+    if (!close_code_) {
+      close_code_ = code;
+      close_reason_ = why;
+    }
+    reader_stop_.request_stop();
+  }
+
+  // After a graceful shutdown sent its final GOAWAY, the connection ends as
+  // soon as nothing is left to read or write.
+  void finish_if_done() {
+    if (final_goaway_sent_ && !closed_ && !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      finished_cleanly_ = true;
+      reader_stop_.request_stop();
+    }
+  }
+
   enum class http1_outcome { incomplete, closed, upgraded };
 
-  // Collects an HTTP/1.x request head. A request asking for h2c (Upgrade:
-  // h2c, one HTTP2-Settings, no body) is answered with 101 and becomes
-  // stream 1 (nghttp2_session_upgrade2); any other gets a well-formed 426
+  // Collects an HTTP/1.x request head (and the body of an h2c upgrade). An
+  // h2c upgrade is answered with 101 and becomes stream 1
+  // (nghttp2_session_upgrade2); any other request gets a well-formed 426
   // saying HTTP/2 is required, and the connection is closed.
   fastrt::coro_task<http1_outcome> handle_http1(std::string_view data) {
     http1_.append(data);
     const auto head_end = http1_.find("\r\n\r\n");
     if (head_end == std::string::npos && http1_.size() < 8192) co_return http1_outcome::incomplete;
-    if (head_end != std::string::npos) {
-      auto upgrade = parse_upgrade(std::string_view(http1_).substr(0, head_end + 2));
-      if (upgrade) {
-        static constexpr std::string_view switching =
-            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
-        http1_.erase(0, head_end + 4);  // what follows is HTTP/2
-        if (!co_await send_unstoppable(std::string(switching))) co_return http1_outcome::closed;
-        auto s = std::make_unique<stream_data>();
-        s->id = 1;
-        s->req = std::move(upgrade->req);
-        s->dispatched = true;
-        const int rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(upgrade->settings.data()),
-                                                upgrade->settings.size(), s->req.method == "HEAD", s.get());
-        if (rv != 0) {
-          std::fprintf(stderr, "fastrt-h2: h2c upgrade failed: %s\n", nghttp2_strerror(rv));
-          closed_ = true;
-          co_return http1_outcome::closed;
-        }
-        request req = s->req;
-        streams_.emplace(1, std::move(s));
-        requests_.spawn(handle(1, std::move(req)));
-        co_return http1_outcome::upgraded;
-      }
+    auto upgrade = head_end == std::string::npos
+                       ? std::nullopt
+                       : http1::parse_upgrade(std::string_view(http1_).substr(0, head_end + 2));
+    if (!upgrade) co_return co_await close_http1(http1::upgrade_required_response());
+    if (upgrade->content_length > app_.config.max_body_size) {
+      co_return co_await close_http1(
+          http1::closing_response("413 Content Too Large", "request body larger than --max-body-size\n"));
     }
-    static constexpr std::string_view body =
-        "This server speaks HTTP/2 only: use h2c with prior knowledge (curl --http2-prior-knowledge) "
-        "or an h2c upgrade without a request body (curl --http2).\n";
-    std::string out = "HTTP/1.1 426 Upgrade Required\r\n"
-                      "Upgrade: h2c\r\n"
-                      "Connection: Upgrade, close\r\n"
-                      "Content-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Length: " +
-                      std::to_string(body.size()) + "\r\n\r\n";
-    out += body;
-    (void)co_await send_unstoppable(std::move(out));
+    const std::size_t total = head_end + 4 + upgrade->content_length;
+    if (http1_.size() < total) co_return http1_outcome::incomplete;  // the body is still arriving
+    upgrade->req.body = http1_.substr(head_end + 4, upgrade->content_length);
+    http1_.erase(0, total);  // what follows is HTTP/2
+    if (!co_await send_unstoppable(std::string(http1::switching_protocols))) co_return http1_outcome::closed;
+    auto s = std::make_unique<stream_data>();
+    s->id = 1;
+    s->req = std::move(upgrade->req);
+    const int rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(upgrade->settings.data()),
+                                            upgrade->settings.size(), s->req.method == "HEAD", s.get());
+    if (rv != 0) {
+      std::fprintf(stderr, "fastrt-h2: h2c upgrade failed: %s\n", nghttp2_strerror(rv));
+      closed_ = true;
+      co_return http1_outcome::closed;
+    }
+    stream_data& stream = *s;
+    streams_.emplace(1, std::move(s));
+    dispatch(stream);
+    co_return http1_outcome::upgraded;
+  }
+
+  fastrt::coro_task<http1_outcome> close_http1(std::string answer) {
+    (void)co_await send_unstoppable(std::move(answer));
     (void)stream_.shutdown(SHUT_WR);
     closed_ = true;
     co_return http1_outcome::closed;
-  }
-
-  struct upgrade_request {
-    request req;
-    std::string settings;  // the decoded HTTP2-Settings payload
-  };
-
-  static std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-  }
-  static std::string_view trim(std::string_view text) noexcept {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-    return text;
-  }
-  // Whether a comma-separated field value holds `token` (case-insensitive).
-  static bool has_token(std::string_view value, std::string_view token) {
-    while (!value.empty()) {
-      const auto comma = value.find(',');
-      if (lower(trim(value.substr(0, comma))) == token) return true;
-      if (comma == std::string_view::npos) break;
-      value.remove_prefix(comma + 1);
-    }
-    return false;
-  }
-  static std::optional<std::string> base64url_decode(std::string_view text) {
-    std::string out;
-    std::uint32_t bits = 0;
-    int count = 0;
-    for (const char c : text) {
-      int v;
-      if (c >= 'A' && c <= 'Z') v = c - 'A';
-      else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-      else if (c >= '0' && c <= '9') v = c - '0' + 52;
-      else if (c == '-' || c == '+') v = 62;
-      else if (c == '_' || c == '/') v = 63;
-      else if (c == '=') break;
-      else return std::nullopt;
-      bits = (bits << 6) | static_cast<std::uint32_t>(v);
-      count += 6;
-      if (count >= 8) {
-        count -= 8;
-        out.push_back(static_cast<char>((bits >> count) & 0xff));
-      }
-    }
-    return out;
-  }
-
-  // The request of an h2c upgrade, if `head` (request line and fields, each
-  // ending in CRLF) is one this server accepts.
-  static std::optional<upgrade_request> parse_upgrade(std::string_view head) {
-    const auto line_end = head.find("\r\n");
-    const std::string_view line = head.substr(0, line_end);
-    const auto sp1 = line.find(' ');
-    const auto sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 <= sp1 || line.substr(sp2 + 1) != "HTTP/1.1") return std::nullopt;
-    upgrade_request u;
-    u.req.method = line.substr(0, sp1);
-    const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    if (!target.starts_with('/')) return std::nullopt;
-    const auto q = target.find('?');
-    u.req.path = target.substr(0, q);
-    u.req.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-    bool upgrade_h2c = false, connection_ok = false;
-    int settings_fields = 0;
-    std::string_view rest = head.substr(line_end + 2);
-    while (!rest.empty()) {
-      const auto end = rest.find("\r\n");
-      const std::string_view field = rest.substr(0, end);
-      rest.remove_prefix(end + 2);
-      const auto colon = field.find(':');
-      if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-      const std::string name = lower(field.substr(0, colon));
-      const std::string_view value = trim(field.substr(colon + 1));
-      if (name == "upgrade") upgrade_h2c = has_token(value, "h2c");
-      else if (name == "connection") connection_ok = has_token(value, "upgrade") && has_token(value, "http2-settings");
-      else if (name == "http2-settings") {
-        ++settings_fields;
-        auto decoded = base64url_decode(value);
-        if (!decoded) return std::nullopt;
-        u.settings = std::move(*decoded);
-      } else if (name == "host") u.req.authority = value;
-      else if (name == "content-length") {
-        if (value != "0") return std::nullopt;  // upgrading with a body is not supported
-      } else if (name == "transfer-encoding") return std::nullopt;
-      else if (name == "keep-alive" || name == "proxy-connection" || name == "te") continue;
-      else if (name == "cookie") {
-        auto it = std::find_if(u.req.headers.begin(), u.req.headers.end(), [](const auto& h) { return h.first == "cookie"; });
-        if (it == u.req.headers.end()) u.req.headers.emplace_back(name, value);
-        else (it->second += "; ") += value;
-      } else u.req.headers.emplace_back(name, value);
-    }
-    if (!upgrade_h2c || !connection_ok || settings_fields != 1) return std::nullopt;
-    return u;
   }
 
   bool create_session() {
@@ -310,63 +315,53 @@ class h2_connection {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, app_.config.max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, app_.config.max_header_list_size},
     };
-    // Queued now, sent with the first flush once the client preface is seen.
+    // Queued now, sent with the first flush.
     return nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)) == 0;
   }
 
   // --- nghttp2 callbacks (inside mem_recv / mem_send, on the io thread) -----
   static h2_connection& self(void* user_data) noexcept { return *static_cast<h2_connection*>(user_data); }
+  static stream_data* stream_of(nghttp2_session* session, std::int32_t id) noexcept {
+    return static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, id));
+  }
 
   static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    h2_connection& c = self(user_data);
+    c.deadlines_.header_block_started(clock::now());
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto s = std::make_unique<stream_data>();
     s->id = frame->hd.stream_id;
     nghttp2_session_set_stream_user_data(session, s->id, s.get());
-    self(user_data).streams_.emplace(s->id, std::move(s));
+    c.streams_.emplace(s->id, std::move(s));
     return 0;
   }
 
-  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name_data,
-                       std::size_t name_length, const std::uint8_t* value_data, std::size_t value_length,
-                       std::uint8_t, void* user_data) {
-    auto* s = static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* name,
+                       std::size_t name_length, const std::uint8_t* value, std::size_t value_length, std::uint8_t,
+                       void* user_data) {
+    stream_data* s = stream_of(session, frame->hd.stream_id);
     if (!s || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: ignored
+    if (s->header_too_large) return 0;
     s->header_bytes += name_length + value_length + 32;  // RFC 9113 §6.5.2's accounting
-    if (s->header_bytes > self(user_data).app_.config.max_header_list_size) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    const std::string_view name(reinterpret_cast<const char*>(name_data), name_length);
-    const std::string_view value(reinterpret_cast<const char*>(value_data), value_length);
-    request& r = s->req;
-    if (name == ":method") {
-      r.method = value;
-    } else if (name == ":path") {
-      const auto q = value.find('?');
-      r.path = value.substr(0, q);
-      r.query = q == std::string_view::npos ? std::string_view() : value.substr(q + 1);
-    } else if (name == ":authority") {
-      r.authority = value;
-    } else if (name.starts_with(':')) {
-      // :scheme (nghttp2 has validated the pseudo-headers)
-    } else if (name == "cookie") {
-      // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for the application.
-      auto it = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "cookie"; });
-      if (it == r.headers.end()) r.headers.emplace_back(name, value);
-      else (it->second += "; ") += value;
-    } else {
-      r.headers.emplace_back(name, value);
+    if (s->header_bytes > self(user_data).app_.config.max_header_list_size) {
+      // Answered with 431 once the block is complete (the block must still
+      // be decoded: HPACK state is shared by the connection).
+      s->header_too_large = true;
+      s->req = request{};
+      return 0;
     }
+    add_field(s->req, std::string_view(reinterpret_cast<const char*>(name), name_length),
+              std::string_view(reinterpret_cast<const char*>(value), value_length));
     return 0;
   }
 
   static int on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
                            std::size_t length, void* user_data) {
-    auto* s = static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, stream_id));
+    stream_data* s = stream_of(session, stream_id);
     if (!s || s->dispatched) return 0;
     h2_connection& c = self(user_data);
     if (s->req.body.size() + length > c.app_.config.max_body_size) {
-      s->dispatched = true;  // answered now; the rest of the body is discarded
-      s->req.body.clear();
-      s->req.body.shrink_to_fit();
-      c.submit(*s, text_response(413, "request body larger than --max-body-size\n"));
+      c.answer_early(*s, 413, "request body larger than --max-body-size\n");
       return 0;
     }
     s->req.body.append(reinterpret_cast<const char*>(data), length);
@@ -374,60 +369,171 @@ class h2_connection {
   }
 
   static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
-    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
-    auto* s = static_cast<stream_data*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-    if (!s || s->dispatched) return 0;
-    s->dispatched = true;
     h2_connection& c = self(user_data);
-    c.requests_.spawn(c.handle(s->id, std::move(s->req)));
+    switch (frame->hd.type) {
+      case NGHTTP2_SETTINGS:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) c.deadlines_.settings_acked();
+        else c.deadlines_.preface_done();
+        return 0;
+      case NGHTTP2_PING:
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+            std::memcmp(frame->ping.opaque_data, shutdown_ping.data(), shutdown_ping.size()) == 0) {
+          c.send_final_goaway();  // the client has seen the shutdown notice (one round trip)
+        }
+        return 0;
+      case NGHTTP2_HEADERS:
+        c.deadlines_.header_block_done();
+        break;
+      case NGHTTP2_DATA:
+        break;
+      default:
+        return 0;
+    }
+    stream_data* s = stream_of(session, frame->hd.stream_id);
+    if (!s || s->dispatched) return 0;
+    if (s->header_too_large) {
+      c.answer_early(*s, 431, "request header fields larger than SETTINGS_MAX_HEADER_LIST_SIZE\n");
+      return 0;
+    }
+    if (frame->hd.type == NGHTTP2_HEADERS && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      // A body follows: refuse at once when it announces more than we take.
+      const auto it = std::find_if(s->req.headers.begin(), s->req.headers.end(),
+                                   [](const auto& h) { return h.first == "content-length"; });
+      if (it != s->req.headers.end() && it->second.size() < 20 &&
+          std::strtoull(it->second.c_str(), nullptr, 10) > c.app_.config.max_body_size) {
+        c.answer_early(*s, 413, "request body larger than --max-body-size\n");
+      }
+      return 0;
+    }
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) c.dispatch(*s);
     return 0;
   }
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user_data) {
-    self(user_data).streams_.erase(stream_id);  // a request in flight finds it gone and drops its answer
+    h2_connection& c = self(user_data);
+    auto it = c.streams_.find(stream_id);
+    if (it == c.streams_.end()) return 0;
+    stream_data& s = *it->second;
+    c.log_access(s);
+    // Reset by the client (or answered): a handler still running stops, and
+    // Python work still queued for it is skipped.
+    s.cancel.request_stop();
+    c.streams_.erase(it);
     return 0;
   }
 
+  // Plain body: copied out of resp.body.
   static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buffer, std::size_t length,
-                                        std::uint32_t* flags, nghttp2_data_source* source, void*) {
+                           std::uint32_t* flags, nghttp2_data_source* source, void*) {
     auto* s = static_cast<stream_data*>(source->ptr);
-    const std::size_t n = std::min(length, s->resp.body.size() - s->sent);
-    std::memcpy(buffer, s->resp.body.data() + s->sent, n);
-    s->sent += n;
-    if (s->sent == s->resp.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    const std::size_t n = std::min(length, s->resp.body.size() - s->offset);
+    std::memcpy(buffer, s->resp.body.data() + s->offset, n);
+    s->offset += n;
+    s->bytes_sent += n;
+    if (s->offset == s->resp.body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  // Streamed body: copied out of the current piece; the next piece is
+  // fetched as soon as this one is used up.
+  static ssize_t read_stream(nghttp2_session*, std::int32_t, std::uint8_t* buffer, std::size_t length,
+                             std::uint32_t* flags, nghttp2_data_source* source, void* user_data) {
+    auto* s = static_cast<stream_data*>(source->ptr);
+    h2_connection& c = self(user_data);
+    const std::size_t n = std::min(length, s->piece.size() - s->offset);
+    std::memcpy(buffer, s->piece.data() + s->offset, n);
+    s->offset += n;
+    s->bytes_sent += n;
+    if (s->offset == s->piece.size()) {
+      if (s->stream_ended) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+      }
+      if (!s->fetching) {
+        if (c.closed_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        s->fetching = true;
+        c.requests_.spawn(c.fetch_piece(s->id));
+      }
+      if (n == 0) return NGHTTP2_ERR_DEFERRED;  // resumed by fetch_piece
+    }
     return static_cast<ssize_t>(n);
   }
 
   // --- requests ---------------------------------------------------------------
-  fastrt::coro_task<> handle(std::int32_t id, request req) {
+  void dispatch(stream_data& s) {
+    s.dispatched = true;
+    s.head = s.req.method == "HEAD";
+    s.dispatched_req = std::make_shared<const request>(std::move(s.req));
+    requests_.spawn(handle(s.id, s.dispatched_req, s.cancel.get_token()));
+  }
+
+  // Answers before the request is complete (413, 431); the rest of the
+  // request body is discarded.
+  void answer_early(stream_data& s, int status, std::string body) {
+    s.dispatched = true;
+    s.head = s.req.method == "HEAD";
+    s.dispatched_req = std::make_shared<const request>(std::move(s.req));
+    submit(s, text_response(status, std::move(body)));
+  }
+
+  fastrt::coro_task<> handle(std::int32_t id, std::shared_ptr<const request> req, std::stop_token cancel) {
     response resp;
-    if (const cpp_handler* h = app_.routes.find(req.path)) {
-      resp = co_await (*h)(req);
+    if (const cpp_handler* h = app_.routes.find(req->path)) {
+      auto task = (*h)(*req);
+      task.handle().promise().set_stop_token(&cancel);
+      resp = co_await std::move(task);
     } else {
-      const python_app app = app_.app;
-      auto out = co_await app_.executor->submit(
-          [&req, app](fastrt::python::call_context& ctx) { return app(ctx, req); });
-      if (out) {
-        resp = std::move(out).value();
-      } else {
-        const std::string_view why = out.error().message();
-        if (out.error() == fastrt::python::exception_code) {
-          std::fprintf(stderr, "fastrt-h2: %s %s: the app raised an exception (500):\n%.*s\n", req.method.c_str(),
-                       req.path.c_str(), static_cast<int>(why.size()), why.data());
-        } else {
-          std::fprintf(stderr, "fastrt-h2: %s %s: %.*s (500)\n", req.method.c_str(), req.path.c_str(),
-                       static_cast<int>(why.size()), why.data());
-        }
-        resp = text_response(500, "Internal Server Error\n");
-      }
+      auto task = call_python(req, cancel);
+      task.handle().promise().set_stop_token(&cancel);
+      auto out = co_await std::move(task);
+      if (!out && out.error() == fastrt::errc::canceled) co_return;  // reset by the client, or cut at shutdown
+      resp = out ? std::move(out).value() : error_response(*req, out.error());
     }
     if (closed_) co_return;
     auto it = streams_.find(id);
     if (it == streams_.end()) co_return;  // reset by the client meanwhile
-    it->second->req.method = std::move(req.method);  // HEAD decides whether a body goes out
     submit(*it->second, std::move(resp));
     co_await flush();
+    finish_if_done();
+  }
+
+  // Runs the app on a Python worker. The job owns the request (shared): a
+  // timed-out or reset stream does not wait for the worker, which may still
+  // be reading it.
+  fastrt::coro_task<fastrt::result<response>> call_python(std::shared_ptr<const request> req, std::stop_token cancel) {
+    const python_app app = app_.app;
+    auto future = app_.executor->submit(  // TODO try_submit
+
+        [req, app, cancel](fastrt::python::call_context& ctx) -> fastrt::result<response> {
+          if (cancel.stop_requested())
+            return fastrt::error(fastrt::errc::canceled, "the stream was reset before the app ran");
+          return app(ctx, *req);
+        });
+    auto awaiting = [](auto f) -> fastrt::coro_task<fastrt::result<response>> { co_return co_await std::move(f); };
+    if (app_.config.handler_timeout.count() <= 0) co_return co_await awaiting(std::move(future));
+    co_return co_await fastrt::with_timeout(ctx_, awaiting(std::move(future)), app_.config.handler_timeout);
+  }
+
+  static response error_response(const request& req, const fastrt::error& e) {
+    const std::string_view why = e.message();
+    const int length = static_cast<int>(why.size());
+    if (e == std::errc::resource_unavailable_try_again) {
+      response r = text_response(503, "Service Unavailable: the Python workers are busy\n");
+      r.headers.emplace_back("retry-after", "1");
+      return r;
+    }
+    if (e == fastrt::errc::timed_out) {
+      std::fprintf(stderr, "fastrt-h2: %s %s: the app did not answer within --handler-timeout (504)\n",
+                   req.method.c_str(), req.path.c_str());
+      return text_response(504, "Gateway Timeout: the app did not answer in time\n");
+    }
+    if (e == fastrt::python::exception_code) {
+      std::fprintf(stderr, "fastrt-h2: %s %s: the app raised an exception (500):\n%.*s\n", req.method.c_str(),
+                   req.path.c_str(), length, why.data());
+    } else {
+      std::fprintf(stderr, "fastrt-h2: %s %s: %.*s (500)\n", req.method.c_str(), req.path.c_str(), length, why.data());
+    }
+    return text_response(500, "Internal Server Error\n");
   }
 
   static bool connection_specific(std::string_view name) noexcept {
@@ -436,8 +542,9 @@ class h2_connection {
   }
 
   void submit(stream_data& s, response r) {
+    s.answered = true;
     s.resp = std::move(r);
-    s.sent = 0;
+    s.offset = 0;
     const std::string status = std::to_string(s.resp.status);
     std::string length;
     std::vector<nghttp2_nv> nva;
@@ -455,30 +562,159 @@ class h2_connection {
       add(name, value);
     }
     const bool no_body = s.resp.status == 204 || s.resp.status == 304;
-    if (!has_length && !no_body) {
+    const bool streamed = static_cast<bool>(s.resp.stream);
+    if (!has_length && !no_body && !streamed) {
       length = std::to_string(s.resp.body.size());
       add("content-length", length);
     }
+    const bool with_body = !no_body && !s.head;
+    if (!with_body) s.resp.stream = nullptr;
     nghttp2_data_provider provider{};
     provider.source.ptr = &s;
-    provider.read_callback = &read_body;
-    const bool with_body = !no_body && s.req.method != "HEAD";
+    provider.read_callback = streamed ? &read_stream : &read_body;
     // nghttp2 copies the header fields.
     const int rv = nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), with_body ? &provider : nullptr);
     if (rv != 0) std::fprintf(stderr, "fastrt-h2: submitting a response: %s\n", nghttp2_strerror(rv));
   }
 
+  // Pulls the next piece of stream `id`'s body and resumes its DATA frames.
+  fastrt::coro_task<> fetch_piece(std::int32_t id) {
+    co_await ctx_.schedule();  // not inside nghttp2's read callback
+    auto it = streams_.find(id);
+    if (it == streams_.end()) co_return;  // reset meanwhile
+    // The function lives in this frame while its coroutine runs: a reset
+    // stream frees its stream_data (and response) meanwhile.
+    const body_stream next = it->second->resp.stream;
+    auto task = next();
+    task.handle().promise().set_stop_token(&never_stops_);
+    auto piece = co_await std::move(task);
+    it = streams_.find(id);
+    if (it == streams_.end() || closed_) co_return;
+    stream_data& s = *it->second;
+    s.fetching = false;
+    if (!piece) {
+      std::fprintf(stderr, "fastrt-h2: stream %d: the response body failed: %s (stream reset)\n", id,
+                   piece.error().message().data());
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+    } else {
+      if (piece->empty()) s.stream_ended = true;
+      s.piece = std::move(piece).value();
+      s.offset = 0;
+      nghttp2_session_resume_data(session_, id);
+    }
+    co_await flush();
+    finish_if_done();
+  }
+
+  void cancel_all_streams() {
+    for (auto& [id, s] : streams_) s->cancel.request_stop();
+  }
+
+  void log_access(const stream_data& s) const {
+    if (!app_.config.access_log || !s.answered) return;
+    const request& r = *s.dispatched_req;
+    const double ms = std::chrono::duration<double, std::milli>(clock::now() - s.started).count();
+    std::fprintf(app_.config.access_log, "\"%s %s%s%s HTTP/2\" %d %llu %.3fms\n", r.method.c_str(), r.path.c_str(),
+                 r.query.empty() ? "" : "?", r.query.c_str(), s.resp.status,
+                 static_cast<unsigned long long>(s.bytes_sent), ms);
+  }
+
+  // --- watchdog: timeouts and graceful shutdown ------------------------------
+  fastrt::coro_task<> watch() {
+    while (!finished_) {
+      const auto now = clock::now();
+      if (auto expiry = deadlines_.expired(now, streams_.empty())) {
+        if (expiry->why != "idle timeout" && expiry->why != "shutdown deadline") {
+          std::fprintf(stderr, "fastrt-h2: closing a connection: %.*s\n", static_cast<int>(expiry->why.size()),
+                       expiry->why.data());
+        }
+        stop_reading(expiry->code, expiry->why);
+        co_return;
+      }
+      std::optional<clock::time_point> final_goaway_at;
+      if (deadlines_.shutting_down() && !final_goaway_sent_) {
+        final_goaway_at = *deadlines_.shutdown_since() + std::chrono::seconds(1);
+        if (now >= *final_goaway_at) {
+          send_final_goaway();  // no PING answer within a second: do not wait longer
+          co_await flush();
+          finish_if_done();
+          continue;
+        }
+      }
+      wake_ = std::stop_source();
+      const std::stop_token token = wake_.get_token();
+      (void)co_await sleep_within(ctx_, deadlines_.next(now, final_goaway_at) - now, &token);
+    }
+  }
+
+  void wake_watchdog() { wake_.request_stop(); }
+
+  void send_final_goaway() {
+    if (final_goaway_sent_ || closed_) return;
+    final_goaway_sent_ = true;
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+
   // --- sending ----------------------------------------------------------------
-  // Sends what the session has queued. Immune to the connection's stop
-  // request: a shutting-down server still sends its GOAWAY and answers.
+  // Sends what the session has queued. One flusher at a time, and it keeps
+  // going until nghttp2 has nothing more: a flush() while it runs returns at
+  // once (what it queued goes out with the running flusher), so the bytes
+  // held for sending stay bounded by one batch however many streams and
+  // handlers want to flush. Immune to stop requests: a closing connection
+  // still sends its GOAWAY and answers.
   fastrt::coro_task<> flush() {
+    if (flushing_) co_return;
+    flushing_ = true;
     auto task = flush_now();
     task.handle().promise().set_stop_token(&never_stops_);
     co_await std::move(task);
+    flushing_ = false;
+    for (const std::coroutine_handle<> h : std::exchange(flush_waiters_, {})) ctx_.post(h);
+    finish_if_done();
   }
 
+  // Like flush(), and if another flusher runs, waits until it has sent
+  // everything (before closing the connection).
+  fastrt::coro_task<> flush_all() {
+    if (flushing_) co_await flush_waiter{this};
+    else co_await flush();
+  }
+
+  // flush_all(), but a peer that does not read gets its connection cut
+  // after `limit` (its socket shut down: pending sends fail at once).
+  fastrt::coro_task<> flush_within(std::chrono::milliseconds limit) {
+    std::stop_source done;
+    background_.spawn(cut_after(limit, done.get_token()));
+    co_await flush_all();
+    done.request_stop();
+  }
+
+  // Shuts the socket down after `limit` unless `done` is requested first.
+  // (A spawned task sees its scope's stop token, so the sleep gets `done`.)
+  fastrt::coro_task<> cut_after(std::chrono::milliseconds limit, std::stop_token done) {
+    const fastrt::result<void> slept = co_await sleep_within(ctx_, limit, &done);
+    if (slept) (void)stream_.shutdown(SHUT_RDWR);
+  }
+
+  // sleep_for, stopped by `*token` (which must outlive the sleep).
+  static fastrt::coro_task<fastrt::result<void>> sleep_within(fastrt::io_context& ctx, std::chrono::nanoseconds d,
+                                                              const std::stop_token* token) {
+    auto nap = [](fastrt::io_context& c, std::chrono::nanoseconds n) -> fastrt::coro_task<fastrt::result<void>> {
+      co_return co_await fastrt::sleep_for(c, n);
+    }(ctx, d);
+    nap.handle().promise().set_stop_token(token);
+    co_return co_await std::move(nap);
+  }
+
+  struct flush_waiter {
+    h2_connection* self;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { self->flush_waiters_.push_back(h); }
+    void await_resume() const noexcept {}
+  };
+
   fastrt::coro_task<> flush_now() {
-    static constexpr std::size_t batch = 64 * 1024;  // bounds memory per flush
     while (!closed_) {
       std::string out;
       for (;;) {
@@ -492,11 +728,13 @@ class h2_connection {
         }
         if (n == 0) break;
         out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-        if (out.size() >= batch) break;
+        if (out.size() >= piece_limit) break;  // bounds memory per flush
       }
       if (out.empty()) co_return;
+      deadlines_.settings_sent(clock::now());  // our SETTINGS go out with the first bytes
       if (!co_await stream_.send(out)) {  // copied at once: other flushes keep the byte order
         closed_ = true;
+        reader_stop_.request_stop();
         co_return;
       }
     }
@@ -532,11 +770,25 @@ class h2_connection {
   fastrt::io_context& ctx_;
   fastrt::tcp_stream& stream_;
   const app_context& app_;
+  connection_list& list_;
+  connection_deadlines deadlines_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::unique_ptr<stream_data>> streams_;
-  fastrt::async_scope requests_;
+  fastrt::async_scope requests_;    // handlers and body fetches
+  fastrt::async_scope background_;  // the watchdog and shutdown flushes
+  std::stop_source reader_stop_;
+  const std::stop_token reader_token_ = reader_stop_.get_token();
+  std::stop_source wake_;  // replaced before each watchdog nap
+  std::optional<std::uint32_t> close_code_;
+  std::string_view close_reason_;  // static text
   std::string http1_;
-  bool closed_ = false;
+  std::vector<std::coroutine_handle<>> flush_waiters_;
+  bool flushing_ = false;
+  bool sniffed_ = false;
+  bool closed_ = false;           // no more bytes go out
+  bool finished_ = false;         // the read loop has ended
+  bool finished_cleanly_ = false; // ... because everything was exchanged
+  bool final_goaway_sent_ = false;
 };
 
 }  // namespace fastrt_h2

@@ -13,7 +13,10 @@
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/tcp_listener.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -28,6 +31,7 @@
 #include "cpp_handlers.hpp"
 #include "h2_session.hpp"
 #include "python_app.hpp"
+#include "server_config.hpp"
 
 namespace {
 
@@ -40,23 +44,45 @@ struct options {
   long port = 8080;
   long io_threads = 1;
   long pinned = static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
+  long pooled_workers = 0;
+  long pooled_interpreters = 1;
+  long main_workers = 0;
+  long queue_capacity = 4096;
   long max_concurrent_streams = 100;
   long max_body_size = 1024 * 1024;
+  long max_connections = 100000;
+  double handler_timeout = 30;
+  double idle_timeout = 60;
+  double header_timeout = 10;
+  double settings_timeout = 10;
+  double shutdown_timeout = 10;
+  std::string access_log;
 };
 
 constexpr const char* usage =
-    "usage: fastrt-h2 [options]    (HTTP/2 cleartext, prior knowledge: curl --http2-prior-knowledge)\n"
+    "usage: fastrt-h2 [options]    (HTTP/2 cleartext: curl --http2-prior-knowledge, or curl --http2 to upgrade)\n"
     "  --app MODULE:FUNCTION       the Python app, def app(request) (default: the bundled demo_app:app)\n"
     "  --app-dir DIR               prepended to sys.path so that MODULE can be imported\n"
     "  --host ADDR                 numeric address to listen on (default 127.0.0.1)\n"
     "  --port P                    TCP port (default 8080)\n"
-    "  --io-threads N              io_uring threads, one listener each (default 1)\n"
+    "  --io-threads N              io_uring threads, one SO_REUSEPORT listener each (default 1)\n"
     "  --pinned N                  pinned Python workers, one own-GIL subinterpreter each (default: one per core)\n"
+    "  --pooled-workers N          pooled Python worker threads sharing --pooled-interpreters (default 0)\n"
+    "  --pooled-interpreters K     subinterpreters shared by the pooled workers (default 1)\n"
+    "  --main-workers N            workers in the main interpreter, for modules that refuse\n"
+    "                              subinterpreters (default 0; used when there are no pinned/pooled)\n"
+    "  --queue-capacity N          queued requests per Python worker (a power of two; beyond: 503, default 4096)\n"
     "  --max-concurrent-streams N  SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
     "  --max-body-size BYTES       larger request bodies get 413 (default 1048576)\n"
+    "  --max-connections N         beyond it new connections get GOAWAY at once (default 100000)\n"
+    "  --handler-timeout SECONDS   a Python app slower than this gets 504; 0: none (default 30)\n"
+    "  --idle-timeout SECONDS      close connections idle this long; 0: never (default 60)\n"
+    "  --header-timeout SECONDS    the preface and each header block must arrive within it (default 10)\n"
+    "  --settings-timeout SECONDS  our SETTINGS must be acknowledged within it (default 10)\n"
+    "  --shutdown-timeout SECONDS  SIGINT/SIGTERM: streams still open after it are cut (default 10)\n"
+    "  --access-log FILE           one line per answered request; '-' for stdout (default: none)\n"
     "  --help                      this text\n"
-    "h2c via HTTP/1.1 Upgrade is accepted for requests without a body (curl --http2).\n"
-    "C++ handlers answer /cpp/hello; every other path goes to the Python app.\n";
+    "C++ handlers answer /cpp/hello and /cpp/stream?bytes=N; every other path goes to the Python app.\n";
 
 fastrt::result<long> parse_number(std::string_view flag, const char* text, long min, long max) {
   char* end = nullptr;
@@ -64,6 +90,14 @@ fastrt::result<long> parse_number(std::string_view flag, const char* text, long 
   if (end == text || *end != '\0' || value < min || value > max)
     return fastrt::error(std::errc::invalid_argument, std::string(flag) + " needs a number in [" +
                                                           std::to_string(min) + ", " + std::to_string(max) + "]");
+  return value;
+}
+
+fastrt::result<double> parse_seconds(std::string_view flag, const char* text) {
+  char* end = nullptr;
+  const double value = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !(value >= 0 && value <= 86400))
+    return fastrt::error(std::errc::invalid_argument, std::string(flag) + " needs seconds in [0, 86400]");
   return value;
 }
 
@@ -88,34 +122,67 @@ fastrt::result<options> parse(int argc, char** argv) {
     else if (flag == "--host") o.host = value;
     else if (flag == "--port") o.port = FASTRT_TRY(parse_number(flag, value, 0, 65535));
     else if (flag == "--io-threads") o.io_threads = FASTRT_TRY(parse_number(flag, value, 1, 256));
-    else if (flag == "--pinned") o.pinned = FASTRT_TRY(parse_number(flag, value, 1, 1024));
+    else if (flag == "--pinned") o.pinned = FASTRT_TRY(parse_number(flag, value, 0, 1024));
+    else if (flag == "--pooled-workers") o.pooled_workers = FASTRT_TRY(parse_number(flag, value, 0, 1024));
+    else if (flag == "--pooled-interpreters") o.pooled_interpreters = FASTRT_TRY(parse_number(flag, value, 1, 1024));
+    else if (flag == "--main-workers") o.main_workers = FASTRT_TRY(parse_number(flag, value, 0, 1024));
+    else if (flag == "--queue-capacity") o.queue_capacity = FASTRT_TRY(parse_number(flag, value, 1, 1 << 20));
     else if (flag == "--max-concurrent-streams") o.max_concurrent_streams = FASTRT_TRY(parse_number(flag, value, 1, 1 << 20));
     else if (flag == "--max-body-size") o.max_body_size = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
+    else if (flag == "--max-connections") o.max_connections = FASTRT_TRY(parse_number(flag, value, 1, 10'000'000));
+    else if (flag == "--handler-timeout") o.handler_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--idle-timeout") o.idle_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--header-timeout") o.header_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--settings-timeout") o.settings_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--shutdown-timeout") o.shutdown_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--access-log") o.access_log = value;
     else return fastrt::error(std::errc::invalid_argument, "unknown option " + std::string(flag));
   }
+  if (o.pinned + o.pooled_workers + o.main_workers == 0)
+    return fastrt::error(std::errc::invalid_argument, "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
   return o;
 }
 
 fastrt::coro_task<> serve_connection(fastrt::io_context& ctx, fastrt::tcp_stream stream,
-                                     const fastrt_h2::app_context& app) {
-  fastrt_h2::h2_connection connection(ctx, stream, app);
+                                     const fastrt_h2::app_context& app, fastrt_h2::connection_list& list) {
+  fastrt_h2::h2_connection connection(ctx, stream, app, list);
   co_await connection.run();
 }
 
+// One io thread's accept loop. When the thread is asked to stop (accept
+// fails with canceled), every connection starts its graceful shutdown here,
+// on its own thread.
 fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener& listener, const fastrt_h2::app_context& app) {
   fastrt::async_scope connections;
+  fastrt_h2::connection_list live;
   for (;;) {
     auto accepted = co_await listener.accept();
     if (!accepted) {
       if (accepted.error() == fastrt::errc::canceled) break;  // shutting down
       std::fprintf(stderr, "fastrt-h2: accept: %s\n", accepted.error().message().data());
+      if (accepted.error() == std::errc::too_many_files_open) {
+        (void)co_await fastrt::sleep_for(ctx, std::chrono::milliseconds(10));  // let connections close
+      }
       continue;
     }
-    connections.spawn(serve_connection(ctx, std::move(accepted).value(), app));
+    connections.spawn(serve_connection(ctx, std::move(accepted).value(), app, live));
   }
   listener.close();
-  connections.request_stop();  // each connection sends GOAWAY and finishes its requests
+  live.for_each([](fastrt_h2::h2_connection& c) { c.begin_shutdown(); });
   co_await connections.join();
+}
+
+// Each connection is a descriptor: allow as many as the hard limit permits.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+fastrt_h2::milliseconds to_ms(double seconds) {
+  return fastrt_h2::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
 }
 
 std::atomic<bool> stop_requested{false};
@@ -132,6 +199,18 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, [](int) { stop_requested.store(true); });
   std::signal(SIGTERM, [](int) { stop_requested.store(true); });
   std::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
+  std::FILE* access_log = nullptr;
+  if (o.access_log == "-") {
+    access_log = stdout;
+  } else if (!o.access_log.empty()) {
+    access_log = std::fopen(o.access_log.c_str(), "a");
+    if (!access_log) {
+      std::fprintf(stderr, "fastrt-h2: --access-log %s: %s\n", o.access_log.c_str(), std::strerror(errno));
+      return 2;
+    }
+    std::setvbuf(access_log, nullptr, _IOLBF, 0);  // whole lines, visible at once (tail -f)
+  }
 
   py::runtime_options runtime_options;
   if (!o.app_dir.empty()) runtime_options.path.push_back(o.app_dir);
@@ -143,6 +222,10 @@ int main(int argc, char** argv) {
   }
   py::executor_options executor_options;
   executor_options.pinned_workers = static_cast<std::size_t>(o.pinned);
+  executor_options.pooled_threads = static_cast<std::size_t>(o.pooled_workers);
+  executor_options.pooled_interpreters = static_cast<std::size_t>(o.pooled_interpreters);
+  executor_options.main_workers = static_cast<std::size_t>(o.main_workers);
+  executor_options.queue_capacity = static_cast<std::size_t>(o.queue_capacity);
   executor_options.handlers = {"fastrt_request:Request", o.app};
   auto executor = py::subinterpreter_executor::start(std::move(executor_options));
   if (!executor) {
@@ -153,6 +236,13 @@ int main(int argc, char** argv) {
   fastrt_h2::app_context app;
   app.config.max_concurrent_streams = static_cast<std::uint32_t>(o.max_concurrent_streams);
   app.config.max_body_size = static_cast<std::size_t>(o.max_body_size);
+  app.config.max_connections = static_cast<std::size_t>(o.max_connections);
+  app.config.handler_timeout = to_ms(o.handler_timeout);
+  app.config.idle_timeout = to_ms(o.idle_timeout);
+  app.config.header_timeout = to_ms(o.header_timeout);
+  app.config.settings_ack_timeout = to_ms(o.settings_timeout);
+  app.config.shutdown_timeout = to_ms(o.shutdown_timeout);
+  app.config.access_log = access_log;
   app.routes = fastrt_h2::example_routes();
   app.executor = executor->get();
   app.app = fastrt_h2::python_app((*executor)->handler_of("fastrt_request:Request").value(),
@@ -184,8 +274,10 @@ int main(int argc, char** argv) {
     if (failed.load() != 0) {
       status = 1;
     } else {
-      std::printf("fastrt-h2: serving %s on http://%s:%ld (h2c, prior knowledge) with %ld io thread(s), %ld pinned Python worker(s)\n",
-                  o.app.c_str(), o.host.c_str(), o.port, o.io_threads, o.pinned);
+      std::printf("fastrt-h2: serving %s on http://%s:%ld (h2c) with %ld io thread(s); Python workers: %ld pinned, "
+                  "%ld pooled over %ld interpreter(s), %ld main\n",
+                  o.app.c_str(), o.host.c_str(), o.port, o.io_threads, o.pinned, o.pooled_workers,
+                  o.pooled_interpreters, o.main_workers);
       std::fflush(stdout);
       while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -194,5 +286,6 @@ int main(int argc, char** argv) {
   if (auto down = (*executor)->shutdown(); !down) down.error().print(stderr, "fastrt-h2: stopping the Python workers");
   executor->reset();
   if (auto ended = (*runtime)->reset(); !ended) ended.error().print(stderr, "fastrt-h2: finalizing Python");
+  if (access_log && access_log != stdout) std::fclose(access_log);
   return status;
 }

@@ -5,8 +5,10 @@
 #include <fastrt/result.hpp>
 #include <fastrt/task.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,8 +39,31 @@ struct response {
   body_stream stream;  // otherwise: the body, pulled piece by piece
 };
 
+// Adds one request field as it arrives (names lower-case): pseudo-header
+// fields fill method, path, query and authority (:scheme is not kept);
+// cookie crumbs are joined with "; " into one field (RFC 9113 §8.2.3).
+inline void add_field(request& r, std::string_view name, std::string_view value) {
+  if (name == ":method") {
+    r.method = value;
+  } else if (name == ":path") {
+    const auto q = value.find('?');
+    r.path = value.substr(0, q);
+    r.query = q == std::string_view::npos ? std::string_view() : value.substr(q + 1);
+  } else if (name == ":authority") {
+    r.authority = value;
+  } else if (name.starts_with(':')) {
+    // :scheme
+  } else if (name == "cookie") {
+    auto it = std::find_if(r.headers.begin(), r.headers.end(), [](const auto& h) { return h.first == "cookie"; });
+    if (it == r.headers.end()) r.headers.emplace_back(name, value);
+    else (it->second += "; ") += value;
+  } else {
+    r.headers.emplace_back(name, value);
+  }
+}
+
 inline response text_response(int status, std::string body) {
-  return response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body)};
+  return response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body), {}};
 }
 
 }  // namespace fastrt_h2

@@ -99,8 +99,9 @@ check "curl --http2 upgrades to h2c and gets 200" test "$out" = "2 200"
 check "the upgraded request is answered by the app" test "$(cat "$work/upgrade.body")" = "Hello from fastrt-h2 (Python)"
 out=$(nghttp -u "$url/cpp/hello" 2>&1)
 check "nghttp -u (upgrade) reaches the C++ handler" test "$out" = "Hello from fastrt-h2 (C++)"
-out=$(curl -s --max-time 10 --http2 -o /dev/null -w '%{http_version} %{http_code}' -d 'body' "$url/echo")
-check "an upgrade with a body gets the HTTP/1.1 426" test "$out" = "1.1 426"
+out=$(curl -s --max-time 10 --http2 -o "$work/upgrade_post.body" -w '%{http_version} %{http_code}' -d 'upgrade body' "$url/echo")
+check "an upgrade with a body is answered over HTTP/2 ($out)" test "$out" = "2 200"
+check "the upgraded request's body reaches the app" test "$(cat "$work/upgrade_post.body")" = "upgrade body"
 
 # Load: 2000 requests, 10 connections, 10 streams each; no errors.
 h2load -n 2000 -c 10 -m 10 "$url/" >"$work/h2load.out" 2>&1

@@ -1,0 +1,110 @@
+// connection_deadlines.hpp — when a connection has waited too long, and for
+// what. Pure bookkeeping (no I/O): the connection records what happens, its
+// watchdog asks `expired(now)` and sleeps until `next(now)`.
+//
+//   idle          no open stream and nothing received for --idle-timeout
+//   header read   the client preface (or HTTP/1.1 head), and every header
+//                 block once started, must arrive within --header-timeout
+//                 (slowloris)
+//   SETTINGS ACK  our SETTINGS unacknowledged after --settings-timeout
+//                 (RFC 9113 §6.5.3: SETTINGS_TIMEOUT)
+//   shutdown      graceful shutdown began --shutdown-timeout ago: cut what
+//                 is left
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "server_config.hpp"
+
+namespace fastrt_h2 {
+
+class connection_deadlines {
+ public:
+  using clock = std::chrono::steady_clock;
+  using time_point = clock::time_point;
+
+  struct expiry {
+    std::uint32_t code;  // the GOAWAY error code
+    std::string_view why;
+  };
+
+  connection_deadlines(const server_config& config, time_point now) noexcept
+      : config_(config), started_(now), last_activity_(now) {}
+
+  void received(time_point now) noexcept { last_activity_ = now; }
+  void preface_done() noexcept { preface_done_ = true; }
+  void header_block_started(time_point now) noexcept { header_block_since_ = now; }
+  void header_block_done() noexcept { header_block_since_.reset(); }
+  void settings_sent(time_point now) noexcept {
+    if (!settings_sent_ && !settings_acked_) settings_sent_ = now;
+  }
+  void settings_acked() noexcept {
+    settings_acked_ = true;
+    settings_sent_.reset();
+  }
+  void shutdown_began(time_point now) noexcept {
+    if (!shutdown_since_) shutdown_since_ = now;
+  }
+  bool shutting_down() const noexcept { return shutdown_since_.has_value(); }
+  std::optional<time_point> shutdown_since() const noexcept { return shutdown_since_; }
+
+  // The first limit passed at `now`, if any. `idle`: no stream is open.
+  std::optional<expiry> expired(time_point now, bool idle) const noexcept {
+    if (passed(shutdown_since_, config_.shutdown_timeout, now)) return expiry{NGHTTP2_NO_ERROR, "shutdown deadline"};
+    if (!preface_done_ && passed(started_, config_.header_timeout, now))
+      return expiry{NGHTTP2_PROTOCOL_ERROR, "client preface not received in time"};
+    if (passed(header_block_since_, config_.header_timeout, now))
+      return expiry{NGHTTP2_ENHANCE_YOUR_CALM, "header block not completed in time"};
+    if (passed(settings_sent_, config_.settings_ack_timeout, now))
+      return expiry{NGHTTP2_SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time"};
+    if (idle && !shutdown_since_ && passed(last_activity_, config_.idle_timeout, now))
+      return expiry{NGHTTP2_NO_ERROR, "idle timeout"};
+    return std::nullopt;
+  }
+
+  // When to look again (an idle deadline may have moved on by then; that is
+  // checked on waking). `later`: an extra wake-up the caller needs. Header
+  // blocks start and SETTINGS go out without waking the watchdog (that
+  // would cost a timer re-arm per request), so it also looks in at half the
+  // shorter of those two timeouts: they are enforced within 1.5x.
+  time_point next(time_point now, std::optional<time_point> later = std::nullopt) const noexcept {
+    time_point at = now + std::chrono::hours(1);
+    auto consider = [&](std::optional<time_point> since, milliseconds limit) {
+      if (since && limit.count() > 0) at = std::min(at, *since + limit);
+    };
+    consider(shutdown_since_, config_.shutdown_timeout);
+    if (!preface_done_) consider(started_, config_.header_timeout);
+    consider(header_block_since_, config_.header_timeout);
+    consider(settings_sent_, config_.settings_ack_timeout);
+    if (!shutdown_since_) consider(last_activity_, config_.idle_timeout);
+    if (later) at = std::min(at, *later);
+    milliseconds tick = std::chrono::hours(1);
+    for (const milliseconds limit : {config_.header_timeout, config_.settings_ack_timeout}) {
+      if (limit.count() > 0) tick = std::min(tick, limit / 2);
+    }
+    at = std::min(at, now + tick);
+    return std::max(at, now);
+  }
+
+ private:
+  static bool passed(std::optional<time_point> since, milliseconds limit, time_point now) noexcept {
+    return since && limit.count() > 0 && now - *since >= limit;
+  }
+
+  const server_config& config_;
+  time_point started_;
+  time_point last_activity_;
+  std::optional<time_point> header_block_since_;
+  std::optional<time_point> settings_sent_;
+  std::optional<time_point> shutdown_since_;
+  bool preface_done_ = false;
+  bool settings_acked_ = false;
+};
+
+}  // namespace fastrt_h2
