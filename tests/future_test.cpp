@@ -4,10 +4,12 @@
 #include <fastrt/thread_pool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <catch2/catch.hpp>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -227,4 +229,182 @@ TEST_CASE("stress: one million futures completed from two threads, awaited on a 
   REQUIRE_FALSE(wrong_value);
   REQUIRE(resumptions == total);
   REQUIRE(std::all_of(seen.begin(), seen.end(), [](unsigned char c) { return c == 1; }));
+}
+
+// --- cancellation by the awaiting coroutine's stop token ------------------
+
+namespace {
+
+// A task that awaits `f` (by reference, so the future outlives the await).
+coro_task<result<int>> await_future(awaitable_future<int>& f) { co_return co_await f; }
+
+coro_task<result<int>> await_future_on(fastrt::thread_pool& pool, awaitable_future<int>& f,
+                                       std::atomic<bool>& about_to_await) {
+  co_await pool.schedule();
+  about_to_await.store(true, std::memory_order_release);
+  co_return co_await f;
+}
+
+}  // namespace
+
+TEST_CASE("a stop requested before the await cancels it without suspending; the late value is dropped") {
+  std::stop_source source;
+  const std::stop_token token = source.get_token();
+  source.request_stop();
+  promise<int> p;
+  auto f = p.get_future();
+
+  auto task = await_future(f);
+  task.handle().promise().set_stop_token(&token);
+  result<int> r = fastrt::sync_wait(std::move(task));
+  REQUIRE_FALSE(r.has_value());
+  REQUIRE(r.error() == fastrt::errc::canceled);
+  REQUIRE(r.error().message().find("awaiting a future was canceled") != std::string_view::npos);
+
+  p.set_value(3);  // nobody waits: stored, then freed with the future (ASan: no leak)
+  REQUIRE(f.is_ready());
+}
+
+TEST_CASE("a value that is already there wins over a stop requested before the await") {
+  std::stop_source source;
+  const std::stop_token token = source.get_token();
+  source.request_stop();
+  promise<int> p;
+  auto f = p.get_future();
+  p.set_value(4);
+  auto task = await_future(f);
+  task.handle().promise().set_stop_token(&token);
+  REQUIRE(fastrt::sync_wait(std::move(task)).value() == 4);
+}
+
+TEST_CASE("a canceled await leaves the future usable: awaiting it again gets the value") {
+  std::stop_source source;
+  const std::stop_token token = source.get_token();
+  source.request_stop();
+  promise<int> p;
+  auto f = p.get_future();
+  auto stopped = await_future(f);
+  stopped.handle().promise().set_stop_token(&token);
+  REQUIRE(fastrt::sync_wait(std::move(stopped)).error() == fastrt::errc::canceled);
+
+  std::thread completer([p = std::move(p)]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    p.set_value(6);
+  });
+  REQUIRE(fastrt::sync_wait(await_future(f)).value() == 6);  // no token this time
+  completer.join();
+}
+
+TEST_CASE("a stop requested while suspended resumes the awaiter at once, on its executor") {
+  fastrt::thread_pool pool(1);
+  std::stop_source source;
+  const std::stop_token token = source.get_token();
+  promise<int> p;
+  auto f = p.get_future();
+  std::atomic<bool> about_to_await{false};
+
+  auto task = await_future_on(pool, f, about_to_await);
+  task.handle().promise().set_stop_token(&token);
+  std::thread stopper([&] {
+    while (!about_to_await.load(std::memory_order_acquire)) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // let it suspend
+    source.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  result<int> r = fastrt::sync_wait(std::move(task));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  REQUIRE(r.error() == fastrt::errc::canceled);
+  REQUIRE(waited < std::chrono::seconds(5));  // the promise was never completed meanwhile
+
+  p.set_value(1);  // late: no resumption, no effect
+  REQUIRE(f.is_ready());
+}
+
+TEST_CASE("resume_inline awaits are not cancellable: the value still arrives") {
+  std::stop_source source;
+  const std::stop_token token = source.get_token();
+  source.request_stop();
+  promise<int> p;
+  auto f = p.get_future();
+  std::atomic<bool> suspended{false};
+  auto body = [&]() -> coro_task<result<int>> {
+    suspended.store(true);
+    co_return co_await f.resume_inline();
+  };
+  auto task = body();
+  task.handle().promise().set_stop_token(&token);
+  std::thread completer([&] {
+    while (!suspended.load()) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    p.set_value(8);
+  });
+  result<int> r = fastrt::sync_wait(std::move(task));
+  completer.join();
+  REQUIRE(r.value() == 8);
+}
+
+TEST_CASE("stress: completion and stop race; the awaiter resumes exactly once with the value or canceled") {
+  constexpr int rounds = 2000;
+  fastrt::thread_pool pool(2);  // the awaiter may resume on either pool thread
+
+  // Per round: a promise for the completer and a stop source for the stopper.
+  struct round_state {
+    promise<int> p;
+    std::stop_source source;
+  };
+  std::unique_ptr<round_state> current;
+  std::atomic<int> round{-1};   // the round whose coroutine is about to await
+  std::atomic<int> acted{0};    // helper actions done in total
+  std::atomic<bool> finished{false};
+
+  auto helper = [&](bool completes) {
+    for (int next = 0;; ++next) {
+      while (round.load(std::memory_order_acquire) < next) {
+        if (finished.load(std::memory_order_acquire)) return;
+        std::this_thread::yield();
+      }
+      if (completes) current->p.set_value(next);
+      else current->source.request_stop();
+      acted.fetch_add(1, std::memory_order_acq_rel);
+    }
+  };
+  std::thread completer(helper, true);
+  std::thread stopper(helper, false);
+
+  int values = 0, cancels = 0, wrong = 0;
+  long resumptions = 0;
+  for (int i = 0; i < rounds; ++i) {
+    current = std::make_unique<round_state>();
+    auto f = current->p.get_future();
+    const std::stop_token token = current->source.get_token();
+    auto body = [&, i]() -> coro_task<result<int>> {
+      co_await pool.schedule();
+      round.store(i, std::memory_order_release);  // release the helpers: all three race now
+      result<int> r = co_await f;
+      ++resumptions;  // the coroutine ran on past the await once more
+      co_return r;
+    };
+    auto task = body();
+    task.handle().promise().set_stop_token(&token);
+    result<int> r = fastrt::sync_wait(std::move(task));
+    if (r) {
+      ++values;
+      if (r.value() != i) ++wrong;
+    } else if (r.error() == fastrt::errc::canceled) {
+      ++cancels;
+    } else {
+      ++wrong;
+    }
+    while (acted.load(std::memory_order_acquire) < 2 * (i + 1)) std::this_thread::yield();
+    current.reset();
+  }
+  finished.store(true, std::memory_order_release);
+  completer.join();
+  stopper.join();
+
+  INFO("values: " << values << ", canceled: " << cancels);
+  REQUIRE(wrong == 0);
+  REQUIRE(resumptions == rounds);
+  REQUIRE(values + cancels == rounds);
 }

@@ -210,3 +210,27 @@ TEST_CASE("with_timeout reports a stopped caller as canceled, and huge sleeps do
   REQUIRE(waited);
   REQUIRE(canceled);
 }
+
+TEST_CASE("with_timeout around an await on a future that completes late: timed_out at once, the late value is dropped") {
+  auto ctx = make_context();
+  fastrt::promise<int> p;
+  auto f = p.get_future();
+  // The producer (think: a Python worker) knows nothing of the timeout.
+  auto awaiting = [](fastrt::awaitable_future<int>& future) -> coro_task<fastrt::result<int>> {
+    co_return co_await future;
+  };
+  auto body = [&]() -> coro_task<std::pair<bool, double>> {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await fastrt::with_timeout(*ctx, awaiting(f), 30ms);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    co_return std::pair{!r && r.error() == fastrt::errc::timed_out, ms};
+  };
+  auto [timed_out, ms] = run_on(*ctx, body());
+  REQUIRE(timed_out);
+  REQUIRE(ms >= 30.0);
+  REQUIRE(ms < 5000.0);
+
+  std::thread late([p = std::move(p)]() mutable { p.set_value(9); });  // after the fact: harmless
+  late.join();
+  REQUIRE(f.is_ready());
+}

@@ -3,11 +3,14 @@
 #include <fastrt/sync_wait.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <ctime>
 #include <sys/resource.h>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/python.hpp"
@@ -332,4 +335,75 @@ TEST_CASE("shutdown with a deadline fails what has not started") {
   CHECK(done >= 1);
   CHECK(timed_out >= 1);
   CHECK(done + timed_out == 10);
+}
+
+TEST_CASE("try_submit fails with resource_unavailable_try_again instead of waiting when every inbox is full") {
+  py::executor_options options;
+  options.pinned_workers = 2;
+  options.queue_capacity = 4;
+  auto exec = start_executor(std::move(options));
+
+  // Both workers are stuck in a job, so nothing drains their inboxes.
+  std::atomic<int> blocked{0};
+  std::atomic<bool> release{false};
+  std::vector<fastrt::awaitable_future<fastrt::result<void>>> blockers;
+  for (std::size_t w = 0; w < 2; ++w) {
+    blockers.push_back(exec->submit_to(worker_kind::pinned, w, [&](py::call_context&) {
+      blocked.fetch_add(1, std::memory_order_acq_rel);
+      while (!release.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }));
+  }
+  while (blocked.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+
+  constexpr int attempts = 20;
+  std::vector<std::atomic<int>> runs(attempts);
+  std::vector<std::pair<int, fastrt::awaitable_future<fastrt::result<std::size_t>>>> accepted;
+  int rejected = 0;
+  const auto start = clock_type::now();
+  for (int i = 0; i < attempts; ++i) {
+    auto f = exec->try_submit([&, i](py::call_context& c) {
+      runs[static_cast<std::size_t>(i)].fetch_add(1, std::memory_order_relaxed);
+      return c.worker_index();
+    });
+    if (!f.is_ready()) {  // queued: nothing can have run it yet
+      accepted.emplace_back(i, std::move(f));
+      continue;
+    }
+    auto r = wait(f);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error() == std::errc::resource_unavailable_try_again);
+    CHECK(r.error().message().find("all 2 pinned workers' queues are full") != std::string_view::npos);
+    ++rejected;
+  }
+  const auto took = clock_type::now() - start;
+  // Up to 4 per inbox (a slot may still hold the running blocker's batch);
+  // the rest were refused at once, without waiting for room.
+  CHECK(accepted.size() >= 2 * 3);
+  CHECK(accepted.size() <= 2 * 4);
+  CHECK(rejected == attempts - static_cast<int>(accepted.size()));
+  CHECK(took < std::chrono::seconds(2));
+
+  release.store(true, std::memory_order_release);
+  for (auto& b : blockers) CHECK(wait(b).has_value());
+  bool used[2] = {false, false};
+  for (auto& [i, f] : accepted) {
+    auto r = wait(f);
+    REQUIRE(r.has_value());
+    used[r.value()] = true;
+  }
+  CHECK(used[0]);  // when one inbox was full the other was tried
+  CHECK(used[1]);
+  std::set<int> accepted_ids;
+  for (auto& entry : accepted) accepted_ids.insert(entry.first);
+  for (int i = 0; i < attempts; ++i) {
+    CHECK(runs[static_cast<std::size_t>(i)].load() == (accepted_ids.count(i) ? 1 : 0));  // exactly once, or never
+  }
+
+  // With room again it accepts; after shutdown it reports canceled.
+  CHECK(wait(exec->try_submit([](py::call_context&) { return 1; })).value() == 1);
+  REQUIRE(exec->shutdown().has_value());
+  auto late = wait(exec->try_submit([](py::call_context&) { return 1; }));
+  CHECK(late.error() == fastrt::errc::canceled);
+  auto missing = wait(exec->try_submit_to(worker_kind::main, [](py::call_context&) { return 1; }));
+  CHECK(missing.error() == std::errc::invalid_argument);
 }

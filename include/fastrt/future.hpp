@@ -15,10 +15,25 @@
 // the completing thread only when asked (`co_await f.resume_inline()`) or when
 // it awaited on a thread that runs no executor. No thread is ever created.
 //
-// Synchronisation: a single atomic word holds "empty", "ready" or the
-// waiting awaiter; completing and awaiting race on it with one exchange / one
-// compare-exchange and no lock. The shared state comes from the thread-local
-// frame allocator.
+// Cancellation: when the awaiting coroutine has a stop token (when_any,
+// with_timeout, async_scope, io_threads give it one) and resumes through an
+// executor, a stop request ends the await with errc::canceled at once: the
+// coroutine is posted to its executor from the thread that requested the
+// stop, and the producer is not told — its value, when it comes, is dropped
+// with the shared state. A stop already requested at co_await time cancels
+// without suspending, except when the value is already there: then the value
+// wins (it costs nothing to deliver, and an await that could have completed
+// is not turned into a failure). resume_inline() awaits and awaits on a
+// thread without an executor are not cancellable: their stop callback would
+// have to resume the coroutine inline, and when the stop was requested before
+// the await, that would happen inside await_suspend, while the callback is
+// being registered (re-entering the coroutine before it has suspended).
+//
+// Synchronisation: a single atomic word holds "empty", "ready", "stop
+// requested before the waiter was published" or the waiting awaiter;
+// completing, awaiting and stopping race on it with exchanges / compare-
+// exchanges and no lock. The shared state comes from the thread-local frame
+// allocator.
 //
 // Thread-safety: the promise and the future may live on different threads;
 // each of them is used by one thread at a time.
@@ -28,6 +43,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 #include <type_traits>
 #include <utility>
 
@@ -69,7 +85,7 @@ class future_state {
   void complete(Args&&... args) {
     value_.emplace(std::forward<Args>(args)...);
     const std::uintptr_t previous = state_.exchange(ready, std::memory_order_acq_rel);
-    if (previous != empty && previous != ready) {
+    if (previous > stop_mark) {  // a waiter, not empty / ready / stop_mark
       // Copy out before resuming: the waiter lives in the awaiting frame.
       const future_waiter waiter = *reinterpret_cast<future_waiter*>(previous);
       resume_on(waiter.executor, waiter.handle);
@@ -78,19 +94,55 @@ class future_state {
 
   bool is_ready() const noexcept { return state_.load(std::memory_order_acquire) == ready; }
 
-  // False when the value is already there (resume without suspending).
+  // False when the value is already there, or a stop request came first
+  // (see take_stop_mark); either way the awaiter does not suspend.
   bool try_wait(future_waiter* waiter) noexcept {
     std::uintptr_t expected = empty;
     return state_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(waiter),
                                           std::memory_order_acq_rel, std::memory_order_acquire);
   }
 
-  // The awaiting frame is going away without having been resumed: stop
-  // pointing at it (if the value has not won the race already).
-  void abandon_wait(future_waiter* waiter) noexcept {
+  // Stop pointing at the waiter (its frame is going away, or its await is
+  // being canceled). False when the value won the race: the completer has
+  // taken the waiter and resumes it.
+  bool abandon_wait(future_waiter* waiter) noexcept {
     std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(waiter);
-    state_.compare_exchange_strong(expected, empty, std::memory_order_acq_rel,
-                                   std::memory_order_acquire);
+    return state_.compare_exchange_strong(expected, empty, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
+  }
+
+  enum class stop_result { took_waiter, marked, too_late };
+
+  // A stop request for the await of `waiter` (the awaiter's stop callback,
+  // on any thread). took_waiter: the waiter was suspended and is now ours to
+  // resume. marked: it has not been published yet, so the state records the
+  // stop and the awaiter's try_wait fails and sees it (take_stop_mark) — the
+  // stop cannot fall between "register the callback" and "publish the
+  // waiter". too_late: the value is there.
+  stop_result request_stop(future_waiter* waiter) noexcept {
+    const auto self = reinterpret_cast<std::uintptr_t>(waiter);
+    std::uintptr_t current = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (current == self) {
+        if (state_.compare_exchange_strong(current, empty, std::memory_order_acq_rel, std::memory_order_acquire))
+          return stop_result::took_waiter;
+      } else if (current == empty) {
+        if (state_.compare_exchange_strong(current, stop_mark, std::memory_order_acq_rel, std::memory_order_acquire))
+          return stop_result::marked;
+      } else {
+        return stop_result::too_late;
+      }
+      // The CAS failed and reloaded `current`: a completion or the publish raced us.
+    }
+  }
+
+  // After a failed try_wait: true when it failed because of a stop request
+  // (the mark is cleared, the future can be awaited again), false when the
+  // value is there (also when it arrived after the mark).
+  bool take_stop_mark() noexcept {
+    std::uintptr_t expected = stop_mark;
+    return state_.compare_exchange_strong(expected, empty, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
   }
   bool is_waiting(const future_waiter* waiter) const noexcept {
     return state_.load(std::memory_order_acquire) == reinterpret_cast<std::uintptr_t>(waiter);
@@ -101,6 +153,7 @@ class future_state {
  private:
   static constexpr std::uintptr_t empty = 0;
   static constexpr std::uintptr_t ready = 1;
+  static constexpr std::uintptr_t stop_mark = 2;  // waiters are aligned: never 2
 
   future_state() = default;
   std::atomic<std::uintptr_t> state_{empty};
@@ -198,21 +251,57 @@ class [[nodiscard]] awaitable_future {
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
     ~awaiter() {
+      stop_.reset();  // a stop callback running on another thread finishes first
       // Only reachable while suspended if the awaiting frame is destroyed.
-      if (state_->is_waiting(&waiter_)) state_->abandon_wait(&waiter_);
+      if (state_->is_waiting(&waiter_)) (void)state_->abandon_wait(&waiter_);
     }
     bool await_ready() const noexcept { return state_->is_ready(); }
-    bool await_suspend(std::coroutine_handle<> h) noexcept {
+
+    template <class Promise>
+    bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
       waiter_.handle = h;
       waiter_.executor = inline_ ? executor_ref{} : current_executor();
-      return state_->try_wait(&waiter_);
+      // Cancellable only when resuming through an executor (see the header
+      // comment). Registered before the waiter is published: a stop that was
+      // already requested runs the callback right here, and it leaves the
+      // stop mark for try_wait.
+      if constexpr (requires { h.promise().stop_token_ptr(); }) {
+        const std::stop_token* token = h.promise().stop_token_ptr();
+        if (waiter_.executor && token && token->stop_possible()) stop_.emplace(*token, on_stop{this});
+      }
+      // Published: from here the completer or the stop callback may resume
+      // the coroutine on another thread, which may destroy this awaiter, so
+      // nothing after a successful try_wait touches a member.
+      if (state_->try_wait(&waiter_)) return true;
+      canceled_ = state_->take_stop_mark();  // else the value is there
+      return false;
     }
-    value_type await_resume() { return state_->take(); }
+
+    value_type await_resume() {
+      // Unregister first: the destructor waits for a callback that is still
+      // running on another thread (it may have lost to the completer).
+      stop_.reset();
+      if (canceled_) return error(errc::canceled, "fastrt: awaiting a future was canceled");
+      return state_->take();
+    }
 
    private:
+    struct on_stop {
+      awaiter* self;
+      void operator()() const noexcept {
+        if (self->state_->request_stop(&self->waiter_) != state::stop_result::took_waiter) return;
+        // We took the waiter, so nobody else resumes it; await_resume's
+        // stop_.reset() waits for this call to return before the awaiter can go.
+        self->canceled_ = true;
+        detail::resume_on(self->waiter_.executor, self->waiter_.handle);  // always a post: executor is set
+      }
+    };
+
     state* state_;
     bool inline_;
+    bool canceled_ = false;  // written before the resumption is posted, read after it
     detail::future_waiter waiter_{};
+    std::optional<std::stop_callback<on_stop>> stop_;
   };
 
   awaiter operator co_await() && noexcept { return awaiter(checked(), false); }

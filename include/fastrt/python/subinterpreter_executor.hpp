@@ -19,7 +19,8 @@
 //            a free-threaded build), for extension modules that refuse
 //            subinterpreters (numpy and other single-phase-init modules).
 // submit(fn) picks pinned, else pooled, else main workers, round-robin;
-// submit_to(kind[, index]) chooses. fn(call_context&) runs with the GIL of
+// submit_to(kind[, index]) chooses; try_submit / try_submit_to(kind) never
+// wait for room (see "Cost" below). fn(call_context&) runs with the GIL of
 // the worker's interpreter held and its return value R completes an
 // awaitable_future<result<R>>. Idle workers sleep on a wait_strategy (spin,
 // yield, futex) — no CPU burnt without work — and wake in microseconds.
@@ -44,7 +45,7 @@
 // the calling thread or their own, and releases every thread state. The
 // runtime may then be finalized.
 //
-// Thread-safety: submit/submit_to/load may be called from any thread, except
+// Thread-safety: submit/submit_to/try_submit/try_submit_to/load may be called from any thread, except
 // that with pinned_producers == producers::one every submission to pinned
 // workers (and load) must come from one thread at a time with a
 // happens-before hand-over; load is not for the executor's own workers
@@ -66,6 +67,8 @@
 // then sleeps with a capped backoff, and releases the GIL meanwhile when the
 // submitting thread holds one; a worker submitting to its own full inbox
 // fails that submission with resource_unavailable_try_again instead.
+// try_submit does not wait: it tries each worker of the kind once and, if
+// every inbox is full, fails with resource_unavailable_try_again at once.
 #pragma once
 
 #include <Python.h>
@@ -491,10 +494,34 @@ class subinterpreter_executor {
   // else main; round-robin among them.
   template <class F>
   auto submit(F&& fn) {
-    const worker_kind kind = !pinned_.empty() ? worker_kind::pinned
-                             : !pooled_.empty() ? worker_kind::pooled
-                                                : worker_kind::main;
-    return submit_to(kind, std::forward<F>(fn));
+    return submit_to(default_kind(), std::forward<F>(fn));
+  }
+
+  // Like submit, but never waits for room: when the chosen worker's inbox is
+  // full, the other workers of that kind are tried once each (from the
+  // round-robin position on), and when every inbox is full the future is
+  // already failed with resource_unavailable_try_again — for callers that
+  // answer "busy" (HTTP 503) rather than queue up. After shutdown(): canceled.
+  template <class F>
+  auto try_submit(F&& fn) {
+    return try_submit_to(default_kind(), std::forward<F>(fn));
+  }
+
+  // try_submit on the workers of `kind`.
+  template <class F>
+  auto try_submit_to(worker_kind kind, F&& fn) {
+    const auto& list = workers_of(kind);
+    return submit_with(!list.empty(), std::forward<F>(fn), [&](const detail::job& j) {
+      const std::size_t n = list.size();
+      const std::size_t first = next_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed) % n;
+      for (std::size_t k = 0; k < n; ++k) {
+        if (list[(first + k) % n]->box.try_push(j)) return;
+      }
+      const error full(std::errc::resource_unavailable_try_again,
+                       std::string("subinterpreter_executor::try_submit: all ") + std::to_string(n) + " " +
+                           to_string(kind) + " workers' queues are full");
+      j.invoke(j.self, nullptr, &full);
+    });
   }
 
   // On a worker of `kind`, round-robin.
@@ -508,27 +535,8 @@ class subinterpreter_executor {
   // On worker `index` of `kind` (its interpreter, its order).
   template <class F>
   auto submit_to(worker_kind kind, std::size_t index, F&& fn) {
-    using R = std::invoke_result_t<std::decay_t<F>&, call_context&>;
-    static_assert(!std::is_pointer_v<std::remove_cvref_t<R>>,
-                  "fn must not return a pointer: no PyObject* (or other interpreter-owned memory) may outlive the call");
-    using T = ensure_result_t<R>;
-    auto [j, future] = make_job<T>(std::forward<F>(fn));
     const auto& list = workers_of(kind);
-    if (index >= list.size()) {
-      const error failure(std::errc::invalid_argument, "submit_to: no such worker");
-      j.invoke(j.self, nullptr, &failure);
-      return std::move(future);
-    }
-    submitters_.fetch_add(1, std::memory_order_seq_cst);
-    if (!accepting_.load(std::memory_order_seq_cst)) {
-      submitters_.fetch_sub(1, std::memory_order_seq_cst);
-      const error failure(errc::canceled, "subinterpreter_executor is shut down: submission rejected");
-      j.invoke(j.self, nullptr, &failure);
-      return std::move(future);
-    }
-    push(*list[index], j);
-    submitters_.fetch_sub(1, std::memory_order_seq_cst);
-    return std::move(future);
+    return submit_with(index < list.size(), std::forward<F>(fn), [&](const detail::job& j) { push(*list[index], j); });
   }
 
   // Stops accepting, runs what is queued (failing with errc::timed_out what
@@ -605,6 +613,39 @@ class subinterpreter_executor {
       case worker_kind::main: break;
     }
     return main_;
+  }
+
+  worker_kind default_kind() const noexcept {
+    return !pinned_.empty() ? worker_kind::pinned : !pooled_.empty() ? worker_kind::pooled : worker_kind::main;
+  }
+
+  // What submit_to and try_submit_to share: makes the job and its future,
+  // fails it with invalid_argument when there is no target worker, else runs
+  // place(job) — which queues the job or fails it — inside the handshake with
+  // shutdown() (submitters_ / accepting_), or fails it with canceled once
+  // shutdown() has begun.
+  template <class F, class Place>
+  auto submit_with(bool has_target, F&& fn, Place&& place) {
+    using R = std::invoke_result_t<std::decay_t<F>&, call_context&>;
+    static_assert(!std::is_pointer_v<std::remove_cvref_t<R>>,
+                  "fn must not return a pointer: no PyObject* (or other interpreter-owned memory) may outlive the call");
+    using T = ensure_result_t<R>;
+    auto [j, future] = make_job<T>(std::forward<F>(fn));
+    if (!has_target) {
+      const error failure(std::errc::invalid_argument, "subinterpreter_executor: no such worker");
+      j.invoke(j.self, nullptr, &failure);
+      return std::move(future);
+    }
+    submitters_.fetch_add(1, std::memory_order_seq_cst);
+    if (!accepting_.load(std::memory_order_seq_cst)) {
+      submitters_.fetch_sub(1, std::memory_order_seq_cst);
+      const error failure(errc::canceled, "subinterpreter_executor is shut down: submission rejected");
+      j.invoke(j.self, nullptr, &failure);
+      return std::move(future);
+    }
+    place(j);
+    submitters_.fetch_sub(1, std::memory_order_seq_cst);
+    return std::move(future);
   }
 
   template <class T, class F>
