@@ -38,7 +38,7 @@ struct response {
 };
 
 inline response text_response(int status, std::string body) {
-  return response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body)};
+  return response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body), {}};
 }
 
 }  // namespace fastrt_h2
