@@ -214,7 +214,8 @@ int main(int argc, char** argv) {
 
   py::runtime_options runtime_options;
   if (!o.app_dir.empty()) runtime_options.path.push_back(o.app_dir);
-  runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);  // fastrt_request.py (and the demo app)
+  runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);  // the demo app
+  runtime_options.builtins.push_back({"fastrt", &fastrt_h2::pymod::init});  // fastrt.Request, fastrt.Response
   auto runtime = py::runtime::start(std::move(runtime_options));
   if (!runtime) {
     std::fprintf(stderr, "fastrt-h2: starting Python: %s\n", runtime.error().message().data());
@@ -226,7 +227,7 @@ int main(int argc, char** argv) {
   executor_options.pooled_interpreters = static_cast<std::size_t>(o.pooled_interpreters);
   executor_options.main_workers = static_cast<std::size_t>(o.main_workers);
   executor_options.queue_capacity = static_cast<std::size_t>(o.queue_capacity);
-  executor_options.handlers = {"fastrt_request:Request", o.app};
+  executor_options.handlers = {"fastrt:Request", o.app};
   auto executor = py::subinterpreter_executor::start(std::move(executor_options));
   if (!executor) {
     std::fprintf(stderr, "fastrt-h2: loading the app: %s\n", executor.error().message().data());
@@ -245,8 +246,8 @@ int main(int argc, char** argv) {
   app.config.access_log = access_log;
   app.routes = fastrt_h2::example_routes();
   app.executor = executor->get();
-  app.app = fastrt_h2::python_app((*executor)->handler_of("fastrt_request:Request").value(),
-                                  (*executor)->handler_of(o.app).value());
+  app.app = fastrt_h2::python_app((*executor)->handler_of("fastrt:Request").value(),
+                                  (*executor)->handler_of(o.app).value(), executor->get());
 
   std::vector<std::optional<fastrt::tcp_listener>> listeners(static_cast<std::size_t>(o.io_threads));
   std::atomic<int> bound{0}, failed{0};

@@ -1,19 +1,32 @@
 // python_app.hpp — calls the user's `def app(request)` on the executor.
 //
-// Runs on a worker with its interpreter's GIL held (inside submit): builds a
-// fastrt_request.Request from plain C++ data, calls the app and converts what
-// it returns — bytes, str, or (status, headers, body) — into a response.
-// Nothing Python-owned leaves the call. A Python exception comes back as an
-// error with python::exception_code (type, message and traceback); an
-// unsupported return value as errc::invalid_argument saying what was wrong.
+// Runs on a worker with its interpreter's GIL held (inside submit): wraps the
+// C++ request in this interpreter's fastrt.Request (fastrt_module.hpp; the
+// type comes from the "fastrt:Request" handler, resolved in every
+// interpreter at start), calls the app and converts what it returns:
+//
+//   bytes / bytearray       200, application/octet-stream
+//   str                     200, text/plain; charset=utf-8 (UTF-8 encoded)
+//   (status, headers, body) body bytes / str / bytearray / None, or an
+//                           iterator (a generator ...) that is streamed
+//   fastrt.Response         its status, headers and body (streamed when the
+//                           body is an iterable)
+//
+// Nothing Python-owned leaves the call except a streamed body's iterator,
+// which stays in its interpreter behind the body_stream (py_stream.hpp). A
+// Python exception comes back as an error with python::exception_code (type,
+// message and traceback); an unsupported return value as
+// errc::invalid_argument saying what was wrong.
 #pragma once
 
 #include <fastrt/python/exception.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 
-#include <cctype>
 #include <string>
+#include <string_view>
 
+#include "fastrt_module.hpp"
+#include "py_stream.hpp"
 #include "request.hpp"
 
 namespace fastrt_h2 {
@@ -22,82 +35,68 @@ namespace py = fastrt::python;
 
 class python_app {
  public:
-  python_app(py::handler make_request, py::handler app) noexcept : make_request_(make_request), app_(app) {}
+  // request_type: the "fastrt:Request" handler. executor: where streamed
+  // bodies are pulled; it must outlive every response (without one, a
+  // streamed body is an error).
+  python_app(py::handler request_type, py::handler app, py::subinterpreter_executor* executor = nullptr) noexcept
+      : request_type_(request_type), app_(app), executor_(executor) {}
 
   fastrt::result<response> operator()(py::call_context& ctx, const request& req) const {
-    PyObject* make = ctx.object(make_request_);
+    PyObject* type = ctx.object(request_type_);
     PyObject* app = ctx.object(app_);
-    if (!make || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
-    PyObject* request_object = build_request(make, req);
+    if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
+    pymod::module_state* state = pymod::request_state(type);
+    if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
+    PyObject* request_object = pymod::new_request(state->request_type, req);
     if (!request_object) return py::take_exception("building the request object");
+    Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
     PyObject* out = PyObject_CallOneArg(app, request_object);
-    Py_DECREF(request_object);
-    if (!out) return py::take_exception();
-    fastrt::result<response> converted = convert(out);
+    Py_DECREF(app);
+    if (!out) {
+      fastrt::error failed = py::take_exception();
+      if (!pymod::release_request(request_object)) PyErr_Clear();
+      return failed;
+    }
+    // Before returning: `req` is only borrowed for this call (py_request.hpp).
+    if (!pymod::release_request(request_object)) {
+      Py_DECREF(out);
+      return py::take_exception("keeping the request object the app held on to");
+    }
+    fastrt::result<response> converted = convert(ctx, *state, out);
     Py_DECREF(out);
     return converted;
   }
 
  private:
-  static PyObject* text(const std::string& s) {
-    // Header values are octets; latin-1 maps each to one code point (as WSGI does).
-    return PyUnicode_DecodeLatin1(s.data(), static_cast<Py_ssize_t>(s.size()), nullptr);
-  }
-
-  static PyObject* build_request(PyObject* make, const request& req) {
-    PyObject* headers = PyList_New(static_cast<Py_ssize_t>(req.headers.size()));
-    if (!headers) return nullptr;
-    for (std::size_t i = 0; i < req.headers.size(); ++i) {
-      PyObject* pair = Py_BuildValue("(NN)", text(req.headers[i].first), text(req.headers[i].second));
-      if (!pair) {
-        Py_DECREF(headers);
-        return nullptr;
-      }
-      PyList_SET_ITEM(headers, static_cast<Py_ssize_t>(i), pair);  // steals
-    }
-    PyObject* body = PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size()));
-    if (!body) {
-      Py_DECREF(headers);
-      return nullptr;
-    }
-    // N steals the references, also on failure.
-    return PyObject_CallFunction(make, "NNNNN", text(req.method), text(req.path), text(req.query), headers, body);
-  }
-
   static fastrt::error invalid(std::string what) {
-    return fastrt::error(std::errc::invalid_argument, "app returned " + what +
-                                                          "; expected bytes, str or (status, headers, body)");
+    return fastrt::error(std::errc::invalid_argument,
+                         "app returned " + what + "; expected bytes, str, (status, headers, body) or fastrt.Response");
   }
 
-  // bytes / str / bytearray as the body; str is UTF-8 encoded.
-  static fastrt::result<std::string> body_of(PyObject* obj) {
-    if (obj == Py_None || PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj)) {
-      return py::call_context::to_bytes(obj);
-    }
-    return invalid(std::string("a body of type ") + Py_TYPE(obj)->tp_name);
-  }
-
-  static fastrt::result<std::string> header_text(PyObject* obj) {
-    if (PyUnicode_Check(obj)) {
-      Py_ssize_t size = 0;
-      const char* data = PyUnicode_AsUTF8AndSize(obj, &size);
-      if (!data) return py::take_exception();
-      return std::string(data, static_cast<std::size_t>(size));
-    }
-    if (PyBytes_Check(obj)) return std::string(PyBytes_AS_STRING(obj), static_cast<std::size_t>(PyBytes_GET_SIZE(obj)));
-    return invalid(std::string("a header name or value of type ") + Py_TYPE(obj)->tp_name);
-  }
-
-  static fastrt::result<response> convert(PyObject* out) {
+  fastrt::result<response> convert(py::call_context& ctx, pymod::module_state& state, PyObject* out) const {
     response r;
     if (PyBytes_Check(out) || PyByteArray_Check(out)) {
       r.headers.emplace_back("content-type", "application/octet-stream");
-      r.body = FASTRT_TRY(body_of(out));
+      r.body = FASTRT_TRY(py::call_context::to_bytes(out));
       return r;
     }
     if (PyUnicode_Check(out)) {
       r.headers.emplace_back("content-type", "text/plain; charset=utf-8");
-      r.body = FASTRT_TRY(body_of(out));
+      r.body = FASTRT_TRY(py::call_context::to_bytes(out));
+      return r;
+    }
+    if (Py_IS_TYPE(out, state.response_type)) {
+      // Checked when it was made: the body is bytes or an iterable.
+      auto* made = reinterpret_cast<pymod::response_object*>(out);
+      r.status = static_cast<int>(PyLong_AsLong(made->status));
+      FASTRT_TRY(add_headers(r, made->headers));
+      if (PyBytes_Check(made->body)) {
+        r.body.assign(PyBytes_AS_STRING(made->body), static_cast<std::size_t>(PyBytes_GET_SIZE(made->body)));
+        return r;
+      }
+      PyObject* iterator = PyObject_GetIter(made->body);
+      if (!iterator) return py::take_exception("iterating the fastrt.Response body");
+      r.stream = FASTRT_TRY(stream_of(ctx, iterator));
       return r;
     }
     if (!PyTuple_Check(out) || PyTuple_GET_SIZE(out) != 3) return invalid(std::string("a ") + Py_TYPE(out)->tp_name);
@@ -109,34 +108,61 @@ class python_app {
       return invalid("status " + std::to_string(code) + " (must be 200..599)");
     }
     r.status = static_cast<int>(code);
-    PyObject* items = PySequence_Fast(PyTuple_GET_ITEM(out, 1), "headers must be a sequence of (name, value)");
+    FASTRT_TRY(add_headers(r, PyTuple_GET_ITEM(out, 1)));
+    PyObject* body = PyTuple_GET_ITEM(out, 2);
+    if (body == Py_None || PyUnicode_Check(body) || PyBytes_Check(body) || PyByteArray_Check(body)) {
+      r.body = FASTRT_TRY(py::call_context::to_bytes(body));
+      return r;
+    }
+    if (!PyIter_Check(body)) return invalid(std::string("a body of type ") + Py_TYPE(body)->tp_name);
+    r.stream = FASTRT_TRY(stream_of(ctx, Py_NewRef(body)));
+    return r;
+  }
+
+  // Takes over `iterator`; made last, once nothing else can fail.
+  fastrt::result<body_stream> stream_of(py::call_context& ctx, PyObject* iterator) const {
+    if (!executor_) {
+      Py_DECREF(iterator);
+      return fastrt::error(std::errc::operation_not_supported, "a streamed body needs python_app's executor");
+    }
+    return pymod::python_body_stream(iterator, executor_, ctx);
+  }
+
+  // (name, value) pairs — str (UTF-8) or bytes each — checked like
+  // fastrt.Response's; names lower-cased.
+  static fastrt::result<void> add_headers(response& r, PyObject* headers) {
+    PyObject* items = PySequence_Fast(headers, "headers must be a sequence of (name, value)");
     if (!items) {
       PyErr_Clear();
       return invalid("headers that are not a sequence of (name, value)");
     }
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
-    for (Py_ssize_t i = 0; i < n; ++i) {
+    fastrt::result<void> added;
+    for (Py_ssize_t i = 0; added && i < PySequence_Fast_GET_SIZE(items); ++i) {
       PyObject* item = PySequence_Fast_GET_ITEM(items, i);
+      std::string_view name, value;
       if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
-        Py_DECREF(items);
-        return invalid("a header that is not a (name, value) tuple");
+        added = invalid("a header that is not a (name, value) tuple");
+      } else if (!pymod::octets_of(PyTuple_GET_ITEM(item, 0), name, "a header name") ||
+                 !pymod::octets_of(PyTuple_GET_ITEM(item, 1), value, "a header value")) {
+        PyErr_Clear();
+        added = invalid(std::string("a header name or value that is not str or bytes"));
+      } else {
+        std::string lower(name);
+        pymod::lower_ascii(lower);
+        if (const char* problem = pymod::header_problem(lower, value)) {
+          added = invalid("header '" + lower + "': " + problem);
+        } else {
+          r.headers.emplace_back(std::move(lower), std::string(value));
+        }
       }
-      auto name = header_text(PyTuple_GET_ITEM(item, 0));
-      auto value = name ? header_text(PyTuple_GET_ITEM(item, 1)) : fastrt::result<std::string>(std::string());
-      if (!name || !value) {
-        Py_DECREF(items);
-        return !name ? std::move(name).error() : std::move(value).error();
-      }
-      for (char& c : *name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers.emplace_back(std::move(*name), std::move(*value));
     }
     Py_DECREF(items);
-    r.body = FASTRT_TRY(body_of(PyTuple_GET_ITEM(out, 2)));
-    return r;
+    return added;
   }
 
-  py::handler make_request_;
+  py::handler request_type_;
   py::handler app_;
+  py::subinterpreter_executor* executor_;
 };
 
 }  // namespace fastrt_h2

@@ -19,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 #include <memory>
+#include <vector>
 
 namespace fastrt::test {
 
@@ -67,6 +68,14 @@ struct python_holder {
   }
 };
 
+// More built-in modules for this test binary (e.g. fastrt-h2's `fastrt`):
+// add them before the runtime starts, i.e. before the first python_runtime()
+// or start_executor().
+inline std::vector<fastrt::python::builtin_module>& extra_builtins() {
+  static std::vector<fastrt::python::builtin_module> modules;
+  return modules;
+}
+
 // Starts the runtime on first use (call it from the main thread first).
 inline fastrt::python::runtime& python_runtime() {
   static python_holder holder;
@@ -75,6 +84,7 @@ inline fastrt::python::runtime& python_runtime() {
     options.path = {FASTRT_TEST_PYTHON_DIR};
     options.builtins = {{"_fastrt_test_native", &python_modules::init_native},
                         {"_fastrt_test_legacy", &python_modules::init_legacy}};
+    options.builtins.insert(options.builtins.end(), extra_builtins().begin(), extra_builtins().end());
     auto started = fastrt::python::runtime::start(std::move(options));
     if (!started) {
       started.error().print(stderr, "fastrt test: python runtime");
