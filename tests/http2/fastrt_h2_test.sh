@@ -6,8 +6,10 @@ set -uo pipefail
 server_bin=$1
 work=$(mktemp -d)
 pid=
+big_pid=
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  if [ -n "$big_pid" ] && kill -0 "$big_pid" 2>/dev/null; then kill -KILL "$big_pid" 2>/dev/null; wait "$big_pid" 2>/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -110,9 +112,20 @@ check "h2load: all 2xx" grep -q "status codes: 2000 2xx" "$work/h2load.out"
 h2load -n 500 -c 5 -m 10 "$url/cpp/hello" >"$work/h2load_cpp.out" 2>&1
 check "h2load on the C++ handler" grep -q "500 succeeded, 0 failed, 0 errored" "$work/h2load_cpp.out"
 
-# Misbehaving clients, with hand-built frames (Debian's python3-hpack).
-/usr/bin/python3 "$(dirname "$0")/raw_frames.py" "$port" >"$work/raw.out" 2>&1
+# Misbehaving clients, with hand-built frames (Debian's python3-hpack). A
+# second server with a 4 MiB --max-body-size takes the large-body case.
+big_port=$(free_port)
+"$server_bin" --port "$big_port" --pinned 1 --max-body-size 4194304 >"$work/big.out" 2>"$work/big.err" &
+big_pid=$!
+for _ in $(seq 1 200); do
+  grep -q "serving" "$work/big.out" 2>/dev/null && break
+  kill -0 "$big_pid" 2>/dev/null || break
+  sleep 0.05
+done
+check "second server (--max-body-size 4194304) started" grep -q "serving" "$work/big.out"
+/usr/bin/python3 "$(dirname "$0")/raw_frames.py" "$port" --pid "$pid" --big-port "$big_port" >"$work/raw.out" 2>&1
 raw_status=$?
+kill -KILL "$big_pid" 2>/dev/null; wait "$big_pid" 2>/dev/null; big_pid=
 sed 's/^/     raw: /' "$work/raw.out"
 check "raw-frame tests (tests/http2/raw_frames.py)" test "$raw_status" -eq 0
 
