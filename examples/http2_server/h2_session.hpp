@@ -173,6 +173,11 @@ class h2_connection {
   };
 
   static constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#ifdef FASTRT_HAVE_NGHTTP2_MAX_CONTINUATIONS
+  static constexpr long too_many_continuations = NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+#else
+  static constexpr long too_many_continuations = NGHTTP2_ERR_FLOODED;  // (no such error without the backport)
+#endif
   static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
 
   static bool looks_like_h2(std::string_view data) noexcept {
@@ -205,7 +210,10 @@ class h2_connection {
       const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
       if (consumed < 0) {
         // A fatal protocol error (flooding included): nghttp2 has queued a
-        // GOAWAY; send it and close this connection only.
+        // GOAWAY (floods get ENHANCE_YOUR_CALM from us, nghttp2 would just
+        // close); send it and close this connection only.
+        if (consumed == NGHTTP2_ERR_FLOODED || consumed == too_many_continuations)
+          nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
         if (consumed != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
           std::fprintf(stderr, "fastrt-h2: closing a connection: %s\n", nghttp2_strerror(static_cast<int>(consumed)));
         }
@@ -293,6 +301,8 @@ class h2_connection {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &on_stream_close);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, &on_begin_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &on_frame_send);
     nghttp2_option* option = nullptr;
     if (nghttp2_option_new(&option) != 0) {
       nghttp2_session_callbacks_del(callbacks);
@@ -409,6 +419,32 @@ class h2_connection {
     return 0;
   }
 
+  // RFC 9113 §5.1.1: a HEADERS opening a stream id not above every earlier
+  // one is a connection error PROTOCOL_ERROR. nghttp2 silently ignores such
+  // a block when it no longer knows the stream, because it could be
+  // trailers racing an RST_STREAM of ours (which §5.1 tolerates): tell the
+  // two apart with the ids we reset lately.
+  static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user_data) {
+    h2_connection& c = self(user_data);
+    if (hd->type != NGHTTP2_HEADERS || hd->stream_id <= 0 || (hd->stream_id & 1) == 0) return 0;
+    if (hd->stream_id > c.max_client_stream_) {
+      c.max_client_stream_ = hd->stream_id;
+      return 0;
+    }
+    if (nghttp2_session_find_stream(session, hd->stream_id)) return 0;  // trailers of an open stream
+    if (std::find(c.reset_lately_.begin(), c.reset_lately_.end(), hd->stream_id) != c.reset_lately_.end()) return 0;
+    nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+    return 0;
+  }
+
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_RST_STREAM) return 0;
+    auto& reset = self(user_data).reset_lately_;  // the last 64 streams we reset
+    if (reset.size() == 64) reset.erase(reset.begin());
+    reset.push_back(frame->hd.stream_id);
+    return 0;
+  }
+
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user_data) {
     h2_connection& c = self(user_data);
     auto it = c.streams_.find(stream_id);
@@ -502,7 +538,7 @@ class h2_connection {
   // be reading it.
   fastrt::coro_task<fastrt::result<response>> call_python(std::shared_ptr<const request> req, std::stop_token cancel) {
     const python_app app = app_.app;
-    auto future = app_.executor->submit(  // TODO try_submit
+    auto future = app_.executor->try_submit(
 
         [req, app, cancel](fastrt::python::call_context& ctx) -> fastrt::result<response> {
           if (cancel.stop_requested())
@@ -774,6 +810,8 @@ class h2_connection {
   connection_deadlines deadlines_;
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::unique_ptr<stream_data>> streams_;
+  std::int32_t max_client_stream_ = 0;
+  std::vector<std::int32_t> reset_lately_;
   fastrt::async_scope requests_;    // handlers and body fetches
   fastrt::async_scope background_;  // the watchdog and shutdown flushes
   std::stop_source reader_stop_;

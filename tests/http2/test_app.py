@@ -3,10 +3,13 @@
     GET /sleep?s=SECONDS   answers after sleeping (timeouts, full queues, shutdown)
     GET /hit               counts a call in this interpreter and returns the count
     GET /hits              the count so far (was queued work skipped?)
+    GET /stream?bytes=N    N bytes from a generator, as a fastrt.Response
     anything else          "ok"
 """
 import time
 from urllib.parse import parse_qs
+
+import fastrt
 
 hits = 0
 
@@ -21,4 +24,14 @@ def app(request):
         return f"{hits}\n"
     if request.path == "/hits":
         return f"{hits}\n"
+    if request.path == "/stream":
+        return fastrt.Response(pieces(int(parse_qs(request.query)["bytes"][0])),
+                               content_type="application/octet-stream")
     return "ok\n"
+
+
+def pieces(total, size=64 * 1024):
+    piece = b"p" * size
+    while total > 0:
+        yield piece[:min(size, total)]
+        total -= size
