@@ -207,7 +207,10 @@ class h2_connection {
         }
         sniffed_ = true;
       }
+      in_mem_recv_ = true;
       const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+      in_mem_recv_ = false;
+      start_ready();
       if (consumed < 0) {
         // A fatal protocol error (flooding included): nghttp2 has queued a
         // GOAWAY (floods get ENHANCE_YOUR_CALM from us, nghttp2 would just
@@ -496,11 +499,24 @@ class h2_connection {
   }
 
   // --- requests ---------------------------------------------------------------
+  // Requests completed inside mem_recv start after it returns: a C++
+  // handler answers at once and flushes, and nghttp2 must not be asked to
+  // send from inside its own callbacks.
   void dispatch(stream_data& s) {
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
-    requests_.spawn(handle(s.id, s.dispatched_req, s.cancel.get_token()));
+    if (in_mem_recv_) ready_.push_back(s.id);
+    else requests_.spawn(handle(s.id, s.dispatched_req, s.cancel.get_token()));
+  }
+
+  void start_ready() {
+    for (const std::int32_t id : ready_) {
+      auto it = streams_.find(id);
+      if (it == streams_.end()) continue;  // reset in the same read
+      requests_.spawn(handle(id, it->second->dispatched_req, it->second->cancel.get_token()));
+    }
+    ready_.clear();
   }
 
   // Answers before the request is complete (413, 431); the rest of the
@@ -583,8 +599,8 @@ class h2_connection {
     s.offset = 0;
     const std::string status = std::to_string(s.resp.status);
     std::string length;
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(s.resp.headers.size() + 2);
+    static thread_local std::vector<nghttp2_nv> nva;  // reused: one allocation per thread, not per response
+    nva.clear();
     auto add = [&](std::string_view name, std::string_view value) {
       nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
                      reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
@@ -751,8 +767,11 @@ class h2_connection {
   };
 
   fastrt::coro_task<> flush_now() {
+    // One batch buffer per io thread: send() copies it before suspending, so
+    // connections take turns with it and an idle connection holds none.
+    static thread_local std::string out;
     while (!closed_) {
-      std::string out;
+      out.clear();
       for (;;) {
         const std::uint8_t* data = nullptr;
         const auto n = nghttp2_session_mem_send(session_, &data);
@@ -811,6 +830,8 @@ class h2_connection {
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, std::unique_ptr<stream_data>> streams_;
   std::int32_t max_client_stream_ = 0;
+  std::vector<std::int32_t> ready_;  // requests completed during mem_recv
+  bool in_mem_recv_ = false;
   std::vector<std::int32_t> reset_lately_;
   fastrt::async_scope requests_;    // handlers and body fetches
   fastrt::async_scope background_;  // the watchdog and shutdown flushes
