@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs a built fastrt into a staging prefix and consumes it the way a
+# downstream project would:
+#   1. the install tree has the headers, the CMake package, the pkg-config
+#      files and (when built) fastrt-h2 / fastrt-echo with the demo app;
+#   2. tests/package/find_package configures, builds and runs against it with
+#      find_package(fastrt 0.1 REQUIRED COMPONENTS <components>);
+#   3. tests/package/pkg_config builds the same programs with pkg-config;
+#   4. negative cases: a bogus component and (with python) a Python root that
+#      does not exist make find_package fail with a message naming them.
+# Usage: run_package_tests.sh BUILD_DIR CXX_COMPILER COMPONENTS (comma-separated)
+set -euo pipefail
+build=$1
+cxx=$2
+IFS=, read -r -a components <<<"$3"
+here=$(cd "$(dirname "$0")" && pwd)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fastrt-package.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+has() { [[ " ${components[*]} " == *" $1 "* ]]; }
+step() { echo "--- package: $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+step "cmake --install $build --prefix $prefix"
+cmake --install "$build" --prefix "$prefix" >"$work/install.log" || { cat "$work/install.log"; fail "install"; }
+for f in include/fastrt/result.hpp include/fastrt/version.hpp include/fastrt/detail/join.hpp \
+         lib/cmake/fastrt/fastrtConfig.cmake lib/cmake/fastrt/fastrtConfigVersion.cmake \
+         lib/cmake/fastrt/fastrtTargets.cmake lib/pkgconfig/fastrt.pc; do
+  [ -f "$prefix/$f" ] || fail "$f is not installed"
+done
+has python && { [ -f "$prefix/include/fastrt/python/runtime.hpp" ] || fail "python headers are not installed"; }
+if [ -x "$build/examples/echo_server/fastrt-echo" ]; then
+  [ -x "$prefix/bin/fastrt-echo" ] || fail "fastrt-echo is not installed"
+fi
+if [ -x "$build/examples/http2_server/fastrt-h2" ]; then
+  [ -x "$prefix/bin/fastrt-h2" ] || fail "fastrt-h2 is not installed"
+  [ -f "$prefix/share/fastrt/http2_server/app/demo_app.py" ] || fail "the fastrt-h2 demo app is not installed"
+fi
+
+cmake_list=$(IFS=';'; echo "${components[*]}")
+step "find_package(fastrt 0.1 REQUIRED COMPONENTS ${components[*]})"
+cmake -S "$here/find_package" -B "$work/consumer" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
+      -DCMAKE_PREFIX_PATH="$prefix" "-DFASTRT_TEST_COMPONENTS=$cmake_list" >"$work/consumer.log" 2>&1 \
+  || { cat "$work/consumer.log"; fail "downstream configure"; }
+cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 || { cat "$work/consumer.log"; fail "downstream build"; }
+for c in "${components[@]}"; do
+  "$work/consumer/consume_$c" || fail "consume_$c (find_package) exited $?"
+done
+
+step "pkg-config"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+"$here/pkg_config/build.sh" "$work/pkg" "${components[@]}"
+
+# Negative cases: configure must fail, and say why.
+expect_configure_failure() {  # NAME PATTERN CMAKE_ARGS...
+  local name=$1 pattern=$2
+  shift 2
+  step "negative: $name"
+  if cmake -S "$here/find_package" -B "$work/$name" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
+           -DCMAKE_PREFIX_PATH="$prefix" "$@" >"$work/$name.log" 2>&1; then
+    cat "$work/$name.log"
+    fail "$name: configure succeeded"
+  fi
+  grep -Eq "$pattern" "$work/$name.log" || { cat "$work/$name.log"; fail "$name: no '$pattern' in the error"; }
+}
+expect_configure_failure bogus_component "component 'bogus': unknown component" "-DFASTRT_TEST_COMPONENTS=core;bogus"
+if has python; then
+  expect_configure_failure missing_python "component 'python': CPython 3\.[0-9]+\.[0-9]+ not found.*/nonexistent/python" \
+    "-DFASTRT_TEST_COMPONENTS=core;python" -DFASTRT_PYTHON_ROOT=/nonexistent/python
+fi
+echo "package tests passed (${components[*]})"
