@@ -2,7 +2,8 @@
 # Installs a built fastrt into a staging prefix and consumes it the way a
 # downstream project would:
 #   1. the install tree has the headers, the CMake package, the pkg-config
-#      files and (when built) fastrt-h2 / fastrt-echo with the demo app;
+#      files and (when built) fastrt-h2 / fastrt-echo with the demo app, which
+#      the installed fastrt-h2 serves (with curl);
 #   2. tests/package/find_package configures, builds and runs against it with
 #      find_package(fastrt 0.1 REQUIRED COMPONENTS <components>);
 #   3. tests/package/pkg_config builds the same programs with pkg-config;
@@ -36,6 +37,26 @@ fi
 if [ -x "$build/examples/http2_server/fastrt-h2" ]; then
   [ -x "$prefix/bin/fastrt-h2" ] || fail "fastrt-h2 is not installed"
   [ -f "$prefix/share/fastrt/http2_server/app/demo_app.py" ] || fail "the fastrt-h2 demo app is not installed"
+fi
+
+# The installed fastrt-h2 must serve the installed demo app, not the source
+# tree's (which it also lists, after it): a marked copy proves which one ran.
+if [ -x "$prefix/bin/fastrt-h2" ] && command -v curl >/dev/null; then
+  step "installed fastrt-h2 serves share/fastrt/http2_server/app"
+  sed -i 's/Hello from fastrt-h2 (Python)/Hello from the installed demo app/' \
+      "$prefix/share/fastrt/http2_server/app/demo_app.py"
+  port=$((20000 + RANDOM % 20000))
+  "$prefix/bin/fastrt-h2" --port "$port" --pinned 1 >"$work/h2.log" 2>&1 &
+  h2_pid=$!
+  reply=""
+  for _ in $(seq 50); do
+    reply=$(curl -s --max-time 2 --http2-prior-knowledge "http://127.0.0.1:$port/" || true)
+    [ -n "$reply" ] && break
+    sleep 0.2
+  done
+  kill -TERM "$h2_pid"
+  wait "$h2_pid" || fail "installed fastrt-h2 exited $? on SIGTERM: $(cat "$work/h2.log")"
+  [ "$reply" = "Hello from the installed demo app" ] || fail "installed fastrt-h2 answered '$reply': $(cat "$work/h2.log")"
 fi
 
 cmake_list=$(IFS=';'; echo "${components[*]}")
