@@ -85,6 +85,15 @@ expect_configure_failure() {  # NAME PATTERN CMAKE_ARGS...
   fi
   grep -Eq "$pattern" "$work/$name.log" || { cat "$work/$name.log"; fail "$name: no '$pattern' in the error"; }
 }
+# FASTRT_PYTHON_ROOT pointed at the recorded CPython's own prefix must work.
+if has python; then
+  step "FASTRT_PYTHON_ROOT=<the recorded CPython prefix>"
+  python_root=$(dirname "$(pkg-config --variable=pylibdir fastrt-python)")
+  cmake -S "$here/find_package" -B "$work/python_root" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
+        -DCMAKE_PREFIX_PATH="$prefix" "-DFASTRT_TEST_COMPONENTS=core;python" -DFASTRT_PYTHON_ROOT="$python_root" \
+        >"$work/python_root.log" 2>&1 || { cat "$work/python_root.log"; fail "FASTRT_PYTHON_ROOT=$python_root"; }
+fi
+
 expect_configure_failure bogus_component "component 'bogus': unknown component" "-DFASTRT_TEST_COMPONENTS=core;bogus"
 if has python; then
   expect_configure_failure missing_python "component 'python': CPython 3\.[0-9]+\.[0-9]+ not found.*/nonexistent/python" \
