@@ -14,6 +14,7 @@
 #include <fastrt/tcp_listener.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -36,6 +37,16 @@
 namespace {
 
 namespace py = fastrt::python;
+
+// FASTRT_H2_INSTALLED_DEMO_DIR is relative to the installed binary's
+// directory; empty when /proc/self/exe cannot be read.
+std::string installed_demo_dir() {
+  std::string exe(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size());
+  if (n <= 0 || static_cast<std::size_t>(n) >= exe.size()) return {};
+  exe.resize(static_cast<std::size_t>(n));
+  return exe.substr(0, exe.rfind('/') + 1) + FASTRT_H2_INSTALLED_DEMO_DIR;
+}
 
 struct options {
   std::string app = "demo_app:app";
@@ -214,7 +225,11 @@ int main(int argc, char** argv) {
 
   py::runtime_options runtime_options;
   if (!o.app_dir.empty()) runtime_options.path.push_back(o.app_dir);
-  runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);  // the demo app
+  // The demo app: next to an installed binary (<prefix>/share/fastrt/...),
+  // else in the source tree this binary was built from. A missing sys.path
+  // entry is harmless, so both are listed.
+  if (std::string installed = installed_demo_dir(); !installed.empty()) runtime_options.path.push_back(installed);
+  runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);
   runtime_options.builtins.push_back({"fastrt", &fastrt_h2::pymod::init});  // fastrt.Request, fastrt.Response
   auto runtime = py::runtime::start(std::move(runtime_options));
   if (!runtime) {

@@ -1,0 +1,117 @@
+"""Conan 2 recipe for fastrt (header-only; run from this checkout).
+
+    conan create . -o "fastrt/*:with_python=True"
+    conan create . -o "fastrt/*:with_python=True" -c user.fastrt:python=/path/to/python3.13
+
+Components: core (always), uring (option with_uring, liburing from Conan
+Center), python (option with_python: the system's CPython >= 3.12 with a
+shared libpython, which Conan does not provide; its paths are read back from
+the installed fastrt-python.pc).
+"""
+import os
+import re
+
+from conan import ConanFile
+from conan.errors import ConanException, ConanInvalidConfiguration
+from conan.tools.build import check_min_cppstd
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
+from conan.tools.files import load
+from conan.tools.gnu import PkgConfigDeps
+
+required_conan_version = ">=2.0"
+
+
+class FastrtConan(ConanFile):
+    name = "fastrt"
+    version = "0.1.0"
+    description = "Header-only C++20 concurrency runtime: coroutines, io_uring, CPython subinterpreters"
+    topics = ("coroutines", "io_uring", "concurrency", "python", "header-only")
+    package_type = "header-library"
+    settings = "os", "arch", "compiler", "build_type"
+    options = {"with_uring": [True, False], "with_python": [True, False]}
+    default_options = {"with_uring": True, "with_python": False}
+    exports_sources = "CMakeLists.txt", "CHANGELOG.md", "cmake/*", "include/*"
+
+    def validate(self):
+        if self.settings.compiler.get_safe("cppstd"):
+            check_min_cppstd(self, 20)
+        if self.options.with_uring and self.settings.os != "Linux":
+            raise ConanInvalidConfiguration("fastrt: with_uring needs Linux (io_uring)")
+
+    def requirements(self):
+        if self.options.with_uring:
+            self.requires("liburing/2.5")
+
+    def layout(self):
+        cmake_layout(self)
+
+    def generate(self):
+        tc = CMakeToolchain(self)
+        tc.cache_variables["FASTRT_BUILD_TESTS"] = False
+        tc.cache_variables["FASTRT_BUILD_EXAMPLES"] = False
+        tc.cache_variables["FASTRT_WITH_URING"] = bool(self.options.with_uring)
+        tc.cache_variables["FASTRT_WITH_PYTHON"] = bool(self.options.with_python)
+        python = self.conf.get("user.fastrt:python", default="")
+        if python:
+            tc.cache_variables["FASTRT_PYTHON"] = python
+        tc.generate()
+        CMakeDeps(self).generate()
+        # fastrt's CMakeLists finds liburing with pkg-config.
+        PkgConfigDeps(self).generate()
+
+    def build(self):
+        # Header-only: configuring generates <fastrt/version.hpp> and the
+        # package files; there is nothing to compile.
+        cmake = CMake(self)
+        cmake.configure()
+
+    def package(self):
+        CMake(self).install()
+        for comp, pc in (("uring", "fastrt-uring.pc"), ("python", "fastrt-python.pc")):
+            wanted = self.options.get_safe(f"with_{comp}")
+            if wanted and not os.path.isfile(os.path.join(self.package_folder, "lib", "pkgconfig", pc)):
+                raise ConanException(f"fastrt: with_{comp}=True but configure did not find its dependency "
+                                     "(see the CMake output above)")
+
+    def package_id(self):
+        # The headers do not depend on the compiler or build type; the
+        # options stay, since they decide which components exist.
+        self.info.settings.clear()
+
+    def package_info(self):
+        self.cpp_info.set_property("cmake_file_name", "fastrt")
+        self.cpp_info.bindirs = []
+        self.cpp_info.libdirs = []
+
+        core = self.cpp_info.components["core"]
+        core.set_property("cmake_target_name", "fastrt::core")
+        core.set_property("pkg_config_name", "fastrt")
+        core.bindirs = []
+        core.libdirs = []
+        if self.settings.os in ("Linux", "FreeBSD"):
+            core.system_libs = ["pthread"]
+
+        if self.options.with_uring:
+            uring = self.cpp_info.components["uring"]
+            uring.set_property("cmake_target_name", "fastrt::uring")
+            uring.set_property("pkg_config_name", "fastrt-uring")
+            uring.requires = ["core", "liburing::liburing"]
+            uring.bindirs = []
+            uring.libdirs = []
+
+        if self.options.with_python:
+            # The CPython recorded at package time (outside the package).
+            pc = load(self, os.path.join(self.package_folder, "lib", "pkgconfig", "fastrt-python.pc"))
+            libdir = re.search(r"^pylibdir=(.*)$", pc, re.M).group(1)
+            includedir = re.search(r"^pyincludedir=(.*)$", pc, re.M).group(1)
+            library = re.search(r"-l(python\S+)", pc).group(1)
+            python = self.cpp_info.components["python"]
+            python.set_property("cmake_target_name", "fastrt::python")
+            python.set_property("pkg_config_name", "fastrt-python")
+            python.requires = ["core"]
+            python.bindirs = []
+            python.includedirs = [includedir]
+            python.libdirs = [libdir]
+            python.system_libs = [library, "dl"]
+            python.exelinkflags = [f"-Wl,-rpath,{libdir}"]
+            python.sharedlinkflags = [f"-Wl,-rpath,{libdir}"]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds and runs tests/package/consumers/<component>_main.cpp with nothing
+# but `c++ $(pkg-config --cflags --libs <package>) -std=c++20`: fastrt for
+# core, fastrt-uring, fastrt-python. PKG_CONFIG_PATH must reach the install.
+# Usage: build.sh OUT_DIR COMPONENT...
+set -euo pipefail
+out=$1
+shift
+consumers=$(cd "$(dirname "$0")/../consumers" && pwd)
+mkdir -p "$out"
+for component in "$@"; do
+  package=fastrt
+  [ "$component" = core ] || package=fastrt-$component
+  echo "c++ ${component}_main.cpp \$(pkg-config --cflags --libs $package) -std=c++20"
+  # shellcheck disable=SC2046  # pkg-config's output is meant to be word-split
+  c++ -std=c++20 -Wall -Wextra -Werror "$consumers/${component}_main.cpp" -o "$out/$component" \
+      $(pkg-config --cflags --libs "$package")
+  "$out/$component" || { echo "FAIL: $component (pkg-config) exited $?" >&2; exit 1; }
+done
