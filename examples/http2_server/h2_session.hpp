@@ -52,7 +52,6 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -94,6 +93,7 @@ class h2_connection {
     app_.connections.fetch_sub(1, std::memory_order_relaxed);
     list_.remove(this);
     if (session_) nghttp2_session_del(session_);
+    while (open_streams_) close_stream(open_streams_);
   }
 
   fastrt::coro_task<> run() {
@@ -161,7 +161,11 @@ class h2_connection {
     bool dispatched = false;
     bool head = false;
     bool answered = false;
-    std::stop_source cancel;  // the client reset the stream: stop its handler
+    // The client reset the stream: stop its handler. Only Python-bound
+    // requests get one (it costs an allocation; C++ handlers are short).
+    std::stop_source cancel{std::nostopstate};
+    stream_data* prev = nullptr;  // the connection's open streams
+    stream_data* next = nullptr;
     clock::time_point started = clock::now();
     // The response, pulled by nghttp2.
     response resp;
@@ -283,9 +287,7 @@ class h2_connection {
       closed_ = true;
       co_return http1_outcome::closed;
     }
-    stream_data& stream = *s;
-    streams_.emplace(1, std::move(s));
-    dispatch(stream);
+    dispatch(open_stream(std::move(s)));
     co_return http1_outcome::upgraded;
   }
 
@@ -345,7 +347,7 @@ class h2_connection {
     auto s = std::make_unique<stream_data>();
     s->id = frame->hd.stream_id;
     nghttp2_session_set_stream_user_data(session, s->id, s.get());
-    c.streams_.emplace(s->id, std::move(s));
+    c.open_stream(std::move(s));
     return 0;
   }
 
@@ -450,14 +452,13 @@ class h2_connection {
 
   static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user_data) {
     h2_connection& c = self(user_data);
-    auto it = c.streams_.find(stream_id);
-    if (it == c.streams_.end()) return 0;
-    stream_data& s = *it->second;
-    c.log_access(s);
+    stream_data* s = c.find_stream(stream_id);  // (the user data is still there during this callback)
+    if (!s) return 0;
+    c.log_access(*s);
     // Reset by the client (or answered): a handler still running stops, and
     // Python work still queued for it is skipped.
-    s.cancel.request_stop();
-    c.streams_.erase(it);
+    s->cancel.request_stop();
+    c.close_stream(s);
     return 0;
   }
 
@@ -505,6 +506,7 @@ class h2_connection {
   void dispatch(stream_data& s) {
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
+    if (!app_.routes.find(s.req.path)) s.cancel = std::stop_source();
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
     if (in_mem_recv_) ready_.push_back(s.id);
     else requests_.spawn(handle(s.id, s.dispatched_req, s.cancel.get_token()));
@@ -512,9 +514,9 @@ class h2_connection {
 
   void start_ready() {
     for (const std::int32_t id : ready_) {
-      auto it = streams_.find(id);
-      if (it == streams_.end()) continue;  // reset in the same read
-      requests_.spawn(handle(id, it->second->dispatched_req, it->second->cancel.get_token()));
+      stream_data* s = find_stream(id);
+      if (!s) continue;  // reset in the same read
+      requests_.spawn(handle(id, s->dispatched_req, s->cancel.get_token()));
     }
     ready_.clear();
   }
@@ -542,9 +544,9 @@ class h2_connection {
       resp = out ? std::move(out).value() : error_response(*req, out.error());
     }
     if (closed_) co_return;
-    auto it = streams_.find(id);
-    if (it == streams_.end()) co_return;  // reset by the client meanwhile
-    submit(*it->second, std::move(resp));
+    stream_data* s = find_stream(id);
+    if (!s) co_return;  // reset by the client meanwhile
+    submit(*s, std::move(resp));
     co_await flush();
     finish_if_done();
   }
@@ -632,17 +634,17 @@ class h2_connection {
   // Pulls the next piece of stream `id`'s body and resumes its DATA frames.
   fastrt::coro_task<> fetch_piece(std::int32_t id) {
     co_await ctx_.schedule();  // not inside nghttp2's read callback
-    auto it = streams_.find(id);
-    if (it == streams_.end()) co_return;  // reset meanwhile
+    const stream_data* before = find_stream(id);
+    if (!before) co_return;  // reset meanwhile
     // The function lives in this frame while its coroutine runs: a reset
     // stream frees its stream_data (and response) meanwhile.
-    const body_stream next = it->second->resp.stream;
+    const body_stream next = before->resp.stream;
     auto task = next();
     task.handle().promise().set_stop_token(&never_stops_);
     auto piece = co_await std::move(task);
-    it = streams_.find(id);
-    if (it == streams_.end() || closed_) co_return;
-    stream_data& s = *it->second;
+    stream_data* found = closed_ ? nullptr : find_stream(id);
+    if (!found) co_return;
+    stream_data& s = *found;
     s.fetching = false;
     if (!piece) {
       std::fprintf(stderr, "fastrt-h2: stream %d: the response body failed: %s (stream reset)\n", id,
@@ -659,7 +661,37 @@ class h2_connection {
   }
 
   void cancel_all_streams() {
-    for (auto& [id, s] : streams_) s->cancel.request_stop();
+    for (stream_data* s = open_streams_; s; s = s->next) s->cancel.request_stop();
+  }
+
+  // --- open streams -----------------------------------------------------------
+  // nghttp2 keeps each open stream's stream_data as its stream user data
+  // (found by id without a map of our own); the intrusive list reaches them
+  // all (cancel at close, idle check, and freeing what nghttp2_session_del
+  // leaves: it calls no close callbacks).
+  // (nghttp2 does not hand out the user data of the stream an h2c upgrade
+  // opened: the list answers for it.)
+  stream_data* find_stream(std::int32_t id) const noexcept {
+    if (stream_data* s = stream_of(session_, id)) return s;
+    for (stream_data* s = open_streams_; s; s = s->next) {
+      if (s->id == id) return s;
+    }
+    return nullptr;
+  }
+
+  stream_data& open_stream(std::unique_ptr<stream_data> owned) {
+    stream_data* s = owned.release();
+    s->next = open_streams_;
+    if (open_streams_) open_streams_->prev = s;
+    open_streams_ = s;
+    return *s;
+  }
+
+  void close_stream(stream_data* s) noexcept {
+    if (s->prev) s->prev->next = s->next;
+    else open_streams_ = s->next;
+    if (s->next) s->next->prev = s->prev;
+    delete s;
   }
 
   void log_access(const stream_data& s) const {
@@ -675,7 +707,7 @@ class h2_connection {
   fastrt::coro_task<> watch() {
     while (!finished_) {
       const auto now = clock::now();
-      if (auto expiry = deadlines_.expired(now, streams_.empty())) {
+      if (auto expiry = deadlines_.expired(now, open_streams_ == nullptr)) {
         if (expiry->why != "idle timeout" && expiry->why != "shutdown deadline") {
           std::fprintf(stderr, "fastrt-h2: closing a connection: %.*s\n", static_cast<int>(expiry->why.size()),
                        expiry->why.data());
@@ -828,7 +860,7 @@ class h2_connection {
   connection_list& list_;
   connection_deadlines deadlines_;
   nghttp2_session* session_ = nullptr;
-  std::unordered_map<std::int32_t, std::unique_ptr<stream_data>> streams_;
+  stream_data* open_streams_ = nullptr;  // owned (see open_stream)
   std::int32_t max_client_stream_ = 0;
   std::vector<std::int32_t> ready_;  // requests completed during mem_recv
   bool in_mem_recv_ = false;
