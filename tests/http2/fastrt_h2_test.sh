@@ -84,7 +84,7 @@ check "C++ handler /cpp/hello" test "$out" = "Hello from fastrt-h2 (C++)
  200"
 
 # nghttp sees the server's SETTINGS.
-nghttp -v "$url/" >"$work/nghttp.out" 2>&1
+nghttp -t 20 -v "$url/" >"$work/nghttp.out" 2>&1
 check "nghttp succeeds" test $? -eq 0
 server_settings() { grep -A3 "recv SETTINGS frame <length=12, flags=0x00" "$work/nghttp.out" | grep -F "$1" >/dev/null; }
 check "nghttp: server SETTINGS with max concurrent streams" server_settings "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100"
@@ -99,17 +99,17 @@ check "the 426 says h2c prior knowledge is required" grep -q "prior knowledge" "
 out=$(curl -s --max-time 10 --http2 -o "$work/upgrade.body" -w '%{http_version} %{http_code}' "$url/")
 check "curl --http2 upgrades to h2c and gets 200" test "$out" = "2 200"
 check "the upgraded request is answered by the app" test "$(cat "$work/upgrade.body")" = "Hello from fastrt-h2 (Python)"
-out=$(nghttp -u "$url/cpp/hello" 2>&1)
+out=$(nghttp -t 20 -u "$url/cpp/hello" 2>&1)
 check "nghttp -u (upgrade) reaches the C++ handler" test "$out" = "Hello from fastrt-h2 (C++)"
 out=$(curl -s --max-time 10 --http2 -o "$work/upgrade_post.body" -w '%{http_version} %{http_code}' -d 'upgrade body' "$url/echo")
 check "an upgrade with a body is answered over HTTP/2 ($out)" test "$out" = "2 200"
 check "the upgraded request's body reaches the app" test "$(cat "$work/upgrade_post.body")" = "upgrade body"
 
 # Load: 2000 requests, 10 connections, 10 streams each; no errors.
-h2load -n 2000 -c 10 -m 10 "$url/" >"$work/h2load.out" 2>&1
+timeout 60 h2load -n 2000 -c 10 -m 10 "$url/" >"$work/h2load.out" 2>&1
 check "h2load completes" grep -q "requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout" "$work/h2load.out"
 check "h2load: all 2xx" grep -q "status codes: 2000 2xx" "$work/h2load.out"
-h2load -n 500 -c 5 -m 10 "$url/cpp/hello" >"$work/h2load_cpp.out" 2>&1
+timeout 60 h2load -n 500 -c 5 -m 10 "$url/cpp/hello" >"$work/h2load_cpp.out" 2>&1
 check "h2load on the C++ handler" grep -q "500 succeeded, 0 failed, 0 errored" "$work/h2load_cpp.out"
 
 # Misbehaving clients, with hand-built frames (Debian's python3-hpack). A
@@ -139,7 +139,7 @@ check "still serving" test "$out" = "200"
 
 # SIGINT with a request in flight: GOAWAY (NO_ERROR), the request still gets
 # its answer, then a clean exit 0.
-nghttp -v "$url/slow" >"$work/slow.out" 2>&1 &
+nghttp -t 20 -v "$url/slow" >"$work/slow.out" 2>&1 &
 client=$!
 for _ in $(seq 1 100); do grep -q "send HEADERS frame" "$work/slow.out" && break; sleep 0.02; done
 sleep 0.2

@@ -75,7 +75,7 @@ sleep 1.4  # the worker finishes the late request (its result is dropped)
 out=$(curl_h2 "$url/hit")
 check "the worker carries on after a timeout (answer: $out)" test "$out" = 1
 # One worker, room for 2 queued jobs: 8 concurrent slow requests overflow it.
-h2load -n 8 -c 1 -m 8 "$url/sleep?s=0.2" >"$work/full.out" 2>&1
+timeout 60 h2load -n 8 -c 1 -m 8 "$url/sleep?s=0.2" >"$work/full.out" 2>&1
 codes=$(grep -o "status codes: .*" "$work/full.out")
 check "full worker queue: some requests get 503 ($codes)" grep -q "\" 503 " "$work/busy.log"
 check "503 is logged as busy, not as an app failure" bash -c "! grep -q '(500)' '$work/server.err'"
@@ -104,7 +104,7 @@ check "access log: one line per answered request" grep -q '"GET /cpp/stream?byte
 
 # --- graceful shutdown: no accepted request loses its response -------------------
 start_server --pinned 2
-h2load -n 24 -c 3 -m 8 "$url/sleep?s=0.1" >"$work/shutdown.out" 2>&1 &
+timeout 60 h2load -n 24 -c 3 -m 8 "$url/sleep?s=0.1" >"$work/shutdown.out" 2>&1 &
 load=$!
 sleep 0.3
 kill -INT "$pid"
