@@ -9,6 +9,7 @@ packages=(
   pkg-config liburing-dev                                # the io_uring layer (and asio's io_uring echo peer)
   libboost-dev libconcurrentqueue-dev libreaderwriterqueue-dev  # queue_bench's peers (header-only)
   libnghttp2-dev nghttp2-client curl python3-h2          # fastrt-h2 and its real-peer tests
+  libgoogle-perftools-dev                                # tcmalloc for fastrt-h2 (optional, faster)
 )
 
 missing=()
