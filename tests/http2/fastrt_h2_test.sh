@@ -14,12 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failures=0
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/common.sh"
 
 # --- flags --------------------------------------------------------------------
 "$server_bin" --no-such-flag >"$work/badflag.out" 2>&1
@@ -35,16 +30,10 @@ port=$(free_port)
 url=http://127.0.0.1:$port
 "$server_bin" --port "$port" --pinned 2 --max-body-size 4096 >"$work/server.out" 2>"$work/server.err" &
 pid=$!
-for _ in $(seq 1 200); do
-  grep -q "serving" "$work/server.out" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.05
-done
-if ! grep -q "serving" "$work/server.out"; then
+if ! wait_serving "$pid" "$work/server.out"; then
   echo "FAIL server did not start"; cat "$work/server.out" "$work/server.err"; exit 1
 fi
 
-curl_h2() { curl -s --max-time 10 --http2-prior-knowledge "$@"; }
 
 # GET: the demo app's body and status.
 out=$(curl_h2 -o "$work/get.body" -w '%{http_version} %{http_code}' "$url/")
@@ -117,12 +106,7 @@ check "h2load on the C++ handler" grep -q "500 succeeded, 0 failed, 0 errored" "
 big_port=$(free_port)
 "$server_bin" --port "$big_port" --pinned 1 --max-body-size 4194304 >"$work/big.out" 2>"$work/big.err" &
 big_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "serving" "$work/big.out" 2>/dev/null && break
-  kill -0 "$big_pid" 2>/dev/null || break
-  sleep 0.05
-done
-check "second server (--max-body-size 4194304) started" grep -q "serving" "$work/big.out"
+check "second server (--max-body-size 4194304) started" wait_serving "$big_pid" "$work/big.out"
 # --pid: the flood cases bound the server's memory growth (not under a
 # sanitizer, whose quarantine keeps freed memory resident).
 pid_arg=(--pid "$pid")

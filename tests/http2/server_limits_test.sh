@@ -14,12 +14,7 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$work"' EXIT
 
-failures=0
-check() {  # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
-}
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$here/common.sh"
 
 # start_server FLAGS...: the test app on a free port ($port, $url, $pid).
 start_server() {
@@ -29,11 +24,7 @@ start_server() {
   rm -f "$work/server.out"  # the previous server's "serving" line must not count
   "$server_bin" --port "$port" --app test_app:app --app-dir "$here" "$@" >"$work/server.out" 2>"$work/server.err" &
   pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "serving" "$work/server.out" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_serving "$pid" "$work/server.out" && return 0
   echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"; exit 1
 }
 raw() {  # raw CHECK: server_limits.py against the running server
@@ -42,7 +33,6 @@ raw() {  # raw CHECK: server_limits.py against the running server
   sed 's/^/     /' "$work/raw.out"
   check "raw checks: $1" test "$status" -eq 0
 }
-curl_h2() { curl -s --max-time 20 --http2-prior-knowledge "$@"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
 # check_memory NAME BEFORE AFTER LIMIT_KIB: RSS bounds mean nothing under a
 # sanitizer (freed memory stays in its quarantine), so they are skipped there.
