@@ -14,6 +14,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -34,6 +36,16 @@ class connection_deadlines {
     std::string_view why;
   };
 
+  // For the per-request bookkeeping: CLOCK_MONOTONIC_COARSE (the same clock
+  // as steady_clock at tick resolution, a few ms) costs a fraction of a full
+  // clock read, and the timeouts are seconds.
+  static time_point coarse_now() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return time_point(std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                   std::chrono::nanoseconds(ts.tv_nsec)));
+  }
+
   connection_deadlines(const server_config& config, time_point now) noexcept
       : config_(config), started_(now), last_activity_(now) {}
 
@@ -41,8 +53,9 @@ class connection_deadlines {
   void preface_done() noexcept { preface_done_ = true; }
   void header_block_started(time_point now) noexcept { header_block_since_ = now; }
   void header_block_done() noexcept { header_block_since_.reset(); }
+  bool settings_timer_started() const noexcept { return settings_sent_ || settings_acked_; }
   void settings_sent(time_point now) noexcept {
-    if (!settings_sent_ && !settings_acked_) settings_sent_ = now;
+    if (!settings_timer_started()) settings_sent_ = now;
   }
   void settings_acked() noexcept {
     settings_acked_ = true;

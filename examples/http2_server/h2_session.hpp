@@ -166,7 +166,7 @@ class h2_connection {
     std::stop_source cancel{std::nostopstate};
     stream_data* prev = nullptr;  // the connection's open streams
     stream_data* next = nullptr;
-    clock::time_point started = clock::now();
+    clock::time_point started{};  // set when an access log wants the duration
     // The response, pulled by nghttp2.
     response resp;
     std::size_t offset = 0;  // into resp.body, or into `piece` for a streamed body
@@ -198,7 +198,7 @@ class h2_connection {
     for (;;) {
       auto chunk = co_await stream_.recv();
       if (!chunk || chunk->empty()) break;  // stopped, EOF or error
-      deadlines_.received(clock::now());
+      deadlines_.received(connection_deadlines::coarse_now());
       std::string_view data = chunk->text();
       std::string after_upgrade;
       if (!sniffed_) {
@@ -342,10 +342,11 @@ class h2_connection {
 
   static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     h2_connection& c = self(user_data);
-    c.deadlines_.header_block_started(clock::now());
+    c.deadlines_.header_block_started(connection_deadlines::coarse_now());
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto s = std::make_unique<stream_data>();
     s->id = frame->hd.stream_id;
+    if (c.app_.config.access_log) s->started = clock::now();
     nghttp2_session_set_stream_user_data(session, s->id, s.get());
     c.open_stream(std::move(s));
     return 0;
@@ -818,7 +819,7 @@ class h2_connection {
         if (out.size() >= piece_limit) break;  // bounds memory per flush
       }
       if (out.empty()) co_return;
-      deadlines_.settings_sent(clock::now());  // our SETTINGS go out with the first bytes
+      if (!deadlines_.settings_timer_started()) deadlines_.settings_sent(clock::now());  // with the first bytes
       if (!co_await stream_.send(out)) {  // copied at once: other flushes keep the byte order
         closed_ = true;
         reader_stop_.request_stop();
