@@ -2,16 +2,15 @@
 // tcp_stream. Everything here runs on the connection's io thread.
 //
 // Reading: received chunks go to nghttp2_session_mem_recv; what the session
-// wants to send is collected with nghttp2_session_mem_send and handed to
-// tcp_stream::send (which copies it at once, so several coroutines of the
-// connection may flush in turn without reordering bytes).
+// wants to send is collected with nghttp2_session_mem_send by one flusher at
+// a time and handed to tcp_stream::send (which copies it at once).
 //
 // Requests: a stream whose request is complete runs in its own coroutine on
-// `requests_`: a C++ handler (by path prefix) on this io thread, otherwise
-// the Python app on the executor (try_submit: full queues give 503; a
-// --handler-timeout gives 504 and the late result is dropped). Each stream
-// has a stop source: the client resetting the stream stops its handler, and
-// Python work still queued for it is skipped without running.
+// `requests_`, started after mem_recv returns: a C++ handler (by path prefix)
+// on this io thread, otherwise the Python app on the executor (try_submit:
+// full queues give 503; a --handler-timeout gives 504 and the late result is
+// dropped). A Python-bound stream has a stop source: the client resetting
+// the stream stops its handler, and its work still queued is skipped.
 //
 // Responses: nghttp2 pulls the body through a data provider as the client's
 // flow-control windows allow. A streamed body (response::stream) is fetched
