@@ -2,7 +2,11 @@
 // what. Pure bookkeeping (no I/O): the connection records what happens, its
 // watchdog asks `expired(now)` and sleeps until `next(now)`.
 //
-//   idle          no open stream and nothing received for --idle-timeout
+//   idle          no request being answered and nothing received for
+//                 --idle-timeout (a request whose body never comes counts
+//                 as idle: the client is the one that went quiet)
+//   stalled send  a send to the client pending for --idle-timeout (a client
+//                 that stopped reading: slow-read attacks)
 //   header read   the client preface (or HTTP/1.1 head), and every header
 //                 block once started, must arrive within --header-timeout
 //                 (slowloris)
@@ -50,6 +54,10 @@ class connection_deadlines {
       : config_(config), started_(now), last_activity_(now) {}
 
   void received(time_point now) noexcept { last_activity_ = now; }
+  // Idle from when the last answer went out, not from the last bytes received.
+  void became_idle(time_point now) noexcept { last_activity_ = now; }
+  void send_started(time_point now) noexcept { send_since_ = now; }
+  void send_done() noexcept { send_since_.reset(); }
   void preface_done() noexcept { preface_done_ = true; }
   void header_block_started(time_point now) noexcept { header_block_since_ = now; }
   void header_block_done() noexcept { header_block_since_.reset(); }
@@ -67,7 +75,7 @@ class connection_deadlines {
   bool shutting_down() const noexcept { return shutdown_since_.has_value(); }
   std::optional<time_point> shutdown_since() const noexcept { return shutdown_since_; }
 
-  // The first limit passed at `now`, if any. `idle`: no stream is open.
+  // The first limit passed at `now`, if any. `idle`: no request is being answered.
   std::optional<expiry> expired(time_point now, bool idle) const noexcept {
     if (passed(shutdown_since_, config_.shutdown_timeout, now)) return expiry{NGHTTP2_NO_ERROR, "shutdown deadline"};
     if (!preface_done_ && passed(started_, config_.header_timeout, now))
@@ -76,6 +84,8 @@ class connection_deadlines {
       return expiry{NGHTTP2_ENHANCE_YOUR_CALM, "header block not completed in time"};
     if (passed(settings_sent_, config_.settings_ack_timeout, now))
       return expiry{NGHTTP2_SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time"};
+    if (passed(send_since_, config_.idle_timeout, now))
+      return expiry{NGHTTP2_NO_ERROR, "the client stopped reading"};
     if (idle && !shutdown_since_ && passed(last_activity_, config_.idle_timeout, now))
       return expiry{NGHTTP2_NO_ERROR, "idle timeout"};
     return std::nullopt;
@@ -96,6 +106,7 @@ class connection_deadlines {
     consider(header_block_since_, config_.header_timeout);
     consider(settings_sent_, config_.settings_ack_timeout);
     if (!shutdown_since_) consider(last_activity_, config_.idle_timeout);
+    consider(send_since_, config_.idle_timeout);
     if (later) at = std::min(at, *later);
     milliseconds tick = std::chrono::hours(1);
     for (const milliseconds limit : {config_.header_timeout, config_.settings_ack_timeout}) {
@@ -116,6 +127,7 @@ class connection_deadlines {
   std::optional<time_point> header_block_since_;
   std::optional<time_point> settings_sent_;
   std::optional<time_point> shutdown_since_;
+  std::optional<time_point> send_since_;
   bool preface_done_ = false;
   bool settings_acked_ = false;
 };

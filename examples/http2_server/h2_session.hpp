@@ -124,6 +124,7 @@ class h2_connection {
       }
       co_await flush_within(std::chrono::seconds(1));
       closed_ = true;
+      cut_.request_stop();  // C++ handlers and body pieces still awaited
       cancel_all_streams();
     }
     finished_ = true;
@@ -160,6 +161,8 @@ class h2_connection {
     bool dispatched = false;
     bool head = false;
     bool answered = false;
+    bool busy = false;  // dispatched or answered early, and its answer not all sent yet
+    bool early = false;  // answered before the request was complete (413, 431)
     // The client reset the stream: stop its handler. Only Python-bound
     // requests get one (it costs an allocation; C++ handlers are short).
     std::stop_source cancel{std::nostopstate};
@@ -307,6 +310,7 @@ class h2_connection {
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &on_stream_close);
     nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, &on_begin_frame);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, &on_invalid_frame_recv);
     nghttp2_option* option = nullptr;
     if (nghttp2_option_new(&option) != 0) {
       nghttp2_session_callbacks_del(callbacks);
@@ -432,6 +436,9 @@ class h2_connection {
   static int on_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd, void* user_data) {
     h2_connection& c = self(user_data);
     if (hd->type != NGHTTP2_HEADERS || hd->stream_id <= 0 || (hd->stream_id & 1) == 0) return 0;
+    // §6.8: after our GOAWAY, frames on streams above its last id are ignored
+    // (nghttp2 drops them; their trailers must not look like a reused id).
+    if (c.final_goaway_sent_ && hd->stream_id > c.goaway_last_id_) return 0;
     if (hd->stream_id > c.max_client_stream_) {
       c.max_client_stream_ = hd->stream_id;
       return 0;
@@ -442,11 +449,31 @@ class h2_connection {
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-    if (frame->hd.type != NGHTTP2_RST_STREAM) return 0;
-    auto& reset = self(user_data).reset_lately_;  // the last 64 streams we reset
-    if (reset.size() == 64) reset.erase(reset.begin());
-    reset.push_back(frame->hd.stream_id);
+  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    h2_connection& c = self(user_data);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+      auto& reset = c.reset_lately_;  // the last 64 streams we reset
+      if (reset.size() == 64) reset.erase(reset.begin());
+      reset.push_back(frame->hd.stream_id);
+      return 0;
+    }
+    if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+      return 0;
+    stream_data* s = c.find_stream(frame->hd.stream_id);
+    if (!s) return 0;
+    c.mark_done(*s);  // the whole answer is out
+    // An early answer (413, 431) ends the exchange: the rest of the upload
+    // is not wanted (RFC 9113 §8.1 allows RST_STREAM NO_ERROR here).
+    if (s->early && !nghttp2_session_get_stream_remote_close(session, s->id))
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    return 0;
+  }
+
+  // A header block nghttp2 rejected (it answers with RST_STREAM or GOAWAY
+  // itself) is over as far as the header-read timeout is concerned.
+  static int on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int, void* user_data) {
+    if (frame->hd.type == NGHTTP2_HEADERS) self(user_data).deadlines_.header_block_done();
     return 0;
   }
 
@@ -504,6 +531,11 @@ class h2_connection {
   // handler answers at once and flushes, and nghttp2 must not be asked to
   // send from inside its own callbacks.
   void dispatch(stream_data& s) {
+    // After the final GOAWAY went into the queue, streams above its last id
+    // are refused by nghttp2 when it goes out (the client may retry them):
+    // they must not run.
+    if (final_goaway_sent_ && s.id > goaway_last_id_) return;
+    mark_busy(s);
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
     if (!app_.routes.find(s.req.path)) s.cancel = std::stop_source();
@@ -524,6 +556,8 @@ class h2_connection {
   // Answers before the request is complete (413, 431); the rest of the
   // request body is discarded.
   void answer_early(stream_data& s, int status, std::string body) {
+    mark_busy(s);
+    s.early = true;
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
@@ -534,7 +568,7 @@ class h2_connection {
     response resp;
     if (const cpp_handler* h = app_.routes.find(req->path)) {
       auto task = (*h)(*req);
-      task.handle().promise().set_stop_token(&cancel);
+      task.handle().promise().set_stop_token(&cut_token_);  // stopped when the connection is cut
       resp = co_await std::move(task);
     } else {
       auto task = call_python(req, cancel);
@@ -640,7 +674,7 @@ class h2_connection {
     // stream frees its stream_data (and response) meanwhile.
     const body_stream next = before->resp.stream;
     auto task = next();
-    task.handle().promise().set_stop_token(&never_stops_);
+    task.handle().promise().set_stop_token(&cut_token_);  // a cut connection does not wait for a slow producer
     auto piece = co_await std::move(task);
     stream_data* found = closed_ ? nullptr : find_stream(id);
     if (!found) co_return;
@@ -687,7 +721,18 @@ class h2_connection {
     return *s;
   }
 
+  void mark_busy(stream_data& s) noexcept {
+    if (!s.busy) ++busy_streams_;
+    s.busy = true;
+  }
+  void mark_done(stream_data& s) noexcept {
+    if (!s.busy) return;
+    s.busy = false;
+    if (--busy_streams_ == 0) deadlines_.became_idle(connection_deadlines::coarse_now());
+  }
+
   void close_stream(stream_data* s) noexcept {
+    mark_done(*s);
     if (s->prev) s->prev->next = s->next;
     else open_streams_ = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -707,7 +752,7 @@ class h2_connection {
   fastrt::coro_task<> watch() {
     while (!finished_) {
       const auto now = clock::now();
-      if (auto expiry = deadlines_.expired(now, open_streams_ == nullptr)) {
+      if (auto expiry = deadlines_.expired(now, busy_streams_ == 0)) {
         if (expiry->why != "idle timeout" && expiry->why != "shutdown deadline") {
           std::fprintf(stderr, "fastrt-h2: closing a connection: %.*s\n", static_cast<int>(expiry->why.size()),
                        expiry->why.data());
@@ -736,8 +781,8 @@ class h2_connection {
   void send_final_goaway() {
     if (final_goaway_sent_ || closed_) return;
     final_goaway_sent_ = true;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
-                          NGHTTP2_NO_ERROR, nullptr, 0);
+    goaway_last_id_ = nghttp2_session_get_last_proc_stream_id(session_);
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, goaway_last_id_, NGHTTP2_NO_ERROR, nullptr, 0);
   }
 
   // --- sending ----------------------------------------------------------------
@@ -819,7 +864,11 @@ class h2_connection {
       }
       if (out.empty()) co_return;
       if (!deadlines_.settings_timer_started()) deadlines_.settings_sent(clock::now());  // with the first bytes
-      if (!co_await stream_.send(out)) {  // copied at once: other flushes keep the byte order
+      deadlines_.send_started(connection_deadlines::coarse_now());
+      const auto outcome = co_await stream_.send(out);
+      const bool sent = outcome.has_value();
+      deadlines_.send_done();
+      if (!sent) {
         closed_ = true;
         reader_stop_.request_stop();
         co_return;
@@ -867,6 +916,8 @@ class h2_connection {
   std::vector<std::int32_t> reset_lately_;
   fastrt::async_scope requests_;    // handlers and body fetches
   fastrt::async_scope background_;  // the watchdog and shutdown flushes
+  std::stop_source cut_;  // the connection ends without a clean close
+  const std::stop_token cut_token_ = cut_.get_token();
   std::stop_source reader_stop_;
   const std::stop_token reader_token_ = reader_stop_.get_token();
   std::stop_source wake_;  // replaced before each watchdog nap
@@ -880,6 +931,8 @@ class h2_connection {
   bool finished_ = false;         // the read loop has ended
   bool finished_cleanly_ = false; // ... because everything was exchanged
   bool final_goaway_sent_ = false;
+  std::int32_t goaway_last_id_ = 0;  // valid once final_goaway_sent_
+  std::size_t busy_streams_ = 0;     // streams with a request being answered
 };
 
 }  // namespace fastrt_h2

@@ -6,7 +6,7 @@ import sys
 import time
 
 from h2frames import (ACK, CANCEL, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, GOAWAY, HEADERS, NO_ERROR,
-                      PROTOCOL_ERROR, RST_STREAM, SETTINGS, SETTINGS_TIMEOUT, body_of, connect, frame,
+                      RST_STREAM, SETTINGS, SETTINGS_TIMEOUT, WINDOW_UPDATE, body_of, connect, frame,
                       goaway_code, read_frames, request_block)
 import socket
 
@@ -50,6 +50,35 @@ def idle(port):
         served += body_of(frames, sid) == b"ok\n"
         time.sleep(0.5)
     check(f"a connection used every 0.5 s stays open ({served}/4 answered)", served == 4)
+    # A request whose body never comes: the client went quiet, so it is idle.
+    s = connect(port)
+    s.sendall(frame(HEADERS, END_HEADERS, 1, request_block("/", method="POST")))
+    goaways, closed, took = wait_goaway(s, 5)
+    check(f"a request body that never comes: GOAWAY NO_ERROR (got {goaways})", goaways == [NO_ERROR])
+    check(f"... and closed after about a second ({took:.2f}s)", closed and took <= 3.5)
+
+
+def stall(port):
+    """--idle-timeout 1: a client that stops reading a large response is cut (slow read)."""
+    s = connect(port)
+    big_window = (2**31 - 1).to_bytes(4, "big")
+    s.sendall(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + big_window) +     # INITIAL_WINDOW_SIZE
+              frame(WINDOW_UPDATE, 0, 0, (2**31 - 1 - 65535).to_bytes(4, "big")) +
+              frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("/cpp/stream?bytes=1000000000")))
+    time.sleep(4)  # not reading: the server's sends stall
+    s.settimeout(5)
+    received, closed, start = 0, False, time.monotonic()
+    try:
+        while time.monotonic() - start < 5:
+            data = s.recv(1 << 20)
+            if not data:
+                closed = True
+                break
+            received += len(data)
+    except (socket.timeout, ConnectionResetError):
+        closed = isinstance(sys.exc_info()[1], ConnectionResetError)
+    check(f"a client that stops reading is cut (closed after {received >> 20} MiB of 954)",
+          closed and received < 500_000_000)
 
 
 def header(port):
@@ -74,6 +103,18 @@ def header(port):
         closed = False
     took = time.monotonic() - start
     check(f"half a client preface: closed within ~1 s ({took:.2f}s)", closed and took <= 3.5)
+    # A header block nghttp2 rejects (a connection-specific field) ends with
+    # RST_STREAM, and its timer with it: no GOAWAY later, the connection serves on.
+    s = connect(port)
+    read_frames(s, lambda k, f, sid, p: k == SETTINGS and not f & ACK, 2)
+    s.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("/", extra=[("connection", "close")])))
+    frames, _ = read_frames(s, lambda k, f, sid, p: k == RST_STREAM and sid == 1, 2)
+    check("rejected header block: RST_STREAM on the stream", any(k == RST_STREAM for k, _, _, _ in frames))
+    frames, _ = read_frames(s, lambda k, f, sid, p: k == GOAWAY, 2.5)
+    check("... and no header timeout afterwards", not any(k == GOAWAY for k, _, _, _ in frames))
+    s.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 3, request_block("/")))
+    frames, _ = read_frames(s, lambda k, f, sid, p: sid == 3 and f & END_STREAM, 3)
+    check("... and the connection still serves", body_of(frames, 3) == b"ok\n")
 
 
 def settings(port):

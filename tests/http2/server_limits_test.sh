@@ -44,6 +44,7 @@ check_memory() {
 # --- timeouts and the connection cap --------------------------------------------
 start_server --pinned 1 --idle-timeout 1
 raw idle
+raw stall
 start_server --pinned 1 --header-timeout 1
 raw header
 start_server --pinned 1 --settings-timeout 1
