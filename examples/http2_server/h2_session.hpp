@@ -162,7 +162,6 @@ class h2_connection {
     bool head = false;
     bool answered = false;
     bool busy = false;  // dispatched or answered early, and its answer not all sent yet
-    bool early = false;  // answered before the request was complete (413, 431)
     // The client reset the stream: stop its handler. Only Python-bound
     // requests get one (it costs an allocation; C++ handlers are short).
     std::stop_source cancel{std::nostopstate};
@@ -449,7 +448,7 @@ class h2_connection {
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     h2_connection& c = self(user_data);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       auto& reset = c.reset_lately_;  // the last 64 streams we reset
@@ -462,11 +461,12 @@ class h2_connection {
       return 0;
     stream_data* s = c.find_stream(frame->hd.stream_id);
     if (!s) return 0;
-    c.mark_done(*s);  // the whole answer is out
-    // An early answer (413, 431) ends the exchange: the rest of the upload
-    // is not wanted (RFC 9113 §8.1 allows RST_STREAM NO_ERROR here).
-    if (s->early && !nghttp2_session_get_stream_remote_close(session, s->id))
-      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    // The whole answer is out. (After an early 413/431 the rest of the
+    // upload is read and discarded, not reset: RFC 9113 §8.1 would allow
+    // RST_STREAM NO_ERROR, but curl then often reports a failed transfer
+    // instead of the 413. A client that never finishes its upload just
+    // leaves the connection idle, and the idle timeout ends it.)
+    c.mark_done(*s);
     return 0;
   }
 
@@ -557,7 +557,6 @@ class h2_connection {
   // request body is discarded.
   void answer_early(stream_data& s, int status, std::string body) {
     mark_busy(s);
-    s.early = true;
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
