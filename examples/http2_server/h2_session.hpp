@@ -156,6 +156,7 @@ class h2_connection {
     std::int32_t id = 0;
     request req;  // collected while the request arrives
     std::shared_ptr<const request> dispatched_req;
+    const cpp_handler* handler = nullptr;  // at dispatch: the C++ route, or null for the Python app
     std::size_t header_bytes = 0;
     bool header_too_large = false;
     bool dispatched = false;
@@ -538,17 +539,18 @@ class h2_connection {
     mark_busy(s);
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
-    if (!app_.routes.find(s.req.path)) s.cancel = std::stop_source();
+    s.handler = app_.routes.find(s.req.path);
+    if (!s.handler) s.cancel = std::stop_source();
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
     if (in_mem_recv_) ready_.push_back(s.id);
-    else requests_.spawn(handle(s.id, s.dispatched_req, s.cancel.get_token()));
+    else requests_.spawn(handle(s.id, s.handler, s.dispatched_req, s.cancel.get_token()));
   }
 
   void start_ready() {
     for (const std::int32_t id : ready_) {
       stream_data* s = find_stream(id);
       if (!s) continue;  // reset in the same read
-      requests_.spawn(handle(id, s->dispatched_req, s->cancel.get_token()));
+      requests_.spawn(handle(id, s->handler, s->dispatched_req, s->cancel.get_token()));
     }
     ready_.clear();
   }
@@ -563,10 +565,11 @@ class h2_connection {
     submit(s, text_response(status, std::move(body)));
   }
 
-  fastrt::coro_task<> handle(std::int32_t id, std::shared_ptr<const request> req, std::stop_token cancel) {
+  fastrt::coro_task<> handle(std::int32_t id, const cpp_handler* handler, std::shared_ptr<const request> req,
+                             std::stop_token cancel) {
     response resp;
-    if (const cpp_handler* h = app_.routes.find(req->path)) {
-      auto task = (*h)(*req);
+    if (handler) {
+      auto task = (*handler)(*req);
       task.handle().promise().set_stop_token(&cut_token_);  // stopped when the connection is cut
       resp = co_await std::move(task);
     } else {
