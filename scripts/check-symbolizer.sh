@@ -70,7 +70,7 @@ while read -r preset cxx sanitizers; do
   fi
   out=$(ASAN_SYMBOLIZER_PATH=$symbolizer TSAN_SYMBOLIZER_PATH=$symbolizer UBSAN_SYMBOLIZER_PATH=$symbolizer \
         LSAN_SYMBOLIZER_PATH=$symbolizer ASAN_OPTIONS=detect_leaks=0 "$work/probe-$preset" 2>&1) || true
-  if ! grep -q "in fastrt_symbolizer_probe" <<<"$out"; then
+  if ! grep -qE "(^|[[:space:]])fastrt_symbolizer_probe([[:space:]]|$)" <<<"$out"; then
     fail "$preset" "the $flag runtime of $cxx could not symbolize with $symbolizer:"
     sed 's/^/    /' <<<"$out" | head -8 >&2
   fi
