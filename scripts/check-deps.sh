@@ -18,7 +18,7 @@
 # Adding a dependency: a row below (what the code runs or includes, found the way
 # the code finds it) and its owning package in scripts/install-deps.sh.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 # Kinds: prog NAME (on PATH, as the scripts and find_program find it) · file PATH
 # (headers found by find_path) · pc NAME (pkg-config's .pc file) · pymod NAME
@@ -33,8 +33,7 @@ prog       pkg-config                   CMakeLists.txt (liburing, libnghttp2, tc
 prog       g++-12                       presets release, noexcept, py312
 prog       c++                          tests/package/pkg_config/build.sh
 prog       clang++-19                   presets asan, tsan
-clangrt    clang++-19:address           preset asan
-clangrt    clang++-19:undefined         preset asan
+clangrt    clang++-19:address           preset asan (UBSan is part of its runtime)
 clangrt    clang++-19:thread            preset tsan
 symbolizer clang++-19                   presets asan, tsan (cmake/FastrtSanitizers.cmake, scripts/check-symbolizer.sh)
 file       /usr/include/catch2/catch.hpp  tests/CMakeLists.txt
@@ -101,8 +100,7 @@ resolve() {
              { echo "/usr/bin/python3 cannot import $target"; return 1; } ;;
     clangrt)
       cxx=${target%%:*} san=${target#*:}
-      # The runtime -fsanitize=SAN links (UBSan alone: ubsan_standalone).
-      [ "$san" = undefined ] && san=ubsan_standalone
+      # The runtime -fsanitize=SAN links (with address, UBSan is in asan's).
       [ "$san" = thread ] && san=tsan
       [ "$san" = address ] && san=asan
       type -P "$cxx" >/dev/null || { echo "$cxx is not installed"; return 1; }
@@ -117,8 +115,7 @@ resolve() {
       "$path" --version 2>/dev/null | grep -q "LLVM version $major\." ||
         { echo "$path does not report LLVM version $major"; return 1; } ;;
     pyenv)
-      # shellcheck disable=SC2086  # the glob is meant to expand
-      path=$(ls -d $target 2>/dev/null | sort -V | tail -1)
+      path=$(compgen -G "$target" | sort -V | tail -1)
       [ -n "$path" ] || { echo "no $target (pyenv install, with PYTHON_CONFIGURE_OPTS=--enable-shared)"; return 1; } ;;
     *) echo "unknown kind '$kind'"; return 1 ;;
   esac

@@ -3,6 +3,7 @@
 # port below the kernel's ephemeral range (20000-32000; clients' own ports come
 # from 32768 up), and the port printed can be bound on 127.0.0.1.
 set -uo pipefail
+# shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
 bindable() { /usr/bin/python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null; }
