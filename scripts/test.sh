@@ -17,9 +17,9 @@ scripts/install-deps.sh
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release asan tsan noexcept py312)
 
-scripts/check-deps.sh || { echo "=== fastrt: dependency check failed: nothing was built ===" >&2; exit 1; }
+scripts/check-deps.sh || { echo "=== fastrt: dependency check failed (above): nothing was built ===" >&2; exit 1; }
 scripts/check-symbolizer.sh "${presets[@]}" ||
-  { echo "=== fastrt: a sanitizer preset cannot symbolize: nothing was built ===" >&2; exit 1; }
+  { echo "=== fastrt: symbolizer check failed (above): nothing was built ===" >&2; exit 1; }
 
 for preset in "${presets[@]}"; do
   echo "=== fastrt: $preset ==="
