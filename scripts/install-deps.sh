@@ -1,16 +1,41 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages fastrt's build, tests and benchmarks need.
 # Idempotent and quiet: when everything is present it only asks dpkg.
+#
+#   scripts/install-deps.sh          install what is missing
+#   scripts/install-deps.sh --list   print the package list, one per line (read by
+#                                    scripts/check-deps.sh, which holds every program
+#                                    and library the project uses to this list)
+#
+# Adding a dependency: add the package that OWNS the file you use (`dpkg -S
+# /path/to/it`, not a metapackage that pulls it in) here, and a row for the
+# file to the table in scripts/check-deps.sh.
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++-12 clang-19 libclang-rt-19-dev   # toolchains and sanitizer runtimes
-  catch2 libbenchmark-dev libasio-dev                    # tests, benchmarks and their peers
-  pkg-config liburing-dev                                # the io_uring layer (and asio's io_uring echo peer)
-  libboost-dev libconcurrentqueue-dev libreaderwriterqueue-dev  # queue_bench's peers (header-only)
-  libnghttp2-dev nghttp2-client curl python3-h2          # fastrt-h2 and its real-peer tests
-  libgoogle-perftools-dev                                # tcmalloc for fastrt-h2 (optional, faster)
+  # Build: toolchains, the sanitizer runtimes, and the symbolizer clang-19's
+  # runtimes need to name functions (LeakSanitizer suppressions match by name).
+  cmake ninja-build pkgconf g++-12 clang-19 libclang-rt-19-dev llvm-19
+  # Libraries: unit tests, micro-benchmarks, io_uring layer, fastrt-h2.
+  catch2 libbenchmark-dev liburing-dev libnghttp2-dev
+  libgoogle-perftools-dev                      # tcmalloc for fastrt-h2 (optional, faster)
+  # fastrt-h2's real-peer tests: curl, nghttp, h2load; hand-built frames use
+  # Debian's python3 (/usr/bin/python3) with hpack (and h2, which brings it).
+  curl nghttp2-client python3-minimal python3-h2 python3-hpack
+  # Benchmark peers: queue_bench (header-only queues), the echo benchmark
+  # (asio), bench/http2 (nghttpd, h2o, Hypercorn), profiling (perf, bench/README).
+  libboost1.74-dev libconcurrentqueue-dev libreaderwriterqueue-dev libasio-dev
+  nghttp2-server h2o python3-hypercorn linux-perf
+  # Base tools the scripts call. Essential (or required) on Debian, so always
+  # present; listed so that every program the scripts run is accounted for.
+  bash coreutils sed grep mawk diffutils util-linux libc-bin
 )
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+[ $# -eq 0 ] || { echo "usage: $0 [--list]" >&2; exit 2; }
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,7 +7,24 @@ check() {  # check NAME CONDITION-COMMAND...
   if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
 }
 
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port: prints a port that 127.0.0.1 can bind now, random in 20000-32000.
+# Not bind(port 0): the kernel picks those from the ephemeral range (32768 and
+# up), where the clients' own outgoing connections take theirs, and a test
+# server could then find its port taken (or a client connect to itself).
+free_port() {
+  /usr/bin/python3 -c '
+import random, socket, sys
+for _ in range(500):
+    port = random.randint(20000, 32000)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no port of 20000-32000 can be bound on 127.0.0.1")'
+}
 
 # wait_serving PID OUT: true once the server has written its "serving" line
 # to OUT (within 10 s); false when it exits or takes longer.
