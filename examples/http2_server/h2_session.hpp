@@ -821,11 +821,12 @@ class h2_connection {
     // The function lives in this frame while its coroutine runs: a reset
     // stream frees its stream_data (and response) meanwhile.
     const body_stream next = before->resp.stream;
-    // --handler-timeout covers each piece: a producer that stalls gets its
-    // stream reset instead of keeping the client waiting.
-    auto task = app_.config.handler_timeout.count() > 0
-                    ? fastrt::with_timeout(ctx_, next(), app_.config.handler_timeout)
-                    : next();
+    // --handler-timeout covers each piece of the Python app's bodies: a
+    // generator that stalls gets its stream reset instead of keeping the
+    // client waiting. (C++ producers run on this thread and are trusted like
+    // C++ handlers: no timer per piece.)
+    const bool timed = !before->handler && app_.config.handler_timeout.count() > 0;
+    auto task = timed ? fastrt::with_timeout(ctx_, next(), app_.config.handler_timeout) : next();
     task.handle().promise().set_stop_token(&cut_token_);  // a cut connection does not wait for a slow producer
     auto piece = co_await std::move(task);
     stream_data* found = closed_ ? nullptr : find_stream(id);
