@@ -46,6 +46,7 @@ hostile() {  # hostile CHECK: hostile_clients.py against the running server
   local status=$?
   sed 's/^/     /' "$work/hostile.out"
   check "hostile clients: $1" test "$status" -eq 0
+  check "no sanitizer report after $1" bash -c "! grep -qE 'runtime error|Sanitizer' '$work/server.err'"
 }
 
 budget=(--max-buffered 16777216 --max-buffered-per-connection 4194304)  # 16 MiB, 4 MiB
