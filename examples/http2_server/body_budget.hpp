@@ -53,6 +53,7 @@ class connection_body_budget {
     return true;
   }
   void release(std::size_t n) noexcept {
+    if (n == 0) return;  // most streams hold nothing at close: no shared cache line touched
     used_ -= n;
     server_.release(n);
   }

@@ -672,10 +672,7 @@ class h2_connection {
     req.reset();
     forget_request_body(*s);
     if (!resp.stream && !budget_.try_charge(resp.body.size())) {
-      std::fprintf(stderr,
-                   "fastrt-h2: stream %d: a %zu-byte answer is over --max-buffered-per-connection or "
-                   "--max-buffered (503)\n",
-                   id, resp.body.size());
+      log_over_budget("answers get 503");
       resp = text_response(503, "Service Unavailable: too many response bytes held\n");
       resp.headers.emplace_back("retry-after", "1");
     } else if (!resp.stream) {
@@ -715,14 +712,18 @@ class h2_connection {
     drop_request_body(s);
     s.body_progress = {};
     s.reset = stream_reset::ours;
-    if (!budget_logged_) {
-      budget_logged_ = true;  // once per connection: a flood of refusals must not flood the log
-      std::fprintf(stderr,
-                   "fastrt-h2: refusing request bodies over --max-buffered-per-connection (%zu bytes held here) or "
-                   "--max-buffered (%zu bytes held in all)\n",
-                   budget_.used(), app_.buffered.used());
-    }
+    log_over_budget("request bodies are refused");
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_REFUSED_STREAM);
+  }
+
+  // Once per connection: a flood of refusals must not flood the log.
+  void log_over_budget(const char* consequence) {
+    if (budget_logged_) return;
+    budget_logged_ = true;
+    std::fprintf(stderr,
+                 "fastrt-h2: a connection is over --max-buffered-per-connection (%zu bytes held) or --max-buffered "
+                 "(%zu bytes held in all): %s\n",
+                 budget_.used(), app_.buffered.used(), consequence);
   }
 
   // One stream reset the client sent or provoked; over the limit the
@@ -842,8 +843,7 @@ class h2_connection {
         std::fprintf(stderr, "fastrt-h2: stream %d: the response body failed: %s (stream reset)\n", id,
                      piece.error().message().data());
       } else {
-        std::fprintf(stderr, "fastrt-h2: stream %d: a %zu-byte body piece is over the body budget (stream reset)\n", id,
-                     piece->size());
+        log_over_budget("streamed bodies are reset");
       }
       s.reset = stream_reset::ours;
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);

@@ -133,6 +133,8 @@ class Uploader(threading.Thread):
         last_ping = start
         while time.monotonic() - start < self.limit and self.closed_at is None:
             progressed = False
+            if self.goaway is not None:
+                left.clear()  # the server said goodbye: only wait for it to close
             for sid in list(left):
                 if sid in self.reset:
                     del left[sid]
@@ -154,7 +156,7 @@ class Uploader(threading.Thread):
             if not left and self.uploaded_at is None:
                 self.uploaded_at = time.monotonic()
             now = time.monotonic()
-            if not self.end_stream and now - last_ping >= self.ping_every:
+            if not self.end_stream and self.goaway is None and now - last_ping >= self.ping_every:
                 conn.ping(b"keepbusy")
                 last_ping = now
             out = conn.data_to_send()
@@ -210,6 +212,21 @@ def zero_window(port):
               c.error is None and took is not None and took <= 5.0)
     memory_bound("4 zero-window connections of 100 x 1 MiB echoes", growth, 64)
     check("a fresh client is served afterwards", fresh_get() == b"ok\n")
+
+
+def answer_budget(port):
+    """--max-buffered-per-connection 4 MiB: with its window shut, a client
+    asking for two 3 MB answers gets the first (held) and a 503 for the
+    second (its body would pass the budget)."""
+    s = connect(port)
+    s.sendall(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (0).to_bytes(4, "big")))  # INITIAL_WINDOW_SIZE 0
+    s.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1, request_block("/big?bytes=3000000")))
+    time.sleep(0.3)  # the first answer is held before the second is asked for
+    s.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 3, request_block("/big?bytes=3000000")))
+    frames, _ = read_frames(s, lambda k, f, sid, p: sid == 3 and f & END_STREAM, 5)
+    got = statuses(frames)
+    check(f"answers over the connection's budget get 503 ({got})", got == {1: "200", 3: "503"})
+    s.close()
 
 
 def slow_post(port):

@@ -52,6 +52,7 @@ hostile() {  # hostile CHECK: hostile_clients.py against the running server
 budget=(--max-buffered 16777216 --max-buffered-per-connection 4194304)  # 16 MiB, 4 MiB
 start_server --pinned 2 --send-timeout 2 "${budget[@]}"
 hostile zero_window
+hostile answer_budget
 check "the shut windows are logged" grep -q "flow-control window shut" "$work/server.err"
 start_server --pinned 2 --body-timeout 2 "${budget[@]}"
 hostile slow_post

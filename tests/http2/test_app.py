@@ -6,6 +6,7 @@
     GET /stream?bytes=N    N bytes from a generator, as a fastrt.Response
     GET /stall?s=SECONDS   a streamed body whose generator blocks after its first piece
     POST /echo             the request body
+    GET /big?bytes=N       N bytes in one (not streamed) body
     anything else          "ok"
 """
 import time
@@ -28,6 +29,8 @@ def app(request):
         return f"{hits}\n"
     if request.path == "/echo" and request.method == "POST":
         return (200, [("content-type", "application/octet-stream")], request.body)
+    if request.path == "/big":
+        return (200, [("content-type", "application/octet-stream")], b"b" * int(parse_qs(request.query)["bytes"][0]))
     if request.path == "/stall":
         return fastrt.Response(stalled(float(parse_qs(request.query).get("s", ["5"])[0])),
                                content_type="application/octet-stream")
