@@ -5,8 +5,12 @@
 //   idle          no request being answered and nothing received for
 //                 --idle-timeout (a request whose body never comes counts
 //                 as idle: the client is the one that went quiet)
-//   stalled send  a send to the client pending for --idle-timeout (a client
-//                 that stopped reading: slow-read attacks)
+//   stalled send  a send to the client pending for --send-timeout (a client
+//                 that stopped reading: slow-read attacks), or answers
+//                 waiting to go out and nothing sent for --send-timeout (a
+//                 client that keeps its flow-control windows shut)
+//   request body  checked by the connection per stream (--body-timeout);
+//                 this only makes the watchdog look in often enough
 //   header read   the client preface (or HTTP/1.1 head), and every header
 //                 block once started, must arrive within --header-timeout
 //                 (slowloris)
@@ -58,6 +62,8 @@ class connection_deadlines {
   void became_idle(time_point now) noexcept { last_activity_ = now; }
   void send_started(time_point now) noexcept { send_since_ = now; }
   void send_done() noexcept { send_since_.reset(); }
+  // Response bytes went out, or a new answer (or body piece) is ready to go.
+  void send_progress(time_point now) noexcept { send_progress_ = now; }
   void preface_done() noexcept { preface_done_ = true; }
   void header_block_started(time_point now) noexcept { header_block_since_ = now; }
   void header_block_done() noexcept { header_block_since_.reset(); }
@@ -75,8 +81,10 @@ class connection_deadlines {
   bool shutting_down() const noexcept { return shutdown_since_.has_value(); }
   std::optional<time_point> shutdown_since() const noexcept { return shutdown_since_; }
 
-  // The first limit passed at `now`, if any. `idle`: no request is being answered.
-  std::optional<expiry> expired(time_point now, bool idle) const noexcept {
+  // The first limit passed at `now`, if any. `idle`: no request is being
+  // answered. `waiting_to_send`: some answer has bytes ready that the
+  // client's flow-control windows hold back.
+  std::optional<expiry> expired(time_point now, bool idle, bool waiting_to_send = false) const noexcept {
     if (passed(shutdown_since_, config_.shutdown_timeout, now)) return expiry{NGHTTP2_NO_ERROR, "shutdown deadline"};
     if (!preface_done_ && passed(started_, config_.header_timeout, now))
       return expiry{NGHTTP2_PROTOCOL_ERROR, "client preface not received in time"};
@@ -84,8 +92,10 @@ class connection_deadlines {
       return expiry{NGHTTP2_ENHANCE_YOUR_CALM, "header block not completed in time"};
     if (passed(settings_sent_, config_.settings_ack_timeout, now))
       return expiry{NGHTTP2_SETTINGS_TIMEOUT, "SETTINGS not acknowledged in time"};
-    if (passed(send_since_, config_.idle_timeout, now))
+    if (passed(send_since_, config_.send_timeout, now))
       return expiry{NGHTTP2_NO_ERROR, "the client stopped reading"};
+    if (waiting_to_send && passed(send_progress_, config_.send_timeout, now))
+      return expiry{NGHTTP2_NO_ERROR, "the client keeps its flow-control window shut"};
     if (idle && !shutdown_since_ && passed(last_activity_, config_.idle_timeout, now))
       return expiry{NGHTTP2_NO_ERROR, "idle timeout"};
     return std::nullopt;
@@ -93,9 +103,10 @@ class connection_deadlines {
 
   // When to look again (an idle deadline may have moved on by then; that is
   // checked on waking). `later`: an extra wake-up the caller needs. Header
-  // blocks start and SETTINGS go out without waking the watchdog (that
-  // would cost a timer re-arm per request), so it also looks in at half the
-  // shorter of those two timeouts: they are enforced within 1.5x.
+  // blocks start, SETTINGS and answers go out and bodies arrive without
+  // waking the watchdog (that would cost a timer re-arm per request), so it
+  // also looks in at half the shortest of the header, SETTINGS, send and
+  // body timeouts: they are enforced within 1.5x.
   time_point next(time_point now, std::optional<time_point> later = std::nullopt) const noexcept {
     time_point at = now + std::chrono::hours(1);
     auto consider = [&](std::optional<time_point> since, milliseconds limit) {
@@ -106,10 +117,11 @@ class connection_deadlines {
     consider(header_block_since_, config_.header_timeout);
     consider(settings_sent_, config_.settings_ack_timeout);
     if (!shutdown_since_) consider(last_activity_, config_.idle_timeout);
-    consider(send_since_, config_.idle_timeout);
+    consider(send_since_, config_.send_timeout);
     if (later) at = std::min(at, *later);
     milliseconds tick = std::chrono::hours(1);
-    for (const milliseconds limit : {config_.header_timeout, config_.settings_ack_timeout}) {
+    for (const milliseconds limit :
+         {config_.header_timeout, config_.settings_ack_timeout, config_.send_timeout, config_.body_timeout}) {
       if (limit.count() > 0) tick = std::min(tick, limit / 2);
     }
     at = std::min(at, now + tick);
@@ -128,6 +140,7 @@ class connection_deadlines {
   std::optional<time_point> settings_sent_;
   std::optional<time_point> shutdown_since_;
   std::optional<time_point> send_since_;
+  time_point send_progress_{};
   bool preface_done_ = false;
   bool settings_acked_ = false;
 };

@@ -18,8 +18,19 @@
 // piece is on its way and the fetch resumes the stream, so a body of any size
 // costs about two pieces of server memory.
 //
-// Timers and shutdown: a watchdog coroutine enforces the idle, header-read
-// and SETTINGS-ACK timeouts (connection_deadlines.hpp) and runs the two-phase
+// Hostile clients: the request and response bodies a connection holds are
+// charged to a per-connection and a server-wide budget (body_budget.hpp:
+// beyond it a request is refused, an answer becomes 503); a request body
+// that stops arriving for --body-timeout gets 408 and its stream reset; a
+// connection whose answers cannot go out for --send-timeout (a shut window
+// included) is closed; the streams a client gets reset — its RST_STREAMs and
+// the ones its bad frames provoke from us — are rate-limited
+// (stream_reset_limit.hpp: GOAWAY ENHANCE_YOUR_CALM), and a stream with a
+// reset queued never starts its handler. A client that half-closes (EOF)
+// still gets every complete request answered before the connection closes.
+//
+// Timers and shutdown: a watchdog coroutine enforces the idle, header-read,
+// SETTINGS-ACK, send and request-body timeouts (connection_deadlines.hpp) and runs the two-phase
 // graceful shutdown: GOAWAY(2^31-1) plus a PING, then — when the PING comes
 // back or after a second — GOAWAY with the last stream id; streams already
 // open complete (their request bodies are still read), and whatever is left
@@ -54,10 +65,12 @@
 #include <utility>
 #include <vector>
 
+#include "body_budget.hpp"
 #include "connection_deadlines.hpp"
 #include "http1_upgrade.hpp"
 #include "request.hpp"
 #include "server_config.hpp"
+#include "stream_reset_limit.hpp"
 
 namespace fastrt_h2 {
 
@@ -82,7 +95,8 @@ class connection_list {
 class h2_connection {
  public:
   h2_connection(fastrt::io_context& ctx, fastrt::tcp_stream& stream, const app_context& app, connection_list& list)
-      : ctx_(ctx), stream_(stream), app_(app), list_(list), deadlines_(app.config, clock::now()) {
+      : ctx_(ctx), stream_(stream), app_(app), list_(list), deadlines_(app.config, clock::now()),
+        budget_(app.buffered, app.config.max_buffered_per_connection, app.config.max_buffered) {
     list_.add(this);
     app_.connections.fetch_add(1, std::memory_order_relaxed);
   }
@@ -152,6 +166,14 @@ class h2_connection {
   using clock = connection_deadlines::clock;
   static constexpr std::size_t piece_limit = 64 * 1024;  // bytes per flush and per pulled body piece
 
+  // Who is resetting a stream (its RST_STREAM queued or about to be).
+  enum class stream_reset : std::uint8_t {
+    none,
+    provoked,      // nghttp2 found a stream error in the client's frames: counts against the reset limit
+    ours,          // our decision (budget, a failed body, a timeout): does not count
+    after_answer,  // --body-timeout: RST_STREAM(NO_ERROR) once the 408 is out
+  };
+
   struct stream_data {
     std::int32_t id = 0;
     request req;  // collected while the request arrives
@@ -163,6 +185,10 @@ class h2_connection {
     bool head = false;
     bool answered = false;
     bool busy = false;  // dispatched or answered early, and its answer not all sent yet
+    stream_reset reset = stream_reset::none;
+    std::size_t charged_request = 0;   // request body bytes charged to budget_
+    std::size_t charged_response = 0;  // response body (or current piece) bytes charged to budget_
+    clock::time_point body_progress{};  // the last request DATA while a body is expected (else unset)
     // The client reset the stream: stop its handler. Only Python-bound
     // requests get one (it costs an allocation; C++ handlers are short).
     std::stop_source cancel{std::nostopstate};
@@ -199,7 +225,11 @@ class h2_connection {
   fastrt::coro_task<> read_loop() {
     for (;;) {
       auto chunk = co_await stream_.recv();
-      if (!chunk || chunk->empty()) break;  // stopped, EOF or error
+      if (!chunk) break;  // stopped or error
+      if (chunk->empty()) {  // EOF: the client may still read its answers
+        co_await end_of_input();
+        break;
+      }
       deadlines_.received(connection_deadlines::coarse_now());
       std::string_view data = chunk->text();
       std::string after_upgrade;
@@ -230,12 +260,27 @@ class h2_connection {
         break;
       }
       co_await flush();
-      if (closed_) break;
+      if (closed_ || close_code_) break;
       if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
         finished_cleanly_ = true;  // GOAWAY exchanged and every stream closed
         break;
       }
     }
+  }
+
+  // The client half-closed (shutdown(SHUT_WR)) or closed: no request can
+  // still arrive, but those complete are answered (a client that only
+  // half-closed reads them) before the connection closes; the handler,
+  // send and shutdown timeouts bound the wait. Requests the client had not
+  // finished can no longer complete and are dropped.
+  fastrt::coro_task<> end_of_input() {
+    if (!sniffed_) co_return;
+    eof_ = true;
+    if (busy_streams_ > 0) (void)co_await sleep_within(ctx_, std::chrono::hours(24), &reader_token_);
+    if (busy_streams_ > 0 || close_code_ || closed_) co_return;  // a deadline or a failed send: cut
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
+    co_await flush_within(std::chrono::seconds(1));
+    finished_cleanly_ = true;
   }
 
   // Ends the read loop; with a code, a GOAWAY saying why goes out first.
@@ -377,12 +422,19 @@ class h2_connection {
   static int on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
                            std::size_t length, void* user_data) {
     stream_data* s = stream_of(session, stream_id);
-    if (!s || s->dispatched) return 0;
+    if (!s || s->reset != stream_reset::none) return 0;
+    s->body_progress = connection_deadlines::coarse_now();  // (PINGs and empty frames do not count)
+    if (s->dispatched) return 0;  // answered early: the rest of the body is discarded
     h2_connection& c = self(user_data);
     if (s->req.body.size() + length > c.app_.config.max_body_size) {
       c.answer_early(*s, 413, "request body larger than --max-body-size\n");
       return 0;
     }
+    if (!c.budget_.try_charge(length)) {
+      c.refuse(*s);
+      return 0;
+    }
+    s->charged_request += length;
     s->req.body.append(reinterpret_cast<const char*>(data), length);
     return 0;
   }
@@ -405,6 +457,9 @@ class h2_connection {
         break;
       case NGHTTP2_DATA:
         break;
+      case NGHTTP2_RST_STREAM:
+        c.count_reset();  // the same budget as the resets the client provokes
+        return 0;
       default:
         return 0;
     }
@@ -415,6 +470,7 @@ class h2_connection {
       return 0;
     }
     if (frame->hd.type == NGHTTP2_HEADERS && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      s->body_progress = connection_deadlines::coarse_now();  // --body-timeout runs from here
       // A body follows: refuse at once when it announces more than we take.
       const auto it = std::find_if(s->req.headers.begin(), s->req.headers.end(),
                                    [](const auto& h) { return h.first == "content-length"; });
@@ -455,13 +511,28 @@ class h2_connection {
       auto& reset = c.reset_lately_;  // the last 64 streams we reset
       if (reset.size() == 64) reset.erase(reset.begin());
       reset.push_back(frame->hd.stream_id);
+      stream_data* s = c.find_stream(frame->hd.stream_id);
+      const bool ours = s && (s->reset == stream_reset::ours || s->reset == stream_reset::after_answer);
+      // A reset the client's frames provoked (nghttp2 found a stream error,
+      // or refused a stream over the concurrency limit): counted like the
+      // client's own (MadeYouReset, CVE-2025-8671).
+      if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR && !ours) c.count_reset();
+      if (s) s->cancel.request_stop();  // its handler stops; queued Python work is skipped
       return 0;
     }
+    if (frame->hd.type == NGHTTP2_DATA && frame->hd.length > 0)
+      c.deadlines_.send_progress(connection_deadlines::coarse_now());
     if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
       return 0;
     stream_data* s = c.find_stream(frame->hd.stream_id);
     if (!s) return 0;
+    if (s->reset == stream_reset::after_answer) {
+      // The 408 of --body-timeout is out: RFC 9113 §8.1 lets the server
+      // stop the upload with RST_STREAM(NO_ERROR), which frees the stream.
+      s->reset = stream_reset::ours;
+      nghttp2_submit_rst_stream(c.session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    }
     // The whole answer is out. (After an early 413/431 the rest of the
     // upload is read and discarded, not reset: RFC 9113 §8.1 would allow
     // RST_STREAM NO_ERROR, but curl then often reports a failed transfer
@@ -472,9 +543,18 @@ class h2_connection {
   }
 
   // A header block nghttp2 rejected (it answers with RST_STREAM or GOAWAY
-  // itself) is over as far as the header-read timeout is concerned.
+  // itself) is over as far as the header-read timeout is concerned. A frame
+  // rejected on a stream (e.g. a WINDOW_UPDATE overflowing its window) has
+  // queued a RST_STREAM for it: its handler must not start, or stop.
   static int on_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int, void* user_data) {
-    if (frame->hd.type == NGHTTP2_HEADERS) self(user_data).deadlines_.header_block_done();
+    h2_connection& c = self(user_data);
+    if (frame->hd.type == NGHTTP2_HEADERS) c.deadlines_.header_block_done();
+    if (frame->hd.stream_id == 0) return 0;
+    stream_data* s = c.find_stream(frame->hd.stream_id);
+    if (s && s->reset == stream_reset::none) {
+      s->reset = stream_reset::provoked;
+      s->cancel.request_stop();
+    }
     return 0;
   }
 
@@ -536,6 +616,8 @@ class h2_connection {
     // are refused by nghttp2 when it goes out (the client may retry them):
     // they must not run.
     if (final_goaway_sent_ && s.id > goaway_last_id_) return;
+    if (s.reset != stream_reset::none) return;  // a RST_STREAM is on its way
+    s.body_progress = {};
     mark_busy(s);
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
@@ -549,7 +631,9 @@ class h2_connection {
   void start_ready() {
     for (const std::int32_t id : ready_) {
       stream_data* s = find_stream(id);
-      if (!s) continue;  // reset in the same read
+      // Reset in the same read (by the client, or by us over its frames), or
+      // the connection is closing over an error: no handler runs.
+      if (!s || s->reset != stream_reset::none || close_code_) continue;
       requests_.spawn(handle(id, s->handler, s->dispatched_req, s->cancel.get_token()));
     }
     ready_.clear();
@@ -558,6 +642,9 @@ class h2_connection {
   // Answers before the request is complete (413, 431); the rest of the
   // request body is discarded.
   void answer_early(stream_data& s, int status, std::string body) {
+    drop_request_body(s);
+    s.body_progress = connection_deadlines::coarse_now();  // the rest of the body must keep coming
+    deadlines_.send_progress(connection_deadlines::coarse_now());
     mark_busy(s);
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
@@ -581,10 +668,70 @@ class h2_connection {
     }
     if (closed_) co_return;
     stream_data* s = find_stream(id);
-    if (!s) co_return;  // reset by the client meanwhile
+    if (!s || s->reset != stream_reset::none) co_return;  // reset meanwhile
+    req.reset();
+    forget_request_body(*s);
+    if (!resp.stream && !budget_.try_charge(resp.body.size())) {
+      log_over_budget("answers get 503");
+      resp = text_response(503, "Service Unavailable: too many response bytes held\n");
+      resp.headers.emplace_back("retry-after", "1");
+    } else if (!resp.stream) {
+      s->charged_response = resp.body.size();
+    }
+    deadlines_.send_progress(connection_deadlines::coarse_now());
     submit(*s, std::move(resp));
     co_await flush();
     finish_if_done();
+  }
+
+  // --- the body budget ----------------------------------------------------------
+  // The request body is no longer needed once the handler answered: a large
+  // one is dropped (the access log keeps the request line) and its charge
+  // given back. A small one stays until the stream closes (copying the
+  // request line for it would cost more than it frees).
+  void forget_request_body(stream_data& s) {
+    static constexpr std::size_t worth_dropping = 16 * 1024;
+    if (s.charged_request < worth_dropping || !s.dispatched_req) return;
+    auto line = std::make_shared<request>();
+    line->method = s.dispatched_req->method;
+    line->path = s.dispatched_req->path;
+    line->query = s.dispatched_req->query;
+    s.dispatched_req = std::move(line);
+    budget_.release(std::exchange(s.charged_request, 0));
+  }
+
+  // Before an early answer: what arrived of the body is discarded.
+  void drop_request_body(stream_data& s) {
+    std::string().swap(s.req.body);
+    budget_.release(std::exchange(s.charged_request, 0));
+  }
+
+  // The body budget is spent: the stream is refused (the client may retry
+  // it; no handler ran) and what arrived of its body freed.
+  void refuse(stream_data& s) {
+    drop_request_body(s);
+    s.body_progress = {};
+    s.reset = stream_reset::ours;
+    log_over_budget("request bodies are refused");
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_REFUSED_STREAM);
+  }
+
+  // Once per connection: a flood of refusals must not flood the log.
+  void log_over_budget(const char* consequence) {
+    if (budget_logged_) return;
+    budget_logged_ = true;
+    std::fprintf(stderr,
+                 "fastrt-h2: a connection is over --max-buffered-per-connection (%zu bytes held) or --max-buffered "
+                 "(%zu bytes held in all): %s\n",
+                 budget_.used(), app_.buffered.used(), consequence);
+  }
+
+  // One stream reset the client sent or provoked; over the limit the
+  // connection ends with GOAWAY(ENHANCE_YOUR_CALM).
+  void count_reset() {
+    if (resets_.allow(stream_reset_limit::clock::now()) || close_code_) return;
+    std::fprintf(stderr, "fastrt-h2: closing a connection: too many streams reset (sent or provoked by the client)\n");
+    stop_reading(NGHTTP2_ENHANCE_YOUR_CALM, "too many streams reset");
   }
 
   // Runs the app on a Python worker. The job owns the request (shared): a
@@ -675,21 +822,37 @@ class h2_connection {
     // The function lives in this frame while its coroutine runs: a reset
     // stream frees its stream_data (and response) meanwhile.
     const body_stream next = before->resp.stream;
-    auto task = next();
+    // --handler-timeout covers each piece of the Python app's bodies: a
+    // generator that stalls gets its stream reset instead of keeping the
+    // client waiting. (C++ producers run on this thread and are trusted like
+    // C++ handlers: no timer per piece.)
+    const bool timed = !before->handler && app_.config.handler_timeout.count() > 0;
+    auto task = timed ? fastrt::with_timeout(ctx_, next(), app_.config.handler_timeout) : next();
     task.handle().promise().set_stop_token(&cut_token_);  // a cut connection does not wait for a slow producer
     auto piece = co_await std::move(task);
     stream_data* found = closed_ ? nullptr : find_stream(id);
     if (!found) co_return;
     stream_data& s = *found;
     s.fetching = false;
-    if (!piece) {
-      std::fprintf(stderr, "fastrt-h2: stream %d: the response body failed: %s (stream reset)\n", id,
-                   piece.error().message().data());
+    if (s.reset != stream_reset::none) co_return;
+    budget_.release(std::exchange(s.charged_response, 0));  // the previous piece is all sent
+    if (!piece || !budget_.try_charge(piece->size())) {
+      if (!piece && piece.error() == fastrt::errc::timed_out) {
+        std::fprintf(stderr, "fastrt-h2: stream %d: the response body gave no piece within --handler-timeout (stream reset)\n", id);
+      } else if (!piece) {
+        std::fprintf(stderr, "fastrt-h2: stream %d: the response body failed: %s (stream reset)\n", id,
+                     piece.error().message().data());
+      } else {
+        log_over_budget("streamed bodies are reset");
+      }
+      s.reset = stream_reset::ours;
       nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
     } else {
+      s.charged_response = piece->size();
       if (piece->empty()) s.stream_ended = true;
       s.piece = std::move(piece).value();
       s.offset = 0;
+      deadlines_.send_progress(connection_deadlines::coarse_now());
       nghttp2_session_resume_data(session_, id);
     }
     co_await flush();
@@ -730,11 +893,15 @@ class h2_connection {
   void mark_done(stream_data& s) noexcept {
     if (!s.busy) return;
     s.busy = false;
-    if (--busy_streams_ == 0) deadlines_.became_idle(connection_deadlines::coarse_now());
+    if (--busy_streams_ == 0) {
+      deadlines_.became_idle(connection_deadlines::coarse_now());
+      if (eof_) reader_stop_.request_stop();  // end_of_input: every answer is out
+    }
   }
 
   void close_stream(stream_data* s) noexcept {
     mark_done(*s);
+    budget_.release(s->charged_request + s->charged_response);
     if (s->prev) s->prev->next = s->next;
     else open_streams_ = s->next;
     if (s->next) s->next->prev = s->prev;
@@ -754,7 +921,11 @@ class h2_connection {
   fastrt::coro_task<> watch() {
     while (!finished_) {
       const auto now = clock::now();
-      if (auto expiry = deadlines_.expired(now, busy_streams_ == 0)) {
+      if (expire_stalled_bodies(now)) {
+        co_await flush();
+        continue;
+      }
+      if (auto expiry = deadlines_.expired(now, busy_streams_ == 0, waiting_to_send())) {
         if (expiry->why != "idle timeout" && expiry->why != "shutdown deadline") {
           std::fprintf(stderr, "fastrt-h2: closing a connection: %.*s\n", static_cast<int>(expiry->why.size()),
                        expiry->why.data());
@@ -779,6 +950,44 @@ class h2_connection {
   }
 
   void wake_watchdog() { wake_.request_stop(); }
+
+  // --body-timeout: a request body that got no DATA for that long (PINGs
+  // and other frames do not count) gets 408 and its stream reset; its
+  // memory is freed at once. True if any stream was.
+  bool expire_stalled_bodies(clock::time_point now) {
+    const milliseconds limit = app_.config.body_timeout;
+    if (limit.count() <= 0 || closed_) return false;
+    std::size_t expired = 0;
+    for (stream_data* s = open_streams_; s; s = s->next) {
+      if (s->body_progress == clock::time_point{} || now - s->body_progress < limit) continue;
+      s->body_progress = {};
+      if (s->reset != stream_reset::none || nghttp2_session_get_stream_remote_close(session_, s->id) != 0) continue;
+      ++expired;
+      if (!s->dispatched) {
+        answer_early(*s, 408, "Request Timeout: the request body stopped arriving\n");
+        s->reset = stream_reset::after_answer;
+      } else if (s->busy) {
+        s->reset = stream_reset::after_answer;  // its early answer (413, 431) is still going out
+      } else {
+        s->reset = stream_reset::ours;
+        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+      }
+    }
+    if (expired) {
+      std::fprintf(stderr, "fastrt-h2: %zu request bod%s stalled for --body-timeout (408, stream reset)\n", expired,
+                   expired == 1 ? "y" : "ies");
+    }
+    return expired > 0;
+  }
+
+  // An answer has bytes ready that only the client's flow-control windows
+  // hold back (not one waiting for its app to produce the next piece).
+  bool waiting_to_send() const noexcept {
+    for (const stream_data* s = open_streams_; s; s = s->next) {
+      if (s->answered && s->busy && !s->fetching && s->reset == stream_reset::none) return true;
+    }
+    return false;
+  }
 
   void send_final_goaway() {
     if (final_goaway_sent_ || closed_) return;
@@ -935,6 +1144,10 @@ class h2_connection {
   bool final_goaway_sent_ = false;
   std::int32_t goaway_last_id_ = 0;  // valid once final_goaway_sent_
   std::size_t busy_streams_ = 0;     // streams with a request being answered
+  connection_body_budget budget_;    // request and response body bytes held
+  stream_reset_limit resets_;        // streams the client reset or got reset
+  bool budget_logged_ = false;
+  bool eof_ = false;  // the client half-closed: answer what is complete, then close
 };
 
 }  // namespace fastrt_h2

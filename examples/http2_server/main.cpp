@@ -67,6 +67,10 @@ struct options {
   double header_timeout = 10;
   double settings_timeout = 10;
   double shutdown_timeout = 10;
+  double send_timeout = 30;
+  double body_timeout = 30;
+  long max_buffered = 1L << 30;
+  long max_buffered_per_connection = 64L << 20;
   std::string access_log;
 };
 
@@ -91,6 +95,12 @@ constexpr const char* usage =
     "  --header-timeout SECONDS    the preface and each header block must arrive within it (default 10)\n"
     "  --settings-timeout SECONDS  our SETTINGS must be acknowledged within it (default 10)\n"
     "  --shutdown-timeout SECONDS  SIGINT/SIGTERM: streams still open after it are cut (default 10)\n"
+    "  --send-timeout SECONDS      close a connection whose answers make no progress this long (a client\n"
+    "                              that stops reading or keeps its window shut); 0: never (default 30)\n"
+    "  --body-timeout SECONDS      a request body with no data this long gets 408 and a reset; 0: never (default 30)\n"
+    "  --max-buffered BYTES        request and response bodies held in memory, server-wide; beyond it requests\n"
+    "                              are refused (REFUSED_STREAM) and answers get 503; 0: no limit (default 1 GiB)\n"
+    "  --max-buffered-per-connection BYTES   the same, per connection (default 64 MiB)\n"
     "  --access-log FILE           one line per answered request; '-' for stdout (default: none)\n"
     "  --help                      this text\n"
     "C++ handlers answer /cpp/hello and /cpp/stream?bytes=N; every other path goes to the Python app.\n";
@@ -146,6 +156,10 @@ fastrt::result<options> parse(int argc, char** argv) {
     else if (flag == "--header-timeout") o.header_timeout = FASTRT_TRY(parse_seconds(flag, value));
     else if (flag == "--settings-timeout") o.settings_timeout = FASTRT_TRY(parse_seconds(flag, value));
     else if (flag == "--shutdown-timeout") o.shutdown_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--send-timeout") o.send_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--body-timeout") o.body_timeout = FASTRT_TRY(parse_seconds(flag, value));
+    else if (flag == "--max-buffered") o.max_buffered = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
+    else if (flag == "--max-buffered-per-connection") o.max_buffered_per_connection = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
     else if (flag == "--access-log") o.access_log = value;
     else return fastrt::error(std::errc::invalid_argument, "unknown option " + std::string(flag));
   }
@@ -258,6 +272,10 @@ int main(int argc, char** argv) {
   app.config.header_timeout = to_ms(o.header_timeout);
   app.config.settings_ack_timeout = to_ms(o.settings_timeout);
   app.config.shutdown_timeout = to_ms(o.shutdown_timeout);
+  app.config.send_timeout = to_ms(o.send_timeout);
+  app.config.body_timeout = to_ms(o.body_timeout);
+  app.config.max_buffered = static_cast<std::size_t>(o.max_buffered);
+  app.config.max_buffered_per_connection = static_cast<std::size_t>(o.max_buffered_per_connection);
   app.config.access_log = access_log;
   app.routes = fastrt_h2::example_routes();
   app.executor = executor->get();

@@ -59,7 +59,7 @@ def idle(port):
 
 
 def stall(port):
-    """--idle-timeout 1: a client that stops reading a large response is cut (slow read)."""
+    """--send-timeout 1: a client that stops reading a large response is cut (slow read)."""
     s = connect(port)
     big_window = (2**31 - 1).to_bytes(4, "big")
     s.sendall(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + big_window) +     # INITIAL_WINDOW_SIZE

@@ -42,7 +42,7 @@ check_memory() {
 }
 
 # --- timeouts and the connection cap --------------------------------------------
-start_server --pinned 1 --idle-timeout 1
+start_server --pinned 1 --idle-timeout 1 --send-timeout 1
 raw idle
 raw stall
 start_server --pinned 1 --header-timeout 1

@@ -4,6 +4,9 @@
     GET /hit               counts a call in this interpreter and returns the count
     GET /hits              the count so far (was queued work skipped?)
     GET /stream?bytes=N    N bytes from a generator, as a fastrt.Response
+    GET /stall?s=SECONDS   a streamed body whose generator blocks after its first piece
+    POST /echo             the request body
+    GET /big?bytes=N       N bytes in one (not streamed) body
     anything else          "ok"
 """
 import time
@@ -24,6 +27,13 @@ def app(request):
         return f"{hits}\n"
     if request.path == "/hits":
         return f"{hits}\n"
+    if request.path == "/echo" and request.method == "POST":
+        return (200, [("content-type", "application/octet-stream")], request.body)
+    if request.path == "/big":
+        return (200, [("content-type", "application/octet-stream")], b"b" * int(parse_qs(request.query)["bytes"][0]))
+    if request.path == "/stall":
+        return fastrt.Response(stalled(float(parse_qs(request.query).get("s", ["5"])[0])),
+                               content_type="application/octet-stream")
     if request.path == "/stream":
         return fastrt.Response(pieces(int(parse_qs(request.query)["bytes"][0])),
                                content_type="application/octet-stream")
@@ -35,3 +45,9 @@ def pieces(total, size=64 * 1024):
     while total > 0:
         yield piece[:min(size, total)]
         total -= size
+
+
+def stalled(seconds):
+    yield b"first piece\n"
+    time.sleep(seconds)
+    yield b"too late\n"
