@@ -47,14 +47,14 @@ constexpr bool is_request_target(std::string_view text) noexcept {
 // already trimmed: RFC 9110 §5.5 — field-vchar, SP and HTAB), or null.
 // obs-text (0x80-0xFF) is allowed, as RFC 9110 and nghttp2 do.
 constexpr const char* value_problem(std::string_view value) noexcept {
-  for (const char c : value) {
-    if (c == '\0' || c == '\r' || c == '\n') return "the header value contains NUL, CR or LF";
-  }
+  bool other_ctl = false;  // NUL, CR and LF have their own message: they split fields
   for (const char c : value) {
     const auto u = static_cast<unsigned char>(c);
-    if (is_ctl(u) && u != '\t') return "the header value contains a control character";
+    if (!is_ctl(u) || u == '\t') continue;
+    if (c == '\0' || c == '\r' || c == '\n') return "the header value contains NUL, CR or LF";
+    other_ctl = true;
   }
-  return nullptr;
+  return other_ctl ? "the header value contains a control character" : nullptr;
 }
 
 // Why `value` may not be sent as a field value, or null: value_problem(),
