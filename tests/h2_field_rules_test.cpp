@@ -75,6 +75,13 @@ TEST_CASE("HTTP/1.1 head: what the first bytes are") {
   CHECK(http1::read_head("GET / HTTP/1.1\r\nHost: h\r\n\r\n").verdict == head_verdict::not_upgrade);
   CHECK(http1::read_head("GET / HTTP/1.0\r\n\r\n").verdict == head_verdict::not_upgrade);
   CHECK(http1::read_head("GET / HTTP/1.1\r\nX: " + std::string(9000, 'a')).verdict == head_verdict::too_large);
+  // Empty lines before the request line are skipped (RFC 9112 §2.2), within the head limit.
+  CHECK(http1::read_head("\r").verdict == head_verdict::incomplete);
+  CHECK(http1::read_head("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n").verdict == head_verdict::not_upgrade);
+  CHECK(http1::read_head("\r\n" + upgrade()).size == 2 + upgrade().size());
+  std::string blank_lines;
+  for (int i = 0; i < 5000; ++i) blank_lines += "\r\n";
+  CHECK(http1::read_head(blank_lines).verdict == head_verdict::not_http1);
 }
 
 TEST_CASE("HTTP/1.1 head: an h2c upgrade") {

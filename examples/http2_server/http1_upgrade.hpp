@@ -3,7 +3,8 @@
 // answers to it. Pure parsing, no I/O; thread-safe (no shared state); cost
 // O(head size) per call.
 //
-// What the first bytes of a connection can be (read_head):
+// What the first bytes of a connection can be (read_head; empty lines before
+// the request line are skipped, RFC 9112 §2.2):
 // - not an HTTP/1.x request line (`method SP target SP HTTP/1.x CRLF`, e.g.
 //   "INVALID CONNECTION PREFACE" or TLS): the connection is closed without a
 //   byte written (RFC 9113 §3.4: an invalid preface is a connection error);
@@ -130,11 +131,8 @@ inline std::size_t head_end(std::string_view in, std::size_t line_end) noexcept 
   return std::string_view::npos;
 }
 
-}  // namespace detail
-
-// What the bytes received so far on a connection are (see the top of the
-// file). `in` starts at the connection's first byte.
-inline head read_head(std::string_view in) {
+// The head of `in`, a request line first.
+inline head read_request(std::string_view in) {
   using detail::verdict;
   if (in.empty()) return verdict(head_verdict::incomplete);
   // A request line starts with a method (a token): binary input, TLS and
@@ -229,6 +227,20 @@ inline head read_head(std::string_view in) {
   u.settings = std::move(*settings);
   h.verdict = head_verdict::upgrade;
   h.size = end;
+  return h;
+}
+
+}  // namespace detail
+
+// What the bytes received so far on a connection are (see the top of the
+// file). `in` starts at the connection's first byte. Empty lines before the
+// request line are skipped (RFC 9112 §2.2).
+inline head read_head(std::string_view in) {
+  std::size_t skipped = 0;
+  while (skipped < max_head_size && in.substr(skipped).starts_with("\r\n")) skipped += 2;
+  if (in.substr(skipped) == "\r") return detail::verdict(head_verdict::incomplete);
+  head h = detail::read_request(in.substr(skipped));
+  if (h.verdict == head_verdict::upgrade) h.size += skipped;
   return h;
 }
 
