@@ -711,11 +711,18 @@ class h2_connection {
   // one nghttp2 refuses resets the stream.
   void submit(stream_data& s, response r) {
     s.answered = true;
-    const std::size_t header_limit = std::min<std::size_t>(
-        max_response_header_bytes, nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE));
-    response_verdict verdict = check_response(r, s.head, header_limit);
+    response_verdict verdict = check_response(r, s.head);
+    bool tell = true;
+    const std::uint32_t client_limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+    if (verdict.problem.empty() && verdict.header_bytes > client_limit) {
+      verdict.problem = "the header fields take " + std::to_string(verdict.header_bytes) +
+                        " bytes, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of " + std::to_string(client_limit);
+      // Said once per connection: a client can set a tiny limit on purpose.
+      tell = !told_client_limit_;
+      told_client_limit_ = true;
+    }
     if (!verdict.problem.empty()) {
-      log_request_problem(s, verdict.problem, "500");
+      if (tell) log_request_problem(s, verdict.problem, "500");
       r = text_response(500, "Internal Server Error\n");
       verdict = response_verdict{};
     }
@@ -1062,6 +1069,7 @@ class h2_connection {
   bool finished_ = false;         // the read loop has ended
   bool finished_cleanly_ = false; // ... because everything was exchanged
   bool final_goaway_sent_ = false;
+  bool told_client_limit_ = false;  // a response over the client's header list limit was logged
   std::int32_t goaway_last_id_ = 0;  // valid once final_goaway_sent_
   std::size_t busy_streams_ = 0;     // streams with a request being answered
 };

@@ -6,9 +6,9 @@
 // without control characters (HTAB aside) or surrounding whitespace (RFC
 // 9110 §5.5, RFC 9113 §8.2.1); one decimal content-length that matches a
 // plain body (RFC 9110 §8.6; a HEAD answer may state the GET length, a 204
-// may say only 0); and a header list within the client's
-// SETTINGS_MAX_HEADER_LIST_SIZE and the server's 64 KiB (nghttp2 cannot send
-// a larger header block at all).
+// may say only 0); and a header list within the server's 64 KiB (nghttp2
+// cannot send a larger header block at all) — the caller compares
+// `header_bytes` with the client's SETTINGS_MAX_HEADER_LIST_SIZE.
 //
 // Pure functions: thread-safe; one pass over the header fields.
 #pragma once
@@ -33,10 +33,11 @@ inline constexpr std::uint64_t unknown_length = std::numeric_limits<std::uint64_
 struct response_verdict {
   std::string problem;                             // empty: the response may go out
   std::uint64_t declared_length = unknown_length;  // its content-length, when it has one
+  std::size_t header_bytes = 0;                    // its header list, as RFC 9113 §6.5.2 counts
 };
 
 namespace detail {
-inline response_verdict refused(std::string why) { return response_verdict{std::move(why), unknown_length}; }
+inline response_verdict refused(std::string why) { return response_verdict{std::move(why), unknown_length, 0}; }
 inline std::string about(std::string_view name, std::string_view problem) {
   std::string out = "header '";
   fields::escape_for_log(name, out);
@@ -48,10 +49,9 @@ inline std::string about(std::string_view name, std::string_view problem) {
 
 // Checks `r` (lower-casing its field names in place). `head_request`: the
 // answer to a HEAD, whose content-length need not match its (unsent) body.
-// `header_limit`: the most header-list bytes the client takes. The
-// connection-specific fields (RFC 9113 §8.2.2) are not counted: the server
-// drops them.
-inline response_verdict check_response(response& r, bool head_request, std::size_t header_limit) {
+// The connection-specific fields (RFC 9113 §8.2.2) are not counted: the
+// server drops them.
+inline response_verdict check_response(response& r, bool head_request) {
   if (r.status < 200 || r.status > 599) return detail::refused("status " + std::to_string(r.status) + " is not in 200..599");
   response_verdict v;
   std::size_t bytes = 7 + 3 + 32;  // :status
@@ -75,11 +75,11 @@ inline response_verdict check_response(response& r, bool head_request, std::size
   }
   const bool no_body = r.status == 204 || r.status == 304;
   if (!has_length && !no_body && !r.stream) bytes += 14 + 20 + 32;  // the content-length the server adds
-  if (bytes > header_limit) {
-    return detail::refused("the header fields take " + std::to_string(bytes) + " bytes, more than the " +
-                           std::to_string(header_limit) +
-                           " the client takes (SETTINGS_MAX_HEADER_LIST_SIZE) or the server sends (64 KiB)");
+  if (bytes > max_response_header_bytes) {
+    return detail::refused("the header fields take " + std::to_string(bytes) +
+                           " bytes, more than the server sends (64 KiB)");
   }
+  v.header_bytes = bytes;
   if (has_length && r.status == 204 && v.declared_length != 0)
     return detail::refused("header 'content-length': a 204 response may only say 0");
   if (has_length && !r.stream && !no_body && !head_request && v.declared_length != r.body.size()) {

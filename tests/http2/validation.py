@@ -284,6 +284,15 @@ check(f"a 2 KB header goes out to a client that takes it ({fields.get(':status')
 fields, _, _, _ = get("/bad-header?kind=medium", settings=struct.pack(">HI", 6, 1000))
 check(f"... and is a 500 for a client with SETTINGS_MAX_HEADER_LIST_SIZE 1000 ({fields.get(':status')})",
       fields.get(":status") == "500")
+# A client with a small limit gets 500s, logged once per connection (it may
+# set the limit on purpose: its requests must not flood the log).
+s = socket.create_connection(("127.0.0.1", PORT), timeout=3)
+s.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 6, 1000)))
+decoder = hpack.Decoder()
+small = [get("/bad-header?kind=medium", s=s, stream=sid, decoder=decoder)[0].get(":status") for sid in (1, 3, 5)]
+s.close()
+check(f"... three times on one connection: 500 each ({small})", small == ["500"] * 3)
+
 # 150 of them on one connection (above its 100 concurrent streams): each is
 # answered and freed, and the connection still serves.
 s = connect(PORT)
@@ -305,7 +314,10 @@ with open(SERVER_ERR, encoding="latin-1") as f:
     err = f.read()
 check("log: the content-length mismatch is named",
       "header 'content-length': 5 does not match the body's 3 bytes (500)" in err)
-check("log: the oversized header list is logged", "header fields take" in err)
+check("log: the oversized header list is logged", "bytes, more than the server sends (64 KiB) (500)" in err)
+told = err.count("more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of 1000 (500)")
+check(f"log: a client's small header list limit is told once per connection ({told} lines for 2 connections)",
+      told == 2)
 check("log: the streamed body mismatch is logged",
       "the streamed body has fewer bytes than its content-length: 10 (stream reset)" in err)
 sys.exit(failures)
