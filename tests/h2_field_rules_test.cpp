@@ -85,7 +85,8 @@ TEST_CASE("HTTP/1.1 head: what the first bytes are") {
 }
 
 TEST_CASE("HTTP/1.1 head: an h2c upgrade") {
-  const std::string text = upgrade("POST /p?q=1 HTTP/1.1", "Content-Length: 3\r\nContent-Length: 3\r\nX-A:  v \r\n") + "abc";
+  const std::string text =
+      upgrade("POST /p?q=1 HTTP/1.1", "Content-Length: 3\r\nContent-Length: 3\r\nX-A:  v \r\n") + "abc";
   const http1::head h = http1::read_head(text);
   REQUIRE(h.verdict == head_verdict::upgrade);
   CHECK(h.size == text.size() - 3);
@@ -119,7 +120,8 @@ TEST_CASE("HTTP/1.1 head: malformed heads get 400") {
     CHECK(http1::read_head(text).verdict == head_verdict::malformed);
   }
   CHECK(http1::read_head(upgrade("GET / HTTP/1.1", "X-A: a\0b\r\n"sv)).verdict == head_verdict::malformed);
-  CHECK(http1::read_head(upgrade("GET / HTTP/1.1", "Transfer-Encoding: chunked\r\n")).verdict == head_verdict::malformed);
+  CHECK(http1::read_head(upgrade("GET / HTTP/1.1", "Transfer-Encoding: chunked\r\n")).verdict ==
+        head_verdict::malformed);
   CHECK(http1::read_head(upgrade("GET / HTTP/1.1", "HTTP2-Settings: AAMAAABk\r\n")).verdict == head_verdict::malformed);
   std::string bad_settings = upgrade();
   bad_settings.replace(bad_settings.find("AAMAAABkAAQAAP__"), 16, "AAMAAAB");  // 5 bytes

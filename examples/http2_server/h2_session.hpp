@@ -713,10 +713,12 @@ class h2_connection {
     s.answered = true;
     response_verdict verdict = check_response(r, s.head);
     bool tell = true;
-    const std::uint32_t client_limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+    const std::uint32_t client_limit =
+        nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
     if (verdict.problem.empty() && verdict.header_bytes > client_limit) {
       verdict.problem = "the header fields take " + std::to_string(verdict.header_bytes) +
-                        " bytes, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of " + std::to_string(client_limit);
+                        " bytes, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of " +
+                        std::to_string(client_limit);
       // Said once per connection: a client can set a tiny limit on purpose.
       tell = !told_client_limit_;
       told_client_limit_ = true;

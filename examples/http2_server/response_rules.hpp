@@ -52,7 +52,8 @@ inline std::string about(std::string_view name, std::string_view problem) {
 // The connection-specific fields (RFC 9113 §8.2.2) are not counted: the
 // server drops them.
 inline response_verdict check_response(response& r, bool head_request) {
-  if (r.status < 200 || r.status > 599) return detail::refused("status " + std::to_string(r.status) + " is not in 200..599");
+  if (r.status < 200 || r.status > 599)
+    return detail::refused("status " + std::to_string(r.status) + " is not in 200..599");
   response_verdict v;
   std::size_t bytes = 7 + 3 + 32;  // :status
   bool has_length = false;

@@ -155,7 +155,8 @@ BAD_HEADS = {
     "transfer-encoding": upgrade_head(b"/seen?id=transfer-encoding", b"Transfer-Encoding: chunked\r\n") +
     b"3\r\nabc\r\n0\r\n\r\n",
     "settings-not-base64url": upgrade_head(b"/seen?id=settings-not-base64url", settings=b"!!!!"),
-    "settings-5-bytes": upgrade_head(b"/seen?id=settings-5-bytes", settings=base64.urlsafe_b64encode(b"\0\3\0\0\0").rstrip(b"=")),
+    "settings-5-bytes": upgrade_head(b"/seen?id=settings-5-bytes",
+                                     settings=base64.urlsafe_b64encode(b"\0\3\0\0\0").rstrip(b"=")),
     "settings-enable-push-2": upgrade_head(b"/seen?id=settings-enable-push-2", settings=settings_b64((2, 2))),
     "settings-window-2^31": upgrade_head(b"/seen?id=settings-window-2^31", settings=settings_b64((4, 2**31))),
     "settings-frame-size-small": upgrade_head(b"/seen?id=settings-frame-size-small", settings=settings_b64((5, 100))),
