@@ -38,7 +38,13 @@
 //
 // HTTP/1.x: a first chunk that is not the HTTP/2 client preface is read as an
 // HTTP/1.1 request head (http1_upgrade.hpp): an h2c upgrade gets 101 and its
-// request becomes stream 1; anything else gets a well-formed 426 and close.
+// request becomes stream 1; a malformed head gets 400, any other HTTP/1.x
+// request a well-formed 426, then close; bytes that are no HTTP/1.x request
+// line are not answered at all (RFC 9113 §3.4).
+//
+// Responses are checked before they go out (response_rules.hpp): one that
+// HTTP/2 peers would reject, or whose header list is larger than the client
+// takes, becomes a 500 with a log line.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -67,8 +73,10 @@
 
 #include "body_budget.hpp"
 #include "connection_deadlines.hpp"
+#include "field_rules.hpp"
 #include "http1_upgrade.hpp"
 #include "request.hpp"
+#include "response_rules.hpp"
 #include "server_config.hpp"
 #include "stream_reset_limit.hpp"
 
@@ -202,6 +210,7 @@ class h2_connection {
     bool fetching = false;
     bool stream_ended = false;
     std::uint64_t bytes_sent = 0;
+    std::uint64_t declared_length = unknown_length;  // a streamed body must match its content-length
   };
 
   static constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -212,12 +221,10 @@ class h2_connection {
 #endif
   static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
 
-  static bool looks_like_h2(std::string_view data) noexcept {
-    const std::size_t n = std::min(data.size(), preface.size());
-    // Something that starts like the preface but is not it is left to
-    // nghttp2, which answers a bad preface with GOAWAY.
-    return data.substr(0, n) == preface.substr(0, n) || data.starts_with("PRI ");
-  }
+  // "PRI " can only be the HTTP/2 preface (RFC 9113 §3.4); nghttp2 checks
+  // the rest of it and answers a bad one with GOAWAY. Anything else (fewer
+  // bytes included) is read by handle_http1.
+  static bool looks_like_h2(std::string_view data) noexcept { return data.starts_with(preface.substr(0, 4)); }
 
   // --- reading ----------------------------------------------------------------
   // Stopped (reader_token_) by the watchdog or by a graceful shutdown that
@@ -301,41 +308,92 @@ class h2_connection {
     }
   }
 
-  enum class http1_outcome { incomplete, closed, upgraded };
+  // `prior_knowledge`: the bytes held in http1_ are the start of the HTTP/2
+  // preface after all (it came in pieces shorter than "PRI ").
+  enum class http1_outcome { incomplete, closed, upgraded, prior_knowledge };
 
-  // Collects an HTTP/1.x request head (and the body of an h2c upgrade). An
-  // h2c upgrade is answered with 101 and becomes stream 1
-  // (nghttp2_session_upgrade2); any other request gets a well-formed 426
-  // saying HTTP/2 is required, and the connection is closed.
+  // Collects an HTTP/1.x request head (and the body of an h2c upgrade) and
+  // answers it as http1_upgrade.hpp describes: an h2c upgrade whose settings
+  // nghttp2 accepts gets 101 and becomes stream 1 (nghttp2_session_upgrade2);
+  // a malformed head 400, a head over 8 KiB 431, any other HTTP/1.x request a
+  // 426, each followed by close; bytes that are no HTTP/1.x request line at
+  // all are not answered (RFC 9113 §3.4): the connection is closed.
   fastrt::coro_task<http1_outcome> handle_http1(std::string_view data) {
     http1_.append(data);
-    const auto head_end = http1_.find("\r\n\r\n");
-    if (head_end == std::string::npos && http1_.size() < 8192) co_return http1_outcome::incomplete;
-    auto upgrade = head_end == std::string::npos
-                       ? std::nullopt
-                       : http1::parse_upgrade(std::string_view(http1_).substr(0, head_end + 2));
-    if (!upgrade) co_return co_await close_http1(http1::upgrade_required_response());
-    if (upgrade->content_length > app_.config.max_body_size) {
+    const std::string_view pri = preface.substr(0, 4);
+    if (http1_.starts_with(pri)) co_return http1_outcome::prior_knowledge;
+    if (pri.starts_with(http1_)) co_return http1_outcome::incomplete;
+    http1::head head = http1::read_head(http1_);
+    switch (head.verdict) {
+      case http1::head_verdict::incomplete:
+        co_return http1_outcome::incomplete;
+      case http1::head_verdict::not_http1:
+        closed_ = true;  // not a byte goes out
+        co_return http1_outcome::closed;
+      case http1::head_verdict::too_large:
+        co_return co_await close_http1(http1::closing_response("431 Request Header Fields Too Large",
+                                                               "request head larger than 8 KiB\n"));
+      case http1::head_verdict::malformed:
+        co_return co_await close_http1(http1::bad_request_response(head.problem));
+      case http1::head_verdict::not_upgrade:
+        co_return co_await close_http1(http1::upgrade_required_response());
+      case http1::head_verdict::upgrade:
+        break;
+    }
+    http1::upgrade_request& upgrade = head.upgrade;
+    if (upgrade.content_length > app_.config.max_body_size) {
       co_return co_await close_http1(
           http1::closing_response("413 Content Too Large", "request body larger than --max-body-size\n"));
     }
-    const std::size_t total = head_end + 4 + upgrade->content_length;
+    const std::size_t total = head.size + upgrade.content_length;
     if (http1_.size() < total) co_return http1_outcome::incomplete;  // the body is still arriving
-    upgrade->req.body = http1_.substr(head_end + 4, upgrade->content_length);
+    // Promise HTTP/2 (101) only with settings nghttp2 takes: it would
+    // otherwise fail the upgrade, or accept it and end the session with a
+    // GOAWAY right after the 101.
+    if (const char* problem = upgrade_settings_problem(upgrade.settings))
+      co_return co_await close_http1(http1::bad_request_response(problem));
+    upgrade.req.body = http1_.substr(head.size, upgrade.content_length);
     http1_.erase(0, total);  // what follows is HTTP/2
-    if (!co_await send_unstoppable(std::string(http1::switching_protocols))) co_return http1_outcome::closed;
     auto s = std::make_unique<stream_data>();
     s->id = 1;
-    s->req = std::move(upgrade->req);
-    const int rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(upgrade->settings.data()),
-                                            upgrade->settings.size(), s->req.method == "HEAD", s.get());
+    if (app_.config.access_log) s->started = clock::now();
+    s->req = std::move(upgrade.req);
+    const int rv = nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(upgrade.settings.data()),
+                                            upgrade.settings.size(), s->req.method == "HEAD", s.get());
     if (rv != 0) {
-      std::fprintf(stderr, "fastrt-h2: h2c upgrade failed: %s\n", nghttp2_strerror(rv));
-      closed_ = true;
-      co_return http1_outcome::closed;
+      std::fprintf(stderr, "fastrt-h2: h2c upgrade failed: %s (500)\n", nghttp2_strerror(rv));
+      co_return co_await close_http1(http1::closing_response("500 Internal Server Error", "h2c upgrade failed\n"));
     }
-    dispatch(open_stream(std::move(s)));
+    open_stream(std::move(s));  // nghttp2 holds it as stream 1's user data from here on
+    if (!co_await send_unstoppable(std::string(http1::switching_protocols))) co_return http1_outcome::closed;
+    stream_data* first = find_stream(1);
+    if (!first) co_return http1_outcome::closed;
+    dispatch(*first);
     co_return http1_outcome::upgraded;
+  }
+
+  // Why nghttp2 would refuse `payload` (a decoded HTTP2-Settings) — too many
+  // entries, or a value RFC 9113 §6.5.2 forbids — or null. Tried on a
+  // throwaway session: the real one must stay untouched until the 101.
+  static const char* upgrade_settings_problem(std::string_view payload) {
+    nghttp2_session_callbacks* callbacks = nullptr;
+    if (nghttp2_session_callbacks_new(&callbacks) != 0) return "out of memory";
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+        callbacks, [](nghttp2_session*, const nghttp2_frame*, int, void* invalid) {
+          *static_cast<bool*>(invalid) = true;  // the settings would end the session with a GOAWAY
+          return 0;
+        });
+    bool invalid = false;
+    nghttp2_session* trial = nullptr;
+    int rv = nghttp2_session_server_new(&trial, callbacks, &invalid);
+    nghttp2_session_callbacks_del(callbacks);
+    if (rv != 0) return "out of memory";
+    rv = nghttp2_session_upgrade2(trial, reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size(), 0,
+                                  nullptr);
+    nghttp2_session_del(trial);
+    if (rv == NGHTTP2_ERR_TOO_MANY_SETTINGS) return "HTTP2-Settings has too many settings";
+    if (rv != 0 || invalid) return "HTTP2-Settings has a value HTTP/2 does not allow";
+    return nullptr;
   }
 
   fastrt::coro_task<http1_outcome> close_http1(std::string answer) {
@@ -355,6 +413,7 @@ class h2_connection {
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &on_stream_close);
     nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, &on_begin_frame);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &on_frame_send);
+    nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks, &on_frame_not_send);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks, &on_invalid_frame_recv);
     nghttp2_option* option = nullptr;
     if (nghttp2_option_new(&option) != 0) {
@@ -542,6 +601,19 @@ class h2_connection {
     return 0;
   }
 
+  // A response HEADERS nghttp2 could not send (it closes only streams whose
+  // request HEADERS failed): reset the stream, so that it is freed and the
+  // client is not left waiting. (submit() checks the size beforehand.)
+  static int on_frame_not_send(nghttp2_session* session, const nghttp2_frame* frame, int error, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || !self(user_data).find_stream(frame->hd.stream_id) ||
+        !nghttp2_session_find_stream(session, frame->hd.stream_id))
+      return 0;
+    std::fprintf(stderr, "fastrt-h2: stream %d: the response header fields could not be sent: %s (stream reset)\n",
+                 frame->hd.stream_id, nghttp2_strerror(error));
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_INTERNAL_ERROR);
+    return 0;
+  }
+
   // A header block nghttp2 rejected (it answers with RST_STREAM or GOAWAY
   // itself) is over as far as the header-read timeout is concerned. A frame
   // rejected on a stream (e.g. a WINDOW_UPDATE overflowing its window) has
@@ -589,11 +661,14 @@ class h2_connection {
     auto* s = static_cast<stream_data*>(source->ptr);
     h2_connection& c = self(user_data);
     const std::size_t n = std::min(length, s->piece.size() - s->offset);
+    if (s->bytes_sent + n > s->declared_length) return c.length_mismatch(*s, "more");
     std::memcpy(buffer, s->piece.data() + s->offset, n);
     s->offset += n;
     s->bytes_sent += n;
     if (s->offset == s->piece.size()) {
       if (s->stream_ended) {
+        if (s->declared_length != unknown_length && s->bytes_sent != s->declared_length)
+          return c.length_mismatch(*s, "fewer");
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         return static_cast<ssize_t>(n);
       }
@@ -778,8 +853,29 @@ class h2_connection {
            name == "transfer-encoding" || name == "upgrade" || name.starts_with(':');
   }
 
+  // Sends `r` as stream `s`'s response. A response that breaks the rules of
+  // response_rules.hpp is replaced by a 500 (with a log line saying why);
+  // one nghttp2 refuses resets the stream.
   void submit(stream_data& s, response r) {
     s.answered = true;
+    response_verdict verdict = check_response(r, s.head);
+    bool tell = true;
+    const std::uint32_t client_limit =
+        nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+    if (verdict.problem.empty() && verdict.header_bytes > client_limit) {
+      verdict.problem = "the header fields take " + std::to_string(verdict.header_bytes) +
+                        " bytes, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of " +
+                        std::to_string(client_limit);
+      // Said once per connection: a client can set a tiny limit on purpose.
+      tell = !told_client_limit_;
+      told_client_limit_ = true;
+    }
+    if (!verdict.problem.empty()) {
+      if (tell) log_request_problem(s, verdict.problem, "500");
+      r = text_response(500, "Internal Server Error\n");
+      verdict = response_verdict{};
+    }
+    s.declared_length = verdict.declared_length;
     s.resp = std::move(r);
     s.offset = 0;
     const std::string status = std::to_string(s.resp.status);
@@ -811,7 +907,39 @@ class h2_connection {
     provider.read_callback = streamed ? &read_stream : &read_body;
     // nghttp2 copies the header fields.
     const int rv = nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), with_body ? &provider : nullptr);
-    if (rv != 0) std::fprintf(stderr, "fastrt-h2: submitting a response: %s\n", nghttp2_strerror(rv));
+    if (rv != 0) {
+      log_request_problem(s, nghttp2_strerror(rv), "stream reset");
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  // A streamed body that ends up longer or shorter than its content-length:
+  // the stream is reset (RST_STREAM INTERNAL_ERROR) rather than ended, since
+  // the client would reject it anyway (RFC 9113 §8.1.1).
+  int length_mismatch(const stream_data& s, std::string_view more_or_fewer) const {
+    std::string why = "the streamed body has ";
+    why += more_or_fewer;
+    why += " bytes than its content-length: " + std::to_string(s.declared_length);
+    log_request_problem(s, why, "stream reset");
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets the stream with INTERNAL_ERROR
+  }
+
+  // "fastrt-h2: METHOD PATH: WHY (OUTCOME)" on stderr, the request escaped.
+  static void log_request_problem(const stream_data& s, std::string_view why, std::string_view outcome) {
+    std::string line = "fastrt-h2: ";
+    if (s.dispatched_req) {
+      fields::escape_for_log(s.dispatched_req->method, line);
+      line += ' ';
+      fields::escape_for_log(s.dispatched_req->path, line);
+    } else {
+      line += "stream " + std::to_string(s.id);
+    }
+    line += ": ";
+    line += why;
+    line += " (";
+    line += outcome;
+    line += ")\n";
+    std::fputs(line.c_str(), stderr);
   }
 
   // Pulls the next piece of stream `id`'s body and resumes its DATA frames.
@@ -908,12 +1036,22 @@ class h2_connection {
     delete s;
   }
 
+  // One access-log line; the request's text is escaped (\xHH for control
+  // characters, '"' and '\') so that it can neither forge nor garble lines.
   void log_access(const stream_data& s) const {
     if (!app_.config.access_log || !s.answered) return;
     const request& r = *s.dispatched_req;
     const double ms = std::chrono::duration<double, std::milli>(clock::now() - s.started).count();
-    std::fprintf(app_.config.access_log, "\"%s %s%s%s HTTP/2\" %d %llu %.3fms\n", r.method.c_str(), r.path.c_str(),
-                 r.query.empty() ? "" : "?", r.query.c_str(), s.resp.status,
+    static thread_local std::string line;  // reused: no allocation per request
+    line = '"';
+    fields::escape_for_log(r.method, line);
+    line += ' ';
+    fields::escape_for_log(r.path, line);
+    if (!r.query.empty()) {
+      line += '?';
+      fields::escape_for_log(r.query, line);
+    }
+    std::fprintf(app_.config.access_log, "%s HTTP/2\" %d %llu %.3fms\n", line.c_str(), s.resp.status,
                  static_cast<unsigned long long>(s.bytes_sent), ms);
   }
 
@@ -1142,6 +1280,7 @@ class h2_connection {
   bool finished_ = false;         // the read loop has ended
   bool finished_cleanly_ = false; // ... because everything was exchanged
   bool final_goaway_sent_ = false;
+  bool told_client_limit_ = false;  // a response over the client's header list limit was logged
   std::int32_t goaway_last_id_ = 0;  // valid once final_goaway_sent_
   std::size_t busy_streams_ = 0;     // streams with a request being answered
   connection_body_budget budget_;    // request and response body bytes held

@@ -10,6 +10,8 @@
 
 #include <string_view>
 
+#include "field_rules.hpp"
+
 namespace fastrt_h2::pymod {
 
 // Per module object, so per interpreter: each interpreter that imports
@@ -52,23 +54,18 @@ inline bool octets_of(PyObject* obj, std::string_view& out, const char* what) {
 }
 
 // Why a response header may not be sent, or null when it may. `name` is
-// already lower-case (HTTP/2 requires it). Names are RFC 9110 tokens, which
-// also keeps out pseudo-headers (":status"); HTTP/2 forbids the
-// connection-specific fields (RFC 9113 8.2.2); a value with NUL, CR or LF
-// could split the field in an HTTP/1 hop behind a proxy.
+// already lower-case (HTTP/2 requires it). The rules are field_rules.hpp's:
+// names are RFC 9110 tokens (which keeps out pseudo-headers such as
+// ":status"), values have no control character but HTAB (NUL, CR or LF
+// could split the field in an HTTP/1 hop behind a proxy) and no surrounding
+// whitespace; HTTP/2 forbids the connection-specific fields (RFC 9113
+// §8.2.2); a content-length must be a decimal number (whether it matches
+// the body is checked when the response is sent).
 inline const char* header_problem(std::string_view name, std::string_view value) noexcept {
-  if (name.empty()) return "the header name is empty";
-  for (unsigned char c : name) {
-    const bool token = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                       std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    if (!token) return "the header name has a character that is not allowed in a field name";
-  }
-  for (std::string_view banned : {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}) {
-    if (name == banned) return "connection-specific header fields are not allowed in HTTP/2";
-  }
-  for (char c : value) {
-    if (c == '\0' || c == '\r' || c == '\n') return "the header value contains NUL, CR or LF";
-  }
+  if (const char* problem = fields::sent_name_problem(name)) return problem;
+  if (fields::is_connection_specific(name)) return "connection-specific header fields are not allowed in HTTP/2";
+  if (const char* problem = fields::sent_value_problem(value)) return problem;
+  if (name == "content-length" && !fields::content_length(value)) return "content-length is not a decimal number";
   return nullptr;
 }
 

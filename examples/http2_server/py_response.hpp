@@ -10,7 +10,10 @@
 //                 when the client can take more.
 //   status        int, 200..599
 //   headers       None, a mapping or an iterable of (name, value) pairs;
-//                 str or bytes each. Names are lower-cased.
+//                 str or bytes each. Names are lower-cased and must be
+//                 tokens; values may hold no control character but HTAB
+//                 and no leading or trailing whitespace; a content-length
+//                 must be a number (header_problem in py_common.hpp).
 //   content_type  str: adds a content-type field (not also in headers).
 //
 // Everything is checked here, so a mistake raises TypeError / ValueError in
