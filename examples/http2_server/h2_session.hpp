@@ -139,6 +139,9 @@ class h2_connection {
       // Peer gone, protocol error or a deadline: the GOAWAY (if any) and
       // what is already queued get a second to go out, then answers still
       // in flight are dropped.
+      // A client not yet known to speak HTTP/2 (silent, or an HTTP/1.1 head
+      // cut by --header-timeout or a shutdown) gets no HTTP/2 bytes at all.
+      if (!sniffed_) closed_ = true;
       if (close_code_ && sniffed_ && !closed_) {
         nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
                               *close_code_, reinterpret_cast<const std::uint8_t*>(close_reason_.data()),
@@ -260,7 +263,9 @@ class h2_connection {
         // close); send it and close this connection only.
         if (consumed == NGHTTP2_ERR_FLOODED || consumed == too_many_continuations)
           nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
-        if (consumed != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+        if (consumed == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+          closed_ = true;  // RFC 9113 §3.4: not an HTTP/2 client, it gets no HTTP/2 frame
+        } else {
           std::fprintf(stderr, "fastrt-h2: closing a connection: %s\n", nghttp2_strerror(static_cast<int>(consumed)));
         }
         co_await flush();

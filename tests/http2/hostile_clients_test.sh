@@ -17,24 +17,9 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-# A port below 32768 (outside the kernel's ephemeral range), free now.
-low_port() {
-  /usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break'
-}
-
 start_server() {
   stop_server
-  port=$(low_port)
+  port=$(free_port)
   rm -f "$work/server.out"
   "$server_bin" --port "$port" --app test_app:app --app-dir "$here" "$@" >"$work/server.out" 2>"$work/server.err" &
   pid=$!

@@ -226,9 +226,11 @@ healthy("a TLS ClientHello")
 answer, closed = exchange(b"HELLO\r\n\r\n")
 check(f"'HELLO': closed without a byte (got {answer[:30]!r})", answer == b"" and closed)
 answer, closed = exchange(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")
-check(f"a bad HTTP/2 preface: no HTTP/1 answer, closed (got {answer[:30]!r})",
-      not answer.startswith(b"HTTP/") and closed)
+check(f"a bad HTTP/2 preface: closed without a byte (got {answer[:30]!r})", answer == b"" and closed)
 healthy("a bad HTTP/2 preface")
+answer, closed = exchange(b"GET / HTTP/1.1\r\nHost: test\r\n", limit=3.0)  # never finished: --header-timeout 1
+check(f"an HTTP/1.1 head cut by --header-timeout: closed without HTTP/2 bytes (got {answer[:30]!r})",
+      not answer.startswith(b"\x00") and closed)
 answer, closed = exchange(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
 check(f"an HTTP/1.1 request still gets 426 (got {first_line(answer)!r})",
       answer.startswith(b"HTTP/1.1 426 ") and b"Upgrade: h2c" in answer and closed)

@@ -15,24 +15,8 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-# A free port below 32768 (outside the kernel's ephemeral range).
-low_port() {
-  /usr/bin/python3 -c '
-import random, socket
-for port in random.sample(range(20000, 32768), 200):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break'
-}
-
-port=$(low_port)
-"$server_bin" --port "$port" --pinned 1 --app validation_app:app --app-dir "$here" \
+port=$(free_port)
+"$server_bin" --port "$port" --pinned 1 --header-timeout 1 --app validation_app:app --app-dir "$here" \
   --access-log "$work/access.log" >"$work/server.out" 2>"$work/server.err" &
 pid=$!
 if ! wait_serving "$pid" "$work/server.out"; then
