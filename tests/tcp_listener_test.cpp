@@ -3,6 +3,12 @@
 #include <fastrt/timer.hpp>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "support/io.hpp"
@@ -73,4 +79,64 @@ TEST_CASE("an accept error reaches one waiter with its real code; the others kee
   REQUIRE(codes[0] == EINVAL);
   REQUIRE(codes[1] != 0);  // a real code (EINVAL again, or EBADF from the close), never 0
   REQUIRE(codes[1] != -1);
+}
+
+TEST_CASE("a socket opened without reuse_port owns its port: a second bind fails, with or without SO_REUSEPORT") {
+  const int fd = fastrt::tcp_listener::listen_socket("127.0.0.1", 0, {.reuse_port = false}).value();
+  auto ctx = make_context();
+  auto owner = fastrt::tcp_listener::adopt(*ctx, fd, fastrt::accept_mode::multishot).value();
+  const auto port = owner.local_port();
+  REQUIRE(port != 0);
+  for (const bool reuse_port : {true, false}) {
+    auto second = fastrt::tcp_listener::listen_socket("127.0.0.1", port, {.reuse_port = reuse_port});
+    REQUIRE_FALSE(second.has_value());
+    REQUIRE(second.error().value() == EADDRINUSE);
+  }
+}
+
+TEST_CASE("adopt: listeners on dups of one socket, one per io_context, all accept") {
+  const int fd = fastrt::tcp_listener::listen_socket("127.0.0.1", 0, {.reuse_port = false}).value();
+  constexpr int loops = 2, clients = 200;
+  std::vector<std::unique_ptr<fastrt::io_context>> contexts;
+  std::vector<std::optional<fastrt::tcp_listener>> listeners(loops);
+  for (int i = 0; i < loops; ++i) {
+    contexts.push_back(make_context());
+    listeners[i].emplace(fastrt::tcp_listener::adopt(*contexts[i], i == 0 ? fd : ::dup(fd), fastrt::accept_mode::one_at_a_time).value());
+  }
+  const auto port = listeners[0]->local_port();
+  std::atomic<int> accepted[loops] = {0, 0};
+  std::atomic<int> total{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < loops; ++i) {
+    threads.emplace_back([&, i] {
+      auto body = [&]() -> coro_task<> {
+        std::vector<fastrt::tcp_stream> kept;  // held open, like a server's connections
+        while (total.load(std::memory_order_acquire) < clients) {
+          auto accept = [&]() -> coro_task<fastrt::result<fastrt::tcp_stream>> { co_return co_await listeners[i]->accept(); };
+          auto conn = co_await fastrt::with_timeout(*contexts[i], accept(), 100ms);
+          if (!conn) continue;  // timed out: look at the total again
+          accepted[i].fetch_add(1, std::memory_order_relaxed);
+          total.fetch_add(1, std::memory_order_acq_rel);
+          kept.push_back(std::move(conn).value());
+        }
+      };
+      run_on(*contexts[i], body());
+    });
+  }
+  std::vector<int> sockets;
+  for (int c = 0; c < clients; ++c) {
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    sockets.push_back(s);
+    if (c % 10 == 9) std::this_thread::sleep_for(1ms);  // arrivals spread in time, as from real clients
+  }
+  for (auto& t : threads) t.join();
+  for (int s : sockets) ::close(s);
+  INFO("accepted per loop: " << accepted[0].load() << " / " << accepted[1].load());
+  REQUIRE(total.load() == clients);
+  for (int i = 0; i < loops; ++i) CHECK(accepted[i].load() >= clients / 10);
 }

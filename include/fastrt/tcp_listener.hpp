@@ -5,6 +5,17 @@
 //
 // bind() sets SO_REUSEADDR and (by default) SO_REUSEPORT, so one listener per
 // io thread can share a port and the kernel spreads connections over them.
+// SO_REUSEPORT also lets any other process of the same user bind that port
+// and take a share of its connections. To own a port instead, open one
+// socket without it (listen_socket) and give each io thread its own
+// descriptor of it (adopt(ctx, ::dup(fd), accept_mode::one_at_a_time)): a
+// second bind then fails with EADDRINUSE, with or without SO_REUSEPORT.
+// Why one_at_a_time there: io_uring's accept waits on one socket are
+// exclusive and a multishot wait stays first in the socket's wait queue, so
+// the first loop would take every connection (measured: 200 of 200 on
+// Linux 6.18); a one-shot wait leaves the queue when it fires and re-arms at
+// its tail, so the loops take turns (tcp_listener_test measures the spread).
+// It costs one submission per accepted connection.
 // accept() arms one multishot IORING_OP_ACCEPT on first use; every accepted
 // socket is queued until accept() takes it; several coroutines may wait in
 // accept() at once (served in order). If the multishot ends (no
@@ -44,13 +55,18 @@ struct listen_options {
   bool reuse_port = true;
 };
 
+// multishot: one submission accepts until cancelled (one loop per socket).
+// one_at_a_time: re-armed after each connection (loops sharing a socket).
+enum class accept_mode { multishot, one_at_a_time };
+
 namespace detail {
 
 class listener_state : public io_completion {
  public:
   static constexpr std::size_t max_queued = 1024;
 
-  listener_state(io_context& ctx, int fd) noexcept : io_completion{&on_accept}, ctx_(&ctx), fd_(fd) {}
+  listener_state(io_context& ctx, int fd, accept_mode mode) noexcept
+      : io_completion{&on_accept}, ctx_(&ctx), fd_(fd), mode_(mode) {}
   ~listener_state() {
     for (int fd : accepted_) ::close(fd);
     if (fd_ >= 0) ::close(fd_);
@@ -67,7 +83,8 @@ class listener_state : public io_completion {
   void arm() {
     if (armed_ || fd_ < 0 || error_ != 0 || accepted_.size() >= max_queued) return;
     io_uring_sqe* entry = ctx_->sqe_for(this);
-    io_uring_prep_multishot_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (mode_ == accept_mode::multishot) io_uring_prep_multishot_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    else io_uring_prep_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
     armed_ = true;
     add_ref();
   }
@@ -159,6 +176,7 @@ class listener_state : public io_completion {
 
   io_context* ctx_;
   int fd_;
+  accept_mode mode_;
   std::atomic<std::uint32_t> refs_{1};  // the handle; + armed accept; + pending stop relays
   std::deque<int> accepted_;
   struct waiter {
@@ -178,6 +196,14 @@ class tcp_listener {
  public:
   static result<tcp_listener> bind(io_context& ctx, std::string_view host, std::uint16_t port,
                                    listen_options options = {}) {
+    const int fd = FASTRT_TRY(listen_socket(host, port, options));
+    return adopt(ctx, fd, accept_mode::multishot);
+  }
+
+  // A bound, listening socket (SO_REUSEADDR; SO_REUSEPORT when asked), not
+  // yet tied to an io_context: the caller owns the descriptor (adopt() takes
+  // it over). Any thread. Address taken: the error's value is EADDRINUSE.
+  static result<int> listen_socket(std::string_view host, std::uint16_t port, listen_options options = {}) {
     auto address = FASTRT_TRY(detail::resolve_numeric(host, port));
     const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return error::from_errno("socket");
@@ -193,7 +219,15 @@ class tcp_listener {
     if (::bind(fd, address.get(), address.length) != 0)
       return fail("bind " + std::string(host) + ":" + std::to_string(port));
     if (::listen(fd, options.backlog) != 0) return fail("listen");
-    return tcp_listener(new detail::listener_state(ctx, fd));
+    return fd;
+  }
+
+  // A listener for `ctx` on a listening descriptor it takes over (closed
+  // with the listener). Several listeners may adopt dups of one socket, one
+  // per io_context: give them accept_mode::one_at_a_time (see the top).
+  static result<tcp_listener> adopt(io_context& ctx, int fd, accept_mode mode) {
+    if (fd < 0) return error(std::errc::bad_file_descriptor, "tcp_listener::adopt: no descriptor");
+    return tcp_listener(new detail::listener_state(ctx, fd, mode));
   }
 
   tcp_listener(tcp_listener&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
