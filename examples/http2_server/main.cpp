@@ -1,5 +1,5 @@
 // fastrt-h2 — the reference HTTP/2 server: nghttp2 sessions over io_uring
-// (one SO_REUSEPORT listener and io_context per io thread), C++ handlers on
+// (one io_context per io thread; see serve() for how they share the port), C++ handlers on
 // the io threads and a Python `def app(request)` on subinterpreter workers.
 // Built with -fno-exceptions -fno-rtti.
 //
@@ -8,8 +8,8 @@
 // SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
 // answer, exit 0; still running after --shutdown-timeout + 1 s: a line
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
-// Bad arguments: one-line error, exit 2. The port is owned (no SO_REUSEPORT)
-// unless --reuse-port: see open_listening_socket.
+// Bad arguments: one-line error, exit 2. The port is owned (no SO_REUSEPORT,
+// a port in use is an error) unless --reuse-port: see open_listening_socket.
 #include <fastrt/async_scope.hpp>
 #include <fastrt/io_threads.hpp>
 #include <fastrt/python/runtime.hpp>
@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,7 +91,7 @@ constexpr const char* usage =
     "                              directory is on sys.path too, after it; PYTHONPATH etc. work as in python3)\n"
     "  --host ADDR                 numeric address to listen on (default 127.0.0.1)\n"
     "  --port P                    TCP port (default 8080)\n"
-    "  --io-threads N              io_uring threads, sharing one listening socket (default 1)\n"
+    "  --io-threads N              io_uring threads; the first accepts, all serve (default 1)\n"
     "  --reuse-port                bind with SO_REUSEPORT, one socket per io thread: lets several processes\n"
     "                              share the port (without it, a port in use is an error)\n"
     "  --pinned N                  pinned Python workers, one own-GIL subinterpreter each (default: one per core)\n"
@@ -190,15 +191,83 @@ fastrt::coro_task<> serve_connection(fastrt::io_context& ctx, fastrt::tcp_stream
   co_await connection.run();
 }
 
-// One io thread's accept loop. When the thread is asked to stop (accept
-// fails with canceled), every connection starts its graceful shutdown here,
-// on its own thread.
-fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener& listener, const fastrt_h2::app_context& app) {
+// One io thread, as the others see it: where to hand it a connection.
+// Lives in main(), longer than the io threads.
+struct io_thread_slot {
+  std::mutex mutex;                      // ctx: published when serving, cleared before the loop ends
+  fastrt::io_context* ctx = nullptr;
+  fastrt::async_scope* connections = nullptr;  // these two: on that thread only; null once it stops serving
+  fastrt_h2::connection_list* live = nullptr;
+};
+
+// An accepted socket on its way to another io thread: closed unless taken.
+struct owned_socket_fd {
+  int fd;
+  explicit owned_socket_fd(int f) noexcept : fd(f) {}
+  owned_socket_fd(owned_socket_fd&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  owned_socket_fd& operator=(owned_socket_fd&&) = delete;
+  ~owned_socket_fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() noexcept { return std::exchange(fd, -1); }
+};
+
+// On `slot`'s own thread: serve connection `fd` there, or close it when that
+// thread no longer serves (shutting down).
+void serve_here(io_thread_slot& slot, fastrt::io_context& ctx, int fd, const fastrt_h2::app_context& app) {
+  if (!slot.connections) {
+    ::close(fd);
+    return;
+  }
+  slot.connections->spawn(serve_connection(ctx, fastrt::tcp_stream(ctx, fd), app, *slot.live));
+}
+
+// Hands connection `fd` to the io thread of `to` (a post to its loop), or
+// serves it here (`mine`) when that thread is not serving.
+void deal(io_thread_slot& to, io_thread_slot& mine, fastrt::io_context& here, int fd,
+          const fastrt_h2::app_context& app) {
+  if (&to != &mine) {
+    std::lock_guard lock(to.mutex);
+    if (fastrt::io_context* there = to.ctx) {
+      there->post([&to, there, socket = owned_socket_fd(fd), &app]() mutable {
+        serve_here(to, *there, socket.release(), app);
+      });
+      return;
+    }
+  }
+  serve_here(mine, here, fd, app);
+}
+
+// One io thread's part. With a listener it accepts: every io thread with
+// --reuse-port (each its own SO_REUSEPORT socket; the kernel spreads the
+// connections), io thread 0 alone otherwise, dealing the connections
+// round-robin to all io threads (`dealing`). Why not every thread accepting
+// on its own dup of the one socket: measured with --io-threads 2 and
+// h2load -c 20, one thread got every connection (0 vs 48 CPU ticks): a loop
+// that is running re-arms its accept and drains the backlog before the
+// woken, sleeping one gets there. Without a listener, a thread serves what
+// is dealt to it. When the thread is asked to stop (accept or the wait fails
+// with canceled), every connection starts its graceful shutdown here, on
+// its own thread.
+fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener* listener, std::vector<io_thread_slot>& slots,
+                          std::size_t self, bool dealing, const fastrt_h2::app_context& app) {
   fastrt::async_scope connections;
   fastrt_h2::connection_list live;
+  io_thread_slot& mine = slots[self];
+  mine.connections = &connections;
+  mine.live = &live;
+  {
+    std::lock_guard lock(mine.mutex);
+    mine.ctx = &ctx;
+  }
   fastrt_h2::accept_backoff backoff;
-  for (;;) {
-    auto accepted = co_await listener.accept();
+  std::size_t next = self;
+  while (!listener) {  // connections are dealt to this thread; wait for the stop
+    auto slept = co_await fastrt::sleep_for(ctx, std::chrono::hours(1));
+    if (!slept && slept.error() == fastrt::errc::canceled) break;
+  }
+  while (listener) {
+    auto accepted = co_await listener->accept_descriptor();
     if (!accepted) {
       if (accepted.error() == fastrt::errc::canceled) break;  // shutting down
       const int code = accepted.error().value();
@@ -213,9 +282,15 @@ fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener& listene
       continue;
     }
     backoff.succeeded();
-    connections.spawn(serve_connection(ctx, std::move(accepted).value(), app, live));
+    io_thread_slot& to = dealing ? slots[next++ % slots.size()] : mine;
+    deal(to, mine, ctx, *accepted, app);
   }
-  listener.close();
+  {
+    std::lock_guard lock(mine.mutex);
+    mine.ctx = nullptr;  // nothing is dealt to this thread any more
+  }
+  mine.connections = nullptr;
+  if (listener) listener->close();
   live.for_each([](fastrt_h2::h2_connection& c) { c.begin_shutdown(); });
   co_await connections.join();
 }
@@ -236,12 +311,11 @@ fastrt_h2::milliseconds to_ms(double seconds) {
 // The listening socket when the port is owned (no --reuse-port): one
 // socket without SO_REUSEPORT, so that another server (this one started
 // twice, or anything else) cannot bind the port and take a share of its
-// connections, and a port in use is a clear error. Every io thread accepts
-// on its own dup of it, one connection at a time (tcp_listener.hpp: with
-// --io-threads 2 the two loops take turns; tcp_listener_test measures it).
-// With --reuse-port each io thread binds its own SO_REUSEPORT socket and the
-// kernel spreads connections over them, and over other processes' sockets
-// on that port too (the point of the flag).
+// connections, and a port in use is a clear error (before Python starts).
+// io thread 0 accepts on it and deals the connections to all io threads
+// (serve()). With --reuse-port each io thread binds its own SO_REUSEPORT
+// socket and the kernel spreads connections over them, and over other
+// processes' sockets on that port too (the point of the flag).
 fastrt::result<int> open_listening_socket(const options& o) {
   auto fd = fastrt::tcp_listener::listen_socket(o.host, static_cast<std::uint16_t>(o.port), {.reuse_port = false});
   if (!fd && fd.error().value() == EADDRINUSE) {
@@ -266,7 +340,7 @@ int main(int argc, char** argv) {
   fastrt_h2::install_stop_signals();
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
-  int owned_socket = -1;  // the listening socket, unless --reuse-port
+  int owned_socket = -1;  // the listening socket, unless --reuse-port (io thread 0 takes it over)
   if (!o.reuse_port) {
     auto fd = open_listening_socket(o);
     if (!fd) {
@@ -340,22 +414,25 @@ int main(int argc, char** argv) {
                                   (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
 
   std::vector<std::optional<fastrt::tcp_listener>> listeners(static_cast<std::size_t>(o.io_threads));
+  std::vector<io_thread_slot> slots(static_cast<std::size_t>(o.io_threads));
   std::atomic<int> bound{0}, failed{0};
   auto threads = fastrt::io_threads::start(
       static_cast<std::size_t>(o.io_threads),
       [&](fastrt::io_context& ctx, std::size_t index) -> fastrt::coro_task<> {
-        auto listener = o.reuse_port ? fastrt::tcp_listener::bind(ctx, o.host, static_cast<std::uint16_t>(o.port))
-                                     : fastrt::tcp_listener::adopt(ctx, ::dup(owned_socket),
-                                                                   fastrt::accept_mode::one_at_a_time);
-        if (!listener) {
-          std::fprintf(stderr, "fastrt-h2: %s: %s\n", listener.error().message().data(),
-                       std::strerror(listener.error().value()));
-          failed.fetch_add(1);
-          co_return;
+        // --reuse-port: a listener per thread; else thread 0 takes the owned socket.
+        if (o.reuse_port || index == 0) {
+          auto listener = o.reuse_port ? fastrt::tcp_listener::bind(ctx, o.host, static_cast<std::uint16_t>(o.port))
+                                       : fastrt::tcp_listener::adopt(ctx, std::exchange(owned_socket, -1));
+          if (!listener) {
+            std::fprintf(stderr, "fastrt-h2: %s: %s\n", listener.error().message().data(),
+                         std::strerror(listener.error().value()));
+            failed.fetch_add(1);
+            co_return;
+          }
+          listeners[index].emplace(std::move(listener).value());
         }
-        listeners[index].emplace(std::move(listener).value());
         bound.fetch_add(1);
-        co_await serve(ctx, *listeners[index], app);
+        co_await serve(ctx, listeners[index] ? &*listeners[index] : nullptr, slots, index, !o.reuse_port, app);
         listeners[index].reset();
       });
   std::optional<fastrt_h2::shutdown_watchdog> watchdog;
@@ -365,7 +442,6 @@ int main(int argc, char** argv) {
     status = 1;
   } else {
     while (bound.load() + failed.load() < o.io_threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (owned_socket >= 0) ::close(std::exchange(owned_socket, -1));  // each io thread has its own dup
     if (failed.load() != 0) {
       status = 1;
     } else {
@@ -390,6 +466,6 @@ int main(int argc, char** argv) {
   if (auto ended = (*runtime)->reset(); !ended) ended.error().print(stderr, "fastrt-h2: finalizing Python");
   if (watchdog) watchdog->finish();
   if (access_log && access_log != stdout) std::fclose(access_log);
-  if (owned_socket >= 0) ::close(owned_socket);
+  if (owned_socket >= 0) ::close(owned_socket);  // io threads never started
   return status;
 }

@@ -6,16 +6,12 @@
 // bind() sets SO_REUSEADDR and (by default) SO_REUSEPORT, so one listener per
 // io thread can share a port and the kernel spreads connections over them.
 // SO_REUSEPORT also lets any other process of the same user bind that port
-// and take a share of its connections. To own a port instead, open one
-// socket without it (listen_socket) and give each io thread its own
-// descriptor of it (adopt(ctx, ::dup(fd), accept_mode::one_at_a_time)): a
-// second bind then fails with EADDRINUSE, with or without SO_REUSEPORT.
-// Why one_at_a_time there: io_uring's accept waits on one socket are
-// exclusive and a multishot wait stays first in the socket's wait queue, so
-// the first loop would take every connection (measured: 200 of 200 on
-// Linux 6.18); a one-shot wait leaves the queue when it fires and re-arms at
-// its tail, so the loops take turns (tcp_listener_test measures the spread).
-// It costs one submission per accepted connection.
+// and take a share of its connections. To own a port instead, bind without
+// it (listen_options::reuse_port = false): a second bind then fails with
+// EADDRINUSE, with or without SO_REUSEPORT. listen_socket() + adopt() split
+// bind() in two, so that a program can bind (and report a port in use)
+// before its io threads exist; accept_descriptor() gives the accepted socket
+// as a plain descriptor, to hand to another thread's io_context.
 // accept() arms one multishot IORING_OP_ACCEPT on first use; every accepted
 // socket is queued until accept() takes it; several coroutines may wait in
 // accept() at once (served in order). If the multishot ends (no
@@ -39,6 +35,7 @@
 #include <optional>
 #include <stop_token>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -55,18 +52,13 @@ struct listen_options {
   bool reuse_port = true;
 };
 
-// multishot: one submission accepts until cancelled (one loop per socket).
-// one_at_a_time: re-armed after each connection (loops sharing a socket).
-enum class accept_mode { multishot, one_at_a_time };
-
 namespace detail {
 
 class listener_state : public io_completion {
  public:
   static constexpr std::size_t max_queued = 1024;
 
-  listener_state(io_context& ctx, int fd, accept_mode mode) noexcept
-      : io_completion{&on_accept}, ctx_(&ctx), fd_(fd), mode_(mode) {}
+  listener_state(io_context& ctx, int fd) noexcept : io_completion{&on_accept}, ctx_(&ctx), fd_(fd) {}
   ~listener_state() {
     for (int fd : accepted_) ::close(fd);
     if (fd_ >= 0) ::close(fd_);
@@ -83,17 +75,20 @@ class listener_state : public io_completion {
   void arm() {
     if (armed_ || fd_ < 0 || error_ != 0 || accepted_.size() >= max_queued) return;
     io_uring_sqe* entry = ctx_->sqe_for(this);
-    if (mode_ == accept_mode::multishot) io_uring_prep_multishot_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    else io_uring_prep_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_prep_multishot_accept(entry, fd_, nullptr, nullptr, SOCK_CLOEXEC);
     armed_ = true;
     add_ref();
   }
 
   result<tcp_stream> take() {
+    const int fd = FASTRT_TRY(take_descriptor());
+    return tcp_stream(*ctx_, fd);
+  }
+  result<int> take_descriptor() {
     if (!accepted_.empty()) {
       const int fd = accepted_.front();
       accepted_.pop_front();
-      return tcp_stream(*ctx_, fd);
+      return fd;
     }
     if (fd_ < 0) return error(std::errc::bad_file_descriptor, "accept on a closed listener");
     if (error_ == 0) fatal("tcp_listener: a waiter was resumed with nothing to take");
@@ -176,7 +171,6 @@ class listener_state : public io_completion {
 
   io_context* ctx_;
   int fd_;
-  accept_mode mode_;
   std::atomic<std::uint32_t> refs_{1};  // the handle; + armed accept; + pending stop relays
   std::deque<int> accepted_;
   struct waiter {
@@ -197,7 +191,7 @@ class tcp_listener {
   static result<tcp_listener> bind(io_context& ctx, std::string_view host, std::uint16_t port,
                                    listen_options options = {}) {
     const int fd = FASTRT_TRY(listen_socket(host, port, options));
-    return adopt(ctx, fd, accept_mode::multishot);
+    return adopt(ctx, fd);
   }
 
   // A bound, listening socket (SO_REUSEADDR; SO_REUSEPORT when asked), not
@@ -223,11 +217,10 @@ class tcp_listener {
   }
 
   // A listener for `ctx` on a listening descriptor it takes over (closed
-  // with the listener). Several listeners may adopt dups of one socket, one
-  // per io_context: give them accept_mode::one_at_a_time (see the top).
-  static result<tcp_listener> adopt(io_context& ctx, int fd, accept_mode mode) {
+  // with the listener).
+  static result<tcp_listener> adopt(io_context& ctx, int fd) {
     if (fd < 0) return error(std::errc::bad_file_descriptor, "tcp_listener::adopt: no descriptor");
-    return tcp_listener(new detail::listener_state(ctx, fd, mode));
+    return tcp_listener(new detail::listener_state(ctx, fd));
   }
 
   tcp_listener(tcp_listener&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
@@ -251,11 +244,14 @@ class tcp_listener {
     return ntohs(reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port);
   }
 
-  class accept_awaiter {
+  // Resumes with result<tcp_stream> (or, Descriptor: result<int>, the
+  // socket the caller now owns).
+  template <bool Descriptor>
+  class basic_accept_awaiter {
    public:
-    explicit accept_awaiter(detail::listener_state* s) noexcept : state_(s) {}
-    accept_awaiter(const accept_awaiter&) = delete;
-    ~accept_awaiter() {
+    explicit basic_accept_awaiter(detail::listener_state* s) noexcept : state_(s) {}
+    basic_accept_awaiter(const basic_accept_awaiter&) = delete;
+    ~basic_accept_awaiter() {
       stop_.reset();
       if (wait_id_ != 0) state_->drop_waiter(wait_id_);  // the coroutine was destroyed mid-wait
     }
@@ -267,10 +263,11 @@ class tcp_listener {
       detail::listener_state* s = state_;
       detail::relay_stop_to_loop(h, s, stop_, [s, id] { s->cancel_wait(id); });
     }
-    result<tcp_stream> await_resume() {
+    auto await_resume() -> std::conditional_t<Descriptor, result<int>, result<tcp_stream>> {
       stop_.reset();
       if (state_->take_cancelled(std::exchange(wait_id_, 0))) return error(errc::canceled, "accept cancelled");
-      return state_->take();
+      if constexpr (Descriptor) return state_->take_descriptor();
+      else return state_->take();
     }
 
    private:
@@ -278,7 +275,11 @@ class tcp_listener {
     std::uint64_t wait_id_ = 0;  // non-zero while suspended
     std::optional<detail::loop_stop_callback> stop_;
   };
+  using accept_awaiter = basic_accept_awaiter<false>;
   accept_awaiter accept() noexcept { return accept_awaiter(state_); }
+  // As accept(), but the connection comes as a descriptor (SOCK_CLOEXEC) that
+  // the caller owns, e.g. to build a tcp_stream on another io_context.
+  basic_accept_awaiter<true> accept_descriptor() noexcept { return basic_accept_awaiter<true>(state_); }
 
   // Stops accepting and closes the socket; a waiting accept() gets an error.
   void close() noexcept {
