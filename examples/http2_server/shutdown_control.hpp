@@ -138,7 +138,7 @@ class shutdown_watchdog {
     if (running.empty()) {
       running = step_.load(std::memory_order_acquire) == shutdown_step::closing_connections
                     ? "connections still closing"
-                    : "no app call (a thread the app started that has not ended?)";
+                    : "no app call (a thread the app started, or a streamed body's generator, that has not ended?)";
     }
     char head[200];
     std::snprintf(head, sizeof head, "fastrt-h2: shutdown timed out after %g s (--shutdown-timeout) + %g s while %s; still running: ",
