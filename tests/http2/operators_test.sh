@@ -64,12 +64,14 @@ wait_exit() {
   exit_status=timeout
   while :; do
     if ! kill -0 "$p" 2>/dev/null; then wait "$p"; exit_status=$?; break; fi
-    if (( $(echo "$EPOCHREALTIME - $start > $limit" | bc) )); then kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; break; fi
+    if awk -v now="$EPOCHREALTIME" -v t0="$start" -v l="$limit" 'BEGIN { exit !(now - t0 > l) }'; then
+      kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; break
+    fi
     sleep 0.02
   done
-  exit_seconds=$(echo "$EPOCHREALTIME - $start" | bc)
+  exit_seconds=$(awk -v now="$EPOCHREALTIME" -v t0="$start" 'BEGIN { printf "%.3f", now - t0 }')
 }
-within() { (( $(echo "$1 <= $2" | bc) )); }  # within SECONDS LIMIT
+within() { awk -v s="$1" -v l="$2" 'BEGIN { exit !(s <= l) }'; }  # within SECONDS LIMIT
 
 # Starts a request that the app never answers, and waits until it runs.
 start_stuck_request() {
