@@ -1,7 +1,11 @@
 // ctest-labels: uring
 #include <fastrt/tcp_listener.hpp>
 #include <fastrt/timer.hpp>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
 
 #include <catch2/catch.hpp>
 
@@ -73,4 +77,48 @@ TEST_CASE("an accept error reaches one waiter with its real code; the others kee
   REQUIRE(codes[0] == EINVAL);
   REQUIRE(codes[1] != 0);  // a real code (EINVAL again, or EBADF from the close), never 0
   REQUIRE(codes[1] != -1);
+}
+
+TEST_CASE("a socket opened without reuse_port owns its port: a second bind fails, with or without SO_REUSEPORT") {
+  const int fd = fastrt::tcp_listener::listen_socket("127.0.0.1", 0, {.reuse_port = false}).value();
+  auto ctx = make_context();
+  auto owner = fastrt::tcp_listener::adopt(*ctx, fd).value();
+  const auto port = owner.local_port();
+  REQUIRE(port != 0);
+  for (const bool reuse_port : {true, false}) {
+    auto second = fastrt::tcp_listener::listen_socket("127.0.0.1", port, {.reuse_port = reuse_port});
+    REQUIRE_FALSE(second.has_value());
+    REQUIRE(second.error().value() == EADDRINUSE);
+  }
+}
+
+TEST_CASE("accept_descriptor: the connection as a descriptor the caller owns, served on another io_context") {
+  auto ctx = make_context();
+  auto listener = fastrt::tcp_listener::bind(*ctx, "127.0.0.1", 0, {.reuse_port = false}).value();
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(listener.local_port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);  // queued in the backlog
+  REQUIRE(::write(client, "ping", 4) == 4);
+  auto take = [&]() -> coro_task<int> {
+    auto fd = co_await listener.accept_descriptor();
+    co_return fd ? *fd : -1;
+  };
+  const int accepted = run_on(*ctx, take());
+  REQUIRE(accepted >= 0);
+  // The descriptor is ours: another loop adopts it as a stream and reads what the client sent.
+  auto other = make_context();
+  std::string got;
+  {
+    fastrt::tcp_stream stream(*other, accepted);
+    auto read = [&]() -> coro_task<> {
+      auto in = co_await stream.recv();
+      if (in) got = in->text();
+    };
+    run_on(*other, read());
+  }
+  ::close(client);
+  REQUIRE(got == "ping");
 }

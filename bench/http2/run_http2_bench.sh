@@ -165,7 +165,7 @@ add_server() {  # NAME ROLE URL_PATH EXACT_BODY PORT CMD...
 
 echo "run_http2_bench: starting servers (results and logs in $out)" >&2
 p=$(free_port); add_server "fastrt-h2 C++" cpp /cpp/hello "" "$p" \
-  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app
+  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes
 p=$(free_port); add_server nghttpd peer /hello.txt "$hello" "$p" nghttpd --no-tls -d "$out/htdocs" "$p"
 p=$(free_port); write_h2o_conf "$p"; add_server h2o peer /hello.txt "$hello" "$p" h2o -c "$out/h2o-$p.conf"
 p=$(free_port); add_server "fastrt-h2 Python, 1 pinned" python / "$hello" "$p" \
@@ -253,7 +253,7 @@ rss_test() {  # NAME PATH PORT CMD...
   cleanup
 }
 p=$(free_port); rss_test "fastrt-h2 (C++ route)" /cpp/hello "$p" \
-  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app
+  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes
 p=$(free_port); rss_test nghttpd /hello.txt "$p" nghttpd --no-tls -d "$out/htdocs" "$p"
 p=$(free_port); write_h2o_conf "$p"; rss_test h2o /hello.txt "$p" h2o -c "$out/h2o-$p.conf"
 

@@ -1,17 +1,21 @@
 // fastrt-h2 — the reference HTTP/2 server: nghttp2 sessions over io_uring
-// (one SO_REUSEPORT listener and io_context per io thread), C++ handlers on
+// (one io_context per io thread; see serve() for how they share the port), C++ handlers on
 // the io threads and a Python `def app(request)` on subinterpreter workers.
 // Built with -fno-exceptions -fno-rtti.
 //
 //   fastrt-h2                      # the bundled demo app on 127.0.0.1:8080
 //   fastrt-h2 --app mymod:app --app-dir ./src --port 9000
-// SIGINT/SIGTERM: GOAWAY on every connection, requests in flight answer,
-// exit 0. Bad arguments: one-line error, exit 2.
+// SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
+// answer, exit 0; still running after --shutdown-timeout + 1 s: a line
+// naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
+// Bad arguments: one-line error, exit 2. The port is owned (no SO_REUSEPORT,
+// a port in use is an error) unless --reuse-port: see open_listening_socket.
 #include <fastrt/async_scope.hpp>
 #include <fastrt/io_threads.hpp>
 #include <fastrt/python/runtime.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/tcp_listener.hpp>
+#include <fastrt/version.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -23,16 +27,20 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "accept_backoff.hpp"
 #include "cpp_handlers.hpp"
 #include "h2_session.hpp"
+#include "in_flight.hpp"
 #include "python_app.hpp"
 #include "server_config.hpp"
+#include "shutdown_control.hpp"
 
 namespace {
 
@@ -72,15 +80,24 @@ struct options {
   long max_buffered = 1L << 30;
   long max_buffered_per_connection = 64L << 20;
   std::string access_log;
+  bool reuse_port = false;
+  bool cpp_demo_routes = false;
 };
+
+// The demo app's module is served: its directory goes on sys.path, and the
+// C++ demo routes are on.
+bool serves_demo(const options& o) { return o.app.starts_with("demo_app:"); }
 
 constexpr const char* usage =
     "usage: fastrt-h2 [options]    (HTTP/2 cleartext: curl --http2-prior-knowledge, or curl --http2 to upgrade)\n"
     "  --app MODULE:FUNCTION       the Python app, def app(request) (default: the bundled demo_app:app)\n"
-    "  --app-dir DIR               prepended to sys.path so that MODULE can be imported\n"
+    "  --app-dir DIR               prepended to sys.path so that MODULE can be imported (the current\n"
+    "                              directory is on sys.path too, after it; PYTHONPATH etc. work as in python3)\n"
     "  --host ADDR                 numeric address to listen on (default 127.0.0.1)\n"
     "  --port P                    TCP port (default 8080)\n"
-    "  --io-threads N              io_uring threads, one SO_REUSEPORT listener each (default 1)\n"
+    "  --io-threads N              io_uring threads; the first accepts, all serve (default 1)\n"
+    "  --reuse-port                bind with SO_REUSEPORT, one socket per io thread: lets several processes\n"
+    "                              share the port (without it, a port in use is an error)\n"
     "  --pinned N                  pinned Python workers, one own-GIL subinterpreter each (default: one per core)\n"
     "  --pooled-workers N          pooled Python worker threads sharing --pooled-interpreters (default 0)\n"
     "  --pooled-interpreters K     subinterpreters shared by the pooled workers (default 1)\n"
@@ -94,7 +111,8 @@ constexpr const char* usage =
     "  --idle-timeout SECONDS      close connections idle this long; 0: never (default 60)\n"
     "  --header-timeout SECONDS    the preface and each header block must arrive within it (default 10)\n"
     "  --settings-timeout SECONDS  our SETTINGS must be acknowledged within it (default 10)\n"
-    "  --shutdown-timeout SECONDS  SIGINT/SIGTERM: streams still open after it are cut (default 10)\n"
+    "  --shutdown-timeout SECONDS  SIGINT/SIGTERM/SIGHUP: streams still open after it are cut; still running\n"
+    "                              1 s later: exit 1 naming what (default 10). A second signal exits at once\n"
     "  --send-timeout SECONDS      close a connection whose answers make no progress this long (a client\n"
     "                              that stops reading or keeps its window shut); 0: never (default 30)\n"
     "  --body-timeout SECONDS      a request body with no data this long gets 408 and a reset; 0: never (default 30)\n"
@@ -102,8 +120,12 @@ constexpr const char* usage =
     "                              are refused (REFUSED_STREAM) and answers get 503; 0: no limit (default 1 GiB)\n"
     "  --max-buffered-per-connection BYTES   the same, per connection (default 64 MiB)\n"
     "  --access-log FILE           one line per answered request; '-' for stdout (default: none)\n"
+    "  --cpp-demo-routes           serve the C++ demo handlers /cpp/hello and /cpp/stream?bytes=N\n"
+    "                              (on by default only with the bundled demo app)\n"
+    "  --version                   the versions of fastrt-h2, nghttp2 and Python\n"
     "  --help                      this text\n"
-    "C++ handlers answer /cpp/hello and /cpp/stream?bytes=N; every other path goes to the Python app.\n";
+    "Signals: SIGINT, SIGTERM and SIGHUP (no reload) shut down gracefully; SIGHUP stays ignored under nohup.\n"
+    "stdout (the serving line, --access-log -) is line-buffered; Python's stdout/stderr are unbuffered.\n";
 
 fastrt::result<long> parse_number(std::string_view flag, const char* text, long min, long max) {
   char* end = nullptr;
@@ -129,6 +151,15 @@ fastrt::result<options> parse(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") {
       std::fputs(usage, stdout);
       std::exit(0);
+    }
+    if (flag == "--version") {
+      std::printf("fastrt-h2 %s (nghttp2 %s, Python %s)\n", FASTRT_VERSION_STRING, nghttp2_version(0)->version_str,
+                  PY_VERSION);
+      std::exit(0);
+    }
+    if (flag == "--reuse-port" || flag == "--cpp-demo-routes") {  // switches: no value
+      (flag == "--reuse-port" ? o.reuse_port : o.cpp_demo_routes) = true;
+      continue;
     }
     if (!flag.starts_with("--")) return fastrt::error(std::errc::invalid_argument, "unexpected argument " + std::string(flag));
     if (i + 1 == argc) return fastrt::error(std::errc::invalid_argument, std::string(flag) + " needs a value");
@@ -174,25 +205,106 @@ fastrt::coro_task<> serve_connection(fastrt::io_context& ctx, fastrt::tcp_stream
   co_await connection.run();
 }
 
-// One io thread's accept loop. When the thread is asked to stop (accept
-// fails with canceled), every connection starts its graceful shutdown here,
-// on its own thread.
-fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener& listener, const fastrt_h2::app_context& app) {
+// One io thread, as the others see it: where to hand it a connection.
+// Lives in main(), longer than the io threads.
+struct io_thread_slot {
+  std::mutex mutex;                      // ctx: published when serving, cleared before the loop ends
+  fastrt::io_context* ctx = nullptr;
+  fastrt::async_scope* connections = nullptr;  // these two: on that thread only; null once it stops serving
+  fastrt_h2::connection_list* live = nullptr;
+};
+
+// An accepted socket on its way to another io thread: closed unless taken.
+struct owned_socket_fd {
+  int fd;
+  explicit owned_socket_fd(int f) noexcept : fd(f) {}
+  owned_socket_fd(owned_socket_fd&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  owned_socket_fd& operator=(owned_socket_fd&&) = delete;
+  ~owned_socket_fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() noexcept { return std::exchange(fd, -1); }
+};
+
+// On `slot`'s own thread: serve connection `fd` there, or close it when that
+// thread no longer serves (shutting down).
+void serve_here(io_thread_slot& slot, fastrt::io_context& ctx, int fd, const fastrt_h2::app_context& app) {
+  if (!slot.connections) {
+    ::close(fd);
+    return;
+  }
+  slot.connections->spawn(serve_connection(ctx, fastrt::tcp_stream(ctx, fd), app, *slot.live));
+}
+
+// Hands connection `fd` to the io thread of `to` (a post to its loop), or
+// serves it here (`mine`) when that thread is not serving.
+void deal(io_thread_slot& to, io_thread_slot& mine, fastrt::io_context& here, int fd,
+          const fastrt_h2::app_context& app) {
+  if (&to != &mine) {
+    std::lock_guard lock(to.mutex);
+    if (fastrt::io_context* there = to.ctx) {
+      there->post([&to, there, socket = owned_socket_fd(fd), &app]() mutable {
+        serve_here(to, *there, socket.release(), app);
+      });
+      return;
+    }
+  }
+  serve_here(mine, here, fd, app);
+}
+
+// One io thread's part. With a listener it accepts: every io thread with
+// --reuse-port (each its own SO_REUSEPORT socket; the kernel spreads the
+// connections), io thread 0 alone otherwise, dealing the connections
+// round-robin to all io threads (`dealing`). Why not every thread accepting
+// on its own dup of the one socket: measured with --io-threads 2 and
+// h2load -c 20, one thread got every connection (0 vs 48 CPU ticks): a loop
+// that is running re-arms its accept and drains the backlog before the
+// woken, sleeping one gets there. Without a listener, a thread serves what
+// is dealt to it. When the thread is asked to stop (accept or the wait fails
+// with canceled), every connection starts its graceful shutdown here, on
+// its own thread.
+fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener* listener, std::vector<io_thread_slot>& slots,
+                          std::size_t self, bool dealing, const fastrt_h2::app_context& app) {
   fastrt::async_scope connections;
   fastrt_h2::connection_list live;
-  for (;;) {
-    auto accepted = co_await listener.accept();
+  io_thread_slot& mine = slots[self];
+  mine.connections = &connections;
+  mine.live = &live;
+  {
+    std::lock_guard lock(mine.mutex);
+    mine.ctx = &ctx;
+  }
+  fastrt_h2::accept_backoff backoff;
+  std::size_t next = self;
+  while (!listener) {  // connections are dealt to this thread; wait for the stop
+    auto slept = co_await fastrt::sleep_for(ctx, std::chrono::hours(1));
+    if (!slept && slept.error() == fastrt::errc::canceled) break;
+  }
+  while (listener) {
+    auto accepted = co_await listener->accept_descriptor();
     if (!accepted) {
       if (accepted.error() == fastrt::errc::canceled) break;  // shutting down
-      std::fprintf(stderr, "fastrt-h2: accept: %s\n", accepted.error().message().data());
-      if (accepted.error() == std::errc::too_many_files_open) {
-        (void)co_await fastrt::sleep_for(ctx, std::chrono::milliseconds(10));  // let connections close
+      const int code = accepted.error().value();
+      if (!fastrt_h2::accept_backoff::is_resource_shortage(code)) {
+        std::fprintf(stderr, "fastrt-h2: accept: %s\n", std::strerror(code));
+        continue;
       }
+      // Out of descriptors (or memory): retrying at once would spin and
+      // log in a loop; closing connections give them back meanwhile.
+      auto slept = co_await fastrt::sleep_for(ctx, backoff.failed(code, std::strerror(code)));
+      if (!slept && slept.error() == fastrt::errc::canceled) break;  // shutting down
       continue;
     }
-    connections.spawn(serve_connection(ctx, std::move(accepted).value(), app, live));
+    backoff.succeeded();
+    io_thread_slot& to = dealing ? slots[next++ % slots.size()] : mine;
+    deal(to, mine, ctx, *accepted, app);
   }
-  listener.close();
+  {
+    std::lock_guard lock(mine.mutex);
+    mine.ctx = nullptr;  // nothing is dealt to this thread any more
+  }
+  mine.connections = nullptr;
+  if (listener) listener->close();
   live.for_each([](fastrt_h2::h2_connection& c) { c.begin_shutdown(); });
   co_await connections.join();
 }
@@ -210,7 +322,22 @@ fastrt_h2::milliseconds to_ms(double seconds) {
   return fastrt_h2::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
 }
 
-std::atomic<bool> stop_requested{false};
+// The listening socket when the port is owned (no --reuse-port): one
+// socket without SO_REUSEPORT, so that another server (this one started
+// twice, or anything else) cannot bind the port and take a share of its
+// connections, and a port in use is a clear error (before Python starts).
+// io thread 0 accepts on it and deals the connections to all io threads
+// (serve()). With --reuse-port each io thread binds its own SO_REUSEPORT
+// socket and the kernel spreads connections over them, and over other
+// processes' sockets on that port too (the point of the flag).
+fastrt::result<int> open_listening_socket(const options& o) {
+  auto fd = fastrt::tcp_listener::listen_socket(o.host, static_cast<std::uint16_t>(o.port), {.reuse_port = false});
+  if (!fd && fd.error().value() == EADDRINUSE) {
+    return fastrt::error(EADDRINUSE, o.host + ":" + std::to_string(o.port) +
+                                         " is already in use (another server? --reuse-port shares it on purpose)");
+  }
+  return fd;
+}
 
 }  // namespace
 
@@ -221,10 +348,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   const options o = *parsed;
-  std::signal(SIGINT, [](int) { stop_requested.store(true); });
-  std::signal(SIGTERM, [](int) { stop_requested.store(true); });
+  // Whole lines at once also when stdout is a pipe or a file (containers,
+  // systemd): the serving line and `--access-log -` show as they happen.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  fastrt_h2::install_stop_signals();
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
+  int owned_socket = -1;  // the listening socket, unless --reuse-port (io thread 0 takes it over)
+  if (!o.reuse_port) {
+    auto fd = open_listening_socket(o);
+    if (!fd) {
+      std::fprintf(stderr, "fastrt-h2: %s\n", fd.error().message().data());
+      return 1;
+    }
+    owned_socket = *fd;
+  }
   std::FILE* access_log = nullptr;
   if (o.access_log == "-") {
     access_log = stdout;
@@ -238,12 +376,22 @@ int main(int argc, char** argv) {
   }
 
   py::runtime_options runtime_options;
+  // Python as `python3` sees it: PYTHONPATH, PYTHONDONTWRITEBYTECODE and the
+  // other environment variables apply; stdout/stderr are unbuffered (as with
+  // PYTHONUNBUFFERED=1), so print() shows at once in a pipe too.
+  runtime_options.isolated = false;
+  runtime_options.unbuffered_stdio = true;
+  // sys.path: --app-dir, then the current directory (like `python -m`,
+  // uvicorn and gunicorn: `cd myapp && fastrt-h2 --app api:app` works).
   if (!o.app_dir.empty()) runtime_options.path.push_back(o.app_dir);
-  // The demo app: next to an installed binary (<prefix>/share/fastrt/...),
-  // else in the source tree this binary was built from. A missing sys.path
-  // entry is harmless, so both are listed.
-  if (std::string installed = installed_demo_dir(); !installed.empty()) runtime_options.path.push_back(installed);
-  runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);
+  if (std::string cwd(4096, '\0'); ::getcwd(cwd.data(), cwd.size())) runtime_options.path.push_back(cwd.c_str());
+  if (serves_demo(o)) {
+    // The demo app: next to an installed binary (<prefix>/share/fastrt/...),
+    // else in the source tree this binary was built from. A missing sys.path
+    // entry is harmless, so both are listed; never for other apps.
+    if (std::string installed = installed_demo_dir(); !installed.empty()) runtime_options.path.push_back(installed);
+    runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);
+  }
   runtime_options.builtins.push_back({"fastrt", &fastrt_h2::pymod::init});  // fastrt.Request, fastrt.Response
   auto runtime = py::runtime::start(std::move(runtime_options));
   if (!runtime) {
@@ -277,28 +425,35 @@ int main(int argc, char** argv) {
   app.config.max_buffered = static_cast<std::size_t>(o.max_buffered);
   app.config.max_buffered_per_connection = static_cast<std::size_t>(o.max_buffered_per_connection);
   app.config.access_log = access_log;
-  app.routes = fastrt_h2::example_routes();
+  if (serves_demo(o) || o.cpp_demo_routes) app.routes = fastrt_h2::example_routes();  // else: every path is the app's
   app.executor = executor->get();
+  fastrt_h2::in_flight_calls in_flight;  // what a stuck shutdown names
   app.app = fastrt_h2::python_app((*executor)->handler_of("fastrt:Request").value(),
-                                  (*executor)->handler_of(o.app).value(), executor->get());
+                                  (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
 
   std::vector<std::optional<fastrt::tcp_listener>> listeners(static_cast<std::size_t>(o.io_threads));
+  std::vector<io_thread_slot> slots(static_cast<std::size_t>(o.io_threads));
   std::atomic<int> bound{0}, failed{0};
   auto threads = fastrt::io_threads::start(
       static_cast<std::size_t>(o.io_threads),
       [&](fastrt::io_context& ctx, std::size_t index) -> fastrt::coro_task<> {
-        auto listener = fastrt::tcp_listener::bind(ctx, o.host, static_cast<std::uint16_t>(o.port));
-        if (!listener) {
-          std::fprintf(stderr, "fastrt-h2: %s: %s\n", listener.error().message().data(),
-                       std::strerror(listener.error().value()));
-          failed.fetch_add(1);
-          co_return;
+        // --reuse-port: a listener per thread; else thread 0 takes the owned socket.
+        if (o.reuse_port || index == 0) {
+          auto listener = o.reuse_port ? fastrt::tcp_listener::bind(ctx, o.host, static_cast<std::uint16_t>(o.port))
+                                       : fastrt::tcp_listener::adopt(ctx, std::exchange(owned_socket, -1));
+          if (!listener) {
+            std::fprintf(stderr, "fastrt-h2: %s: %s\n", listener.error().message().data(),
+                         std::strerror(listener.error().value()));
+            failed.fetch_add(1);
+            co_return;
+          }
+          listeners[index].emplace(std::move(listener).value());
         }
-        listeners[index].emplace(std::move(listener).value());
         bound.fetch_add(1);
-        co_await serve(ctx, *listeners[index], app);
+        co_await serve(ctx, listeners[index] ? &*listeners[index] : nullptr, slots, index, !o.reuse_port, app);
         listeners[index].reset();
       });
+  std::optional<fastrt_h2::shutdown_watchdog> watchdog;
   int status = 0;
   if (!threads) {
     std::fprintf(stderr, "fastrt-h2: %s\n", threads.error().message().data());
@@ -312,14 +467,23 @@ int main(int argc, char** argv) {
                   "%ld pooled over %ld interpreter(s), %ld main\n",
                   o.app.c_str(), o.host.c_str(), o.port, o.io_threads, o.pinned, o.pooled_workers,
                   o.pooled_interpreters, o.main_workers);
-      std::fflush(stdout);
-      while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      int received = 0;
+      while ((received = fastrt_h2::stop_signal()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::fprintf(stderr, "fastrt-h2: %s: shutting down (up to --shutdown-timeout %g s; a second signal exits at once)\n",
+                   fastrt_h2::stop_signal_name(received), o.shutdown_timeout);
     }
+    // Bounded: a handler that never returns or an app thread that never
+    // ends must not keep the process alive (shutdown_control.hpp).
+    watchdog.emplace(to_ms(o.shutdown_timeout), std::chrono::milliseconds(900), in_flight);
     (*threads)->stop();  // GOAWAY, requests in flight answer, connections close
   }
+  if (watchdog) watchdog->step(fastrt_h2::shutdown_step::stopping_python_workers);
   if (auto down = (*executor)->shutdown(); !down) down.error().print(stderr, "fastrt-h2: stopping the Python workers");
   executor->reset();
+  if (watchdog) watchdog->step(fastrt_h2::shutdown_step::finalizing_python);
   if (auto ended = (*runtime)->reset(); !ended) ended.error().print(stderr, "fastrt-h2: finalizing Python");
+  if (watchdog) watchdog->finish();
   if (access_log && access_log != stdout) std::fclose(access_log);
+  if (owned_socket >= 0) ::close(owned_socket);  // io threads never started
   return status;
 }

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "fastrt_module.hpp"
+#include "in_flight.hpp"
 #include "py_stream.hpp"
 #include "request.hpp"
 
@@ -37,9 +38,11 @@ class python_app {
  public:
   // request_type: the "fastrt:Request" handler. executor: where streamed
   // bodies are pulled; it must outlive every response (without one, a
-  // streamed body is an error).
-  python_app(py::handler request_type, py::handler app, py::subinterpreter_executor* executor = nullptr) noexcept
-      : request_type_(request_type), app_(app), executor_(executor) {}
+  // streamed body is an error). in_flight: where running calls are listed
+  // (for the shutdown report), when given; it must outlive the calls.
+  python_app(py::handler request_type, py::handler app, py::subinterpreter_executor* executor = nullptr,
+             in_flight_calls* in_flight = nullptr) noexcept
+      : request_type_(request_type), app_(app), executor_(executor), in_flight_(in_flight) {}
 
   fastrt::result<response> operator()(py::call_context& ctx, const request& req) const {
     PyObject* type = ctx.object(request_type_);
@@ -50,7 +53,11 @@ class python_app {
     PyObject* request_object = pymod::new_request(state->request_type, req);
     if (!request_object) return py::take_exception("building the request object");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
-    PyObject* out = PyObject_CallOneArg(app, request_object);
+    PyObject* out;
+    {
+      const in_flight_calls::entry running(in_flight_, req, ctx);
+      out = PyObject_CallOneArg(app, request_object);
+    }
     Py_DECREF(app);
     if (!out) {
       fastrt::error failed = py::take_exception();
@@ -163,6 +170,7 @@ class python_app {
   py::handler request_type_;
   py::handler app_;
   py::subinterpreter_executor* executor_;
+  in_flight_calls* in_flight_;
 };
 
 }  // namespace fastrt_h2

@@ -5,6 +5,13 @@
 //
 // bind() sets SO_REUSEADDR and (by default) SO_REUSEPORT, so one listener per
 // io thread can share a port and the kernel spreads connections over them.
+// SO_REUSEPORT also lets any other process of the same user bind that port
+// and take a share of its connections. To own a port instead, bind without
+// it (listen_options::reuse_port = false): a second bind then fails with
+// EADDRINUSE, with or without SO_REUSEPORT. listen_socket() + adopt() split
+// bind() in two, so that a program can bind (and report a port in use)
+// before its io threads exist; accept_descriptor() gives the accepted socket
+// as a plain descriptor, to hand to another thread's io_context.
 // accept() arms one multishot IORING_OP_ACCEPT on first use; every accepted
 // socket is queued until accept() takes it; several coroutines may wait in
 // accept() at once (served in order). If the multishot ends (no
@@ -28,6 +35,7 @@
 #include <optional>
 #include <stop_token>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -73,10 +81,14 @@ class listener_state : public io_completion {
   }
 
   result<tcp_stream> take() {
+    const int fd = FASTRT_TRY(take_descriptor());
+    return tcp_stream(*ctx_, fd);
+  }
+  result<int> take_descriptor() {
     if (!accepted_.empty()) {
       const int fd = accepted_.front();
       accepted_.pop_front();
-      return tcp_stream(*ctx_, fd);
+      return fd;
     }
     if (fd_ < 0) return error(std::errc::bad_file_descriptor, "accept on a closed listener");
     if (error_ == 0) fatal("tcp_listener: a waiter was resumed with nothing to take");
@@ -178,6 +190,14 @@ class tcp_listener {
  public:
   static result<tcp_listener> bind(io_context& ctx, std::string_view host, std::uint16_t port,
                                    listen_options options = {}) {
+    const int fd = FASTRT_TRY(listen_socket(host, port, options));
+    return adopt(ctx, fd);
+  }
+
+  // A bound, listening socket (SO_REUSEADDR; SO_REUSEPORT when asked), not
+  // yet tied to an io_context: the caller owns the descriptor (adopt() takes
+  // it over). Any thread. Address taken: the error's value is EADDRINUSE.
+  static result<int> listen_socket(std::string_view host, std::uint16_t port, listen_options options = {}) {
     auto address = FASTRT_TRY(detail::resolve_numeric(host, port));
     const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return error::from_errno("socket");
@@ -193,6 +213,13 @@ class tcp_listener {
     if (::bind(fd, address.get(), address.length) != 0)
       return fail("bind " + std::string(host) + ":" + std::to_string(port));
     if (::listen(fd, options.backlog) != 0) return fail("listen");
+    return fd;
+  }
+
+  // A listener for `ctx` on a listening descriptor it takes over (closed
+  // with the listener).
+  static result<tcp_listener> adopt(io_context& ctx, int fd) {
+    if (fd < 0) return error(std::errc::bad_file_descriptor, "tcp_listener::adopt: no descriptor");
     return tcp_listener(new detail::listener_state(ctx, fd));
   }
 
@@ -217,11 +244,14 @@ class tcp_listener {
     return ntohs(reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port);
   }
 
-  class accept_awaiter {
+  // Resumes with result<tcp_stream> (or, Descriptor: result<int>, the
+  // socket the caller now owns).
+  template <bool Descriptor>
+  class basic_accept_awaiter {
    public:
-    explicit accept_awaiter(detail::listener_state* s) noexcept : state_(s) {}
-    accept_awaiter(const accept_awaiter&) = delete;
-    ~accept_awaiter() {
+    explicit basic_accept_awaiter(detail::listener_state* s) noexcept : state_(s) {}
+    basic_accept_awaiter(const basic_accept_awaiter&) = delete;
+    ~basic_accept_awaiter() {
       stop_.reset();
       if (wait_id_ != 0) state_->drop_waiter(wait_id_);  // the coroutine was destroyed mid-wait
     }
@@ -233,10 +263,11 @@ class tcp_listener {
       detail::listener_state* s = state_;
       detail::relay_stop_to_loop(h, s, stop_, [s, id] { s->cancel_wait(id); });
     }
-    result<tcp_stream> await_resume() {
+    auto await_resume() -> std::conditional_t<Descriptor, result<int>, result<tcp_stream>> {
       stop_.reset();
       if (state_->take_cancelled(std::exchange(wait_id_, 0))) return error(errc::canceled, "accept cancelled");
-      return state_->take();
+      if constexpr (Descriptor) return state_->take_descriptor();
+      else return state_->take();
     }
 
    private:
@@ -244,7 +275,11 @@ class tcp_listener {
     std::uint64_t wait_id_ = 0;  // non-zero while suspended
     std::optional<detail::loop_stop_callback> stop_;
   };
+  using accept_awaiter = basic_accept_awaiter<false>;
   accept_awaiter accept() noexcept { return accept_awaiter(state_); }
+  // As accept(), but the connection comes as a descriptor (SOCK_CLOEXEC) that
+  // the caller owns, e.g. to build a tcp_stream on another io_context.
+  basic_accept_awaiter<true> accept_descriptor() noexcept { return basic_accept_awaiter<true>(state_); }
 
   // Stops accepting and closes the socket; a waiting accept() gets an error.
   void close() noexcept {

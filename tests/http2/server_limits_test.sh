@@ -22,7 +22,8 @@ start_server() {
   port=$(free_port)
   url=http://127.0.0.1:$port
   rm -f "$work/server.out"  # the previous server's "serving" line must not count
-  "$server_bin" --port "$port" --app test_app:app --app-dir "$here" "$@" >"$work/server.out" 2>"$work/server.err" &
+  # --cpp-demo-routes: the streaming cases use the C++ /cpp/stream route.
+  "$server_bin" --port "$port" --app test_app:app --app-dir "$here" --cpp-demo-routes "$@" >"$work/server.out" 2>"$work/server.err" &
   pid=$!
   wait_serving "$pid" "$work/server.out" && return 0
   echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"; exit 1

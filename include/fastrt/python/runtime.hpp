@@ -75,6 +75,11 @@ struct runtime_options {
   std::vector<builtin_module> builtins;
   // false: PyConfig_InitPythonConfig (honours PYTHONPATH and friends).
   bool isolated = true;
+  // true: sys.stdout and sys.stderr write through at once in every
+  // interpreter (python3 -u, PYTHONUNBUFFERED=1): print() reaches a pipe or
+  // a file as it happens, not at exit. Default: Python's own choice
+  // (block-buffered unless a terminal, or as PYTHONUNBUFFERED says).
+  bool unbuffered_stdio = false;
   // PYTHONHOME; empty: the prefix of the loaded libpython.
   std::string home;
 };
@@ -98,6 +103,8 @@ class runtime {
     if (options.isolated) PyConfig_InitIsolatedConfig(&config);
     else PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0;  // the host owns the signals
+    config.configure_c_stdio = 0;        // and the C stdio buffering (the isolated default)
+    if (options.unbuffered_stdio) config.buffered_stdio = 0;  // subinterpreters copy it
     std::string home = options.home.empty() ? libpython_prefix() : options.home;
     PyStatus status = PyStatus_Ok();
     if (!home.empty()) status = PyConfig_SetBytesString(&config, &config.home, home.c_str());
