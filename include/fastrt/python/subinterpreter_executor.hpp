@@ -174,11 +174,9 @@ struct interpreter_slot {
   }
 };
 
-}  // namespace detail
-
-namespace detail {
 template <class F, class R>
-struct job_payload;
+struct job_payload;  // below: it counts its job finished (call_context::job_finished)
+
 }  // namespace detail
 
 // What fn sees: where it runs and how to call handlers. Valid during the call.
