@@ -12,8 +12,12 @@ import email.utils
 import sqlite3
 import threading
 import time
-import zoneinfo
 from urllib.parse import parse_qs
+
+try:
+    import zoneinfo  # noqa: F401
+except (ImportError, AttributeError):  # 3.12: not in own-GIL subinterpreters (no datetime C API there)
+    pass
 
 try:
     from _interpreters import get_current as _current  # 3.13
