@@ -1,9 +1,10 @@
 // ctest-labels: python concurrency
 //
 // Dispatch: a worker stuck in a long job gets no new work while another
-// worker is free — pinned, pooled, and across kinds (submit and try_submit
-// pick among every kind). Round-robin dispatch gave every second quick job
-// to the stuck worker, where it waited for the long job to end.
+// worker is free (pinned, pooled, and across kinds: submit and try_submit
+// pick among every kind), nor while the free one has a few quick jobs
+// queued. Round-robin dispatch gave every second quick job to the stuck
+// worker, where it waited for the long job to end.
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/sync_wait.hpp>
 
@@ -140,6 +141,25 @@ TEST_CASE("quick jobs go to a free worker, not to one stuck in a long job") {
     stuck_pooled.release();
     REQUIRE(exec->shutdown().has_value());
   }
+}
+
+TEST_CASE("bursts of quick jobs stay off a stuck worker while the free one has a few queued") {
+  py::executor_options options;
+  options.pinned_workers = 2;
+  auto exec = start_executor(std::move(options));
+  blocker stuck(*exec, worker_kind::pinned, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // it has been stuck a while
+  std::vector<where> ran;
+  for (int burst = 0; burst < 25; ++burst) {
+    std::vector<fastrt::awaitable_future<fastrt::result<where>>> jobs;
+    for (int i = 0; i < 4; ++i) {  // like 4 clients at once: the free worker has several in flight
+      jobs.push_back(exec->submit([](py::call_context& c) { return where{c.kind(), c.worker_index()}; }));
+    }
+    for (auto& f : jobs) ran.push_back(wait(std::move(f)).value());
+  }
+  CHECK_FALSE(ran_on(ran, worker_kind::pinned, 1));
+  stuck.release();
+  REQUIRE(exec->shutdown().has_value());
 }
 
 TEST_CASE("with every worker busy, a job goes to the one with the fewest jobs in flight") {

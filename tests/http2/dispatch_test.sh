@@ -6,7 +6,7 @@
 #  - --pooled-workers / --main-workers alone start no pinned workers and the
 #    requests reach the workers asked for; with several kinds, a blocked one
 #    is bypassed for a free one of the other kind.
-# Usage: dispatch_test.sh path/to/fastrt-h2. Bounded: ~20 s.
+# Usage: dispatch_test.sh path/to/fastrt-h2. Bounded: ~25 s.
 set -uo pipefail
 server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,35 +47,42 @@ start_server() {
   echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"; exit 1
 }
 
-# quick_beside_blocked NAME: 5 rounds of one 0.8 s request on one worker and,
-# meanwhile, 40 quick requests one after the other (h2load, one connection,
-# one stream at a time); checks the p99 of the quick ones' durations.
+# quick_beside_blocked NAME CLIENTS: 5 rounds of one 0.8 s request on one
+# worker and, meanwhile, 40 quick requests per client (h2load: CLIENTS
+# connections, one stream at a time each; one scheduling hiccup delays every
+# client's request at once, hence the count per client); checks the quick
+# ones' p99 and that none waited for the long one (>= 300 ms: it ends 650 ms
+# after they start).
 quick_beside_blocked() {
-  local name=$1 round slow
+  local name=$1 clients=$2 round slow
   : >"$work/durations"
   for round in 1 2 3 4 5; do
     curl_h2 -o /dev/null "$url/sleep?s=0.8" &
     slow=$!
     sleep 0.15  # the long request is running on a worker
     rm -f "$work/h2load.log"
-    timeout 20 h2load -n 40 -c 1 -m 1 --log-file="$work/h2load.log" "$url/" >"$work/h2load.out" 2>&1
+    timeout 20 h2load -n $((40 * clients)) -c "$clients" -m 1 --log-file="$work/h2load.log" "$url/" >"$work/h2load.out" 2>&1
     awk -F '\t' '$2 == 200 { print $3 }' "$work/h2load.log" >>"$work/durations"  # microseconds
     wait "$slow"
   done
-  local count p99 max
+  local count p99 max waited
   count=$(wc -l <"$work/durations")
   p99=$(sort -n "$work/durations" | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f", v[i] / 1000 }')
   max=$(sort -n "$work/durations" | tail -1 | awk '{ printf "%.2f", $1 / 1000 }')
+  waited=$(awk '$1 >= 300000' "$work/durations" | wc -l)
   echo "     $name: $count quick requests answered 200, p99 $p99 ms, max $max ms"
-  check "$name: all 200 quick requests answered" test "$count" -eq 200
+  check "$name: all $((200 * clients)) quick requests answered" test "$count" -eq $((200 * clients))
   check "$name: quick requests' p99 <= 10 ms beside a blocked worker" awk -v p="$p99" 'BEGIN { exit !(p <= 10) }'
+  check "$name: no quick request waited for the blocked worker" test "$waited" -eq 0
 }
 
 # --- d: a blocked worker gets no new work while another is free ---------------
 start_server --pinned 2
-quick_beside_blocked "pinned 2"
+quick_beside_blocked "pinned 2, 1 client" 1
+quick_beside_blocked "pinned 2, 4 clients" 4
 start_server --pinned 0 --pooled-workers 2
-quick_beside_blocked "pooled 2"
+quick_beside_blocked "pooled 2, 1 client" 1
+quick_beside_blocked "pooled 2, 4 clients" 4
 
 # --- e: the flags given are the workers used ----------------------------------
 start_server --pooled-workers 2

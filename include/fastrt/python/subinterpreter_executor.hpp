@@ -21,13 +21,14 @@
 // submit(fn) gives fn to a free worker of any kind; submit_to(kind) to a
 // free worker of that kind, submit_to(kind, index) to that worker;
 // try_submit / try_submit_to(kind) never wait for room (see "Cost" below).
-// Dispatch: every worker counts its jobs in flight (queued or running); a
-// job goes to the first idle worker (kinds in the order pinned, pooled,
-// main; within a kind from a rotating position), else to the worker with
-// the fewest in flight — so a worker stuck in a long call gets no new work
-// while another is free. Inboxes are per worker and nothing is moved
-// between them: with fewer idle workers than concurrent jobs, a job may
-// still wait behind a long one. fn(call_context&) runs with the GIL of
+// Dispatch: every worker counts its jobs in flight (queued or running) and
+// notes when its current job began; a job goes to the first idle worker
+// (kinds in the order pinned, pooled, main; within a kind from a rotating
+// position), else to the lowest score: jobs in flight + milliseconds the
+// current job has run. So a worker stuck in a long call gets no new work
+// while another is free, nor while the others have only a few quick jobs
+// queued. Inboxes are per worker and nothing is moved between them: a job
+// queued before its worker got stuck waits for it. fn(call_context&) runs with the GIL of
 // the worker's interpreter held and its return value R completes an
 // awaitable_future<result<R>>. Idle workers sleep on a wait_strategy (spin,
 // yield, futex) — no CPU burnt without work — and wake in microseconds.
@@ -67,10 +68,11 @@
 // sync_wait).
 //
 // Cost per call: one job allocation (the thread-local frame allocator) plus
-// the promise's state, the choice of a worker (one atomic load per worker
-// looked at: one when a worker is idle, all of the kinds when none is, plus
-// a shared rotating counter), an atomic add and subtract on the chosen
-// worker's in-flight count, a queue push (lock-free), a wake-up syscall only when
+// the promise's state, the choice of a worker (an atomic load per worker
+// looked at — one when a worker is idle, two per worker of the kinds and a
+// clock read when none is — plus a shared rotating counter), an atomic add
+// and subtract on the chosen worker's count and a clock read on the worker,
+// a queue push (lock-free), a wake-up syscall only when
 // the worker sleeps, GIL re-acquisition once per batch of up to
 // `batch` jobs, a copy of the request body (call), and fn itself. A full
 // inbox makes submit wait until there is room (back-pressure): it yields,
@@ -174,6 +176,21 @@ struct interpreter_slot {
   }
 };
 
+// How busy a worker is, for dispatch (subinterpreter_executor::pick):
+// producers add to in_flight when they queue a job, the worker subtracts
+// when the job is done; running_since is when its current job began
+// (steady_clock ns; 0 between jobs). Its own cache line, apart from what
+// producers only read.
+struct alignas(64) worker_load {
+  std::atomic<std::int64_t> in_flight{0};  // queued or running
+  std::atomic<std::int64_t> running_since{0};
+};
+
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 template <class F, class R>
 struct job_payload;  // below: it counts its job finished (call_context::job_finished)
 
@@ -266,16 +283,20 @@ class call_context {
   friend class subinterpreter_executor;
   template <class F, class R>
   friend struct detail::job_payload;
-  call_context(detail::interpreter_slot* slot, std::size_t worker_index, std::atomic<std::int64_t>* in_flight) noexcept
-      : slot_(slot), worker_index_(worker_index), in_flight_(in_flight) {}
+  call_context(detail::interpreter_slot* slot, std::size_t worker_index, detail::worker_load* load) noexcept
+      : slot_(slot), worker_index_(worker_index), load_(load) {}
 
   // The worker counts the current job as done (once per job): called before
   // its future completes, so that a caller who submits again as soon as it
   // has the result finds this worker free.
-  void job_begins() noexcept { job_open_ = true; }
+  void job_begins() noexcept {
+    job_open_ = true;
+    load_->running_since.store(detail::steady_now_ns(), std::memory_order_release);
+  }
   void job_finished() noexcept {
     if (!std::exchange(job_open_, false)) return;
-    in_flight_->fetch_sub(1, std::memory_order_acq_rel);
+    load_->running_since.store(0, std::memory_order_release);
+    load_->in_flight.fetch_sub(1, std::memory_order_acq_rel);
   }
 
   static bool set_item(PyObject* tuple, Py_ssize_t i, PyObject* item) noexcept {
@@ -291,7 +312,7 @@ class call_context {
 
   detail::interpreter_slot* slot_;
   std::size_t worker_index_;
-  std::atomic<std::int64_t>* in_flight_;  // the worker's; see subinterpreter_executor::pick
+  detail::worker_load* load_;  // the worker's; see subinterpreter_executor::pick
   bool job_open_ = false;
 };
 
@@ -627,23 +648,23 @@ class subinterpreter_executor {
     detail::interpreter_slot* slot = nullptr;
     detail::inbox box;
     std::thread thread;
-    // Jobs given to this worker and not finished yet (queued or running):
-    // what pick() compares. Producers add, the worker subtracts; its own
-    // cache line, away from the fields every producer only reads.
-    alignas(64) std::atomic<std::int64_t> in_flight{0};
+    detail::worker_load load;
   };
 
   static constexpr std::array<worker_kind, 3> all_kinds{worker_kind::pinned, worker_kind::pooled, worker_kind::main};
 
   // Dispatch: the first idle worker (nothing queued or running), kinds in
   // the order given, each kind scanned from a rotating position so that
-  // idle workers share the work; when none is idle, the one with the fewest
-  // jobs in flight (the first such in that order). Null when there is no
-  // worker of those kinds. A snapshot: two producers may pick the same
-  // idle worker at once (each then still finds it the least loaded).
+  // idle workers share the work. When none is idle, the lowest score: jobs
+  // in flight plus one per millisecond that the current job has been
+  // running — a job that has run long tends to run longer (a handler
+  // blocked on I/O or a lock), so a worker stuck in one is passed over for
+  // workers with a few quick jobs queued. Null when there is no worker of
+  // those kinds. A snapshot: two producers may pick the same worker at once.
   worker* pick(std::span<const worker_kind> kinds) noexcept {
     worker* best = nullptr;
-    std::int64_t best_load = std::numeric_limits<std::int64_t>::max();
+    std::int64_t best_score = std::numeric_limits<std::int64_t>::max();
+    std::int64_t now = 0;  // read once, only when no worker is idle
     for (const worker_kind kind : kinds) {
       const auto& list = workers_of(kind);
       const std::size_t n = list.size();
@@ -651,11 +672,16 @@ class subinterpreter_executor {
       const std::size_t first = n == 1 ? 0 : next_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed) % n;
       for (std::size_t k = 0; k < n; ++k) {
         worker* w = list[(first + k) % n];
-        const std::int64_t load = w->in_flight.load(std::memory_order_acquire);
-        if (load <= 0) return w;
-        if (load < best_load) {
+        const std::int64_t in_flight = w->load.in_flight.load(std::memory_order_acquire);
+        if (in_flight <= 0) return w;
+        std::int64_t score = in_flight;
+        if (const std::int64_t since = w->load.running_since.load(std::memory_order_acquire); since != 0) {
+          if (now == 0) now = detail::steady_now_ns();
+          score += std::max<std::int64_t>(0, now - since) / 1'000'000;
+        }
+        if (score < best_score) {
           best = w;
-          best_load = load;
+          best_score = score;
         }
       }
     }
@@ -669,11 +695,11 @@ class subinterpreter_executor {
     j.invoke(j.self, nullptr, &none);
   }
 
-  // Queues j on w without waiting; counts it in w's in_flight when queued.
+  // Queues j on w without waiting; counts it in w's jobs in flight when queued.
   static bool offer(worker& w, const detail::job& j) {
-    w.in_flight.fetch_add(1, std::memory_order_acq_rel);
+    w.load.in_flight.fetch_add(1, std::memory_order_acq_rel);
     if (w.box.try_push(j)) return true;
-    w.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    w.load.in_flight.fetch_sub(1, std::memory_order_acq_rel);
     return false;
   }
 
@@ -769,7 +795,7 @@ class subinterpreter_executor {
       j.invoke(j.self, nullptr, &full);
       return;
     }
-    w.in_flight.fetch_add(1, std::memory_order_acq_rel);  // counted while it waits for room
+    w.load.in_flight.fetch_add(1, std::memory_order_acq_rel);  // counted while it waits for room
     PyThreadState* attached = detail::attached_thread_state();
     if (attached) PyEval_SaveThread();
     std::chrono::microseconds pause{1};
@@ -940,7 +966,7 @@ class subinterpreter_executor {
 
     this_worker_ = &w;
     PyThreadState* state = w.slot->interp->thread_state();  // once per (thread, interpreter)
-    call_context ctx(w.slot, w.index, &w.in_flight);
+    call_context ctx(w.slot, w.index, &w.load);
     auto run_one = [&](detail::job&& j) {
       ctx.job_begins();
       if (stopping_.load(std::memory_order_acquire) && past_deadline()) {
@@ -980,7 +1006,7 @@ class subinterpreter_executor {
     w.box.drain(
         [&w](detail::job&& j) {
           j.invoke(j.self, nullptr, &failure);
-          w.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+          w.load.in_flight.fetch_sub(1, std::memory_order_acq_rel);
         },
         options_.batch);
   }
