@@ -62,7 +62,7 @@ struct options {
   std::string host = "127.0.0.1";
   long port = 8080;
   long io_threads = 1;
-  long pinned = static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
+  long pinned = -1;  // not given: one per core, or none when only other kinds are given (see parse)
   long pooled_workers = 0;
   long pooled_interpreters = 1;
   long main_workers = 0;
@@ -98,11 +98,13 @@ constexpr const char* usage =
     "  --io-threads N              io_uring threads; the first accepts, all serve (default 1)\n"
     "  --reuse-port                bind with SO_REUSEPORT, one socket per io thread: lets several processes\n"
     "                              share the port (without it, a port in use is an error)\n"
-    "  --pinned N                  pinned Python workers, one own-GIL subinterpreter each (default: one per core)\n"
+    "  --pinned N                  pinned Python workers, one own-GIL subinterpreter each (default: one\n"
+    "                              per core; 0 when only --pooled-workers or --main-workers is given)\n"
     "  --pooled-workers N          pooled Python worker threads sharing --pooled-interpreters (default 0)\n"
     "  --pooled-interpreters K     subinterpreters shared by the pooled workers (default 1)\n"
     "  --main-workers N            workers in the main interpreter, for modules that refuse\n"
-    "                              subinterpreters (default 0; used when there are no pinned/pooled)\n"
+    "                              subinterpreters (default 0)\n"
+    "                              Each request goes to a free worker of any kind (pinned first).\n"
     "  --queue-capacity N          queued requests per Python worker (a power of two; beyond: 503, default 4096)\n"
     "  --max-concurrent-streams N  SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
     "  --max-body-size BYTES       larger request bodies get 413 (default 1048576)\n"
@@ -193,6 +195,12 @@ fastrt::result<options> parse(int argc, char** argv) {
     else if (flag == "--max-buffered-per-connection") o.max_buffered_per_connection = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
     else if (flag == "--access-log") o.access_log = value;
     else return fastrt::error(std::errc::invalid_argument, "unknown option " + std::string(flag));
+  }
+  if (o.pinned < 0) {
+    // Flags mean what they say: --pooled-workers / --main-workers alone ask
+    // for those workers, not for pinned ones beside them.
+    const bool other_kinds = o.pooled_workers > 0 || o.main_workers > 0;
+    o.pinned = other_kinds ? 0 : static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
   }
   if (o.pinned + o.pooled_workers + o.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument, "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");

@@ -143,6 +143,17 @@ class runtime {
     if (PyObject* asyncio_c = PyImport_ImportModule("_asyncio")) Py_DECREF(asyncio_c);
     else PyErr_Clear();  // a build without _asyncio cannot hit the bug either
 #endif
+    // CPython 3.13's _datetime (imported by datetime, email, sqlite3,
+    // zoneinfo) keeps static types shared by every interpreter: the first
+    // interpreter to import it allocates their tp_bases/tp_mro tuples, and
+    // the last one to finalize it frees them into its own tuple free list.
+    // Two different own-GIL subinterpreters then means one interpreter's
+    // allocator frees the other's memory in Py_EndInterpreter (abort:
+    // "free(): invalid pointer"). Imported here, the main interpreter is
+    // both the first and, at Py_FinalizeEx, the last. Harmless on 3.12
+    // (single-phase _datetime); costs ~1 ms. tests/python_shared_module_shutdown_test.cpp.
+    if (PyObject* datetime_c = PyImport_ImportModule("_datetime")) Py_DECREF(datetime_c);
+    else PyErr_Clear();  // a build without _datetime cannot hit the bug either
     rt->main_thread_state_ = PyEval_SaveThread();  // free the main GIL for workers
     instance() = rt.get();
     return rt;

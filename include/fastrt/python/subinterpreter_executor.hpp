@@ -18,9 +18,17 @@
 //   main   — threads on the main interpreter (sharing its GIL; in parallel on
 //            a free-threaded build), for extension modules that refuse
 //            subinterpreters (numpy and other single-phase-init modules).
-// submit(fn) picks pinned, else pooled, else main workers, round-robin;
-// submit_to(kind[, index]) chooses; try_submit / try_submit_to(kind) never
-// wait for room (see "Cost" below). fn(call_context&) runs with the GIL of
+// submit(fn) gives fn to a free worker of any kind; submit_to(kind) to a
+// free worker of that kind, submit_to(kind, index) to that worker;
+// try_submit / try_submit_to(kind) never wait for room (see "Cost" below).
+// Dispatch: every worker counts its jobs in flight (queued or running) and
+// notes when its current job began; a job goes to the first idle worker
+// (kinds in the order pinned, pooled, main; within a kind from a rotating
+// position), else to the lowest score: jobs in flight + milliseconds the
+// current job has run. So a worker stuck in a long call gets no new work
+// while another is free, nor while the others have only a few quick jobs
+// queued. Inboxes are per worker and nothing is moved between them: a job
+// queued before its worker got stuck waits for it. fn(call_context&) runs with the GIL of
 // the worker's interpreter held and its return value R completes an
 // awaitable_future<result<R>>. Idle workers sleep on a wait_strategy (spin,
 // yield, futex) — no CPU burnt without work — and wake in microseconds.
@@ -60,7 +68,11 @@
 // sync_wait).
 //
 // Cost per call: one job allocation (the thread-local frame allocator) plus
-// the promise's state, a queue push (lock-free), a wake-up syscall only when
+// the promise's state, the choice of a worker (an atomic load per worker
+// looked at — one when a worker is idle, two per worker of the kinds and a
+// clock read when none is — plus a shared rotating counter), an atomic add
+// and subtract on the chosen worker's count and a clock read on the worker,
+// a queue push (lock-free), a wake-up syscall only when
 // the worker sleeps, GIL re-acquisition once per batch of up to
 // `batch` jobs, a copy of the request body (call), and fn itself. A full
 // inbox makes submit wait until there is room (back-pressure): it yields,
@@ -72,6 +84,7 @@
 #pragma once
 
 #include <Python.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <array>
@@ -81,6 +94,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -89,6 +103,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -160,6 +175,24 @@ struct interpreter_slot {
     for (auto& h : handlers) Py_XDECREF(h.exchange(nullptr, std::memory_order_acq_rel));
   }
 };
+
+// How busy a worker is, for dispatch (subinterpreter_executor::pick):
+// producers add to in_flight when they queue a job, the worker subtracts
+// when the job is done; running_since is when its current job began
+// (steady_clock ns; 0 between jobs). Its own cache line, apart from what
+// producers only read.
+struct alignas(64) worker_load {
+  std::atomic<std::int64_t> in_flight{0};  // queued or running
+  std::atomic<std::int64_t> running_since{0};
+};
+
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+template <class F, class R>
+struct job_payload;  // below: it counts its job finished (call_context::job_finished)
 
 }  // namespace detail
 
@@ -248,8 +281,23 @@ class call_context {
 
  private:
   friend class subinterpreter_executor;
-  call_context(detail::interpreter_slot* slot, std::size_t worker_index) noexcept
-      : slot_(slot), worker_index_(worker_index) {}
+  template <class F, class R>
+  friend struct detail::job_payload;
+  call_context(detail::interpreter_slot* slot, std::size_t worker_index, detail::worker_load* load) noexcept
+      : slot_(slot), worker_index_(worker_index), load_(load) {}
+
+  // The worker counts the current job as done (once per job): called before
+  // its future completes, so that a caller who submits again as soon as it
+  // has the result finds this worker free.
+  void job_begins() noexcept {
+    job_open_ = true;
+    load_->running_since.store(detail::steady_now_ns(), std::memory_order_release);
+  }
+  void job_finished() noexcept {
+    if (!std::exchange(job_open_, false)) return;
+    load_->running_since.store(0, std::memory_order_release);
+    load_->in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  }
 
   static bool set_item(PyObject* tuple, Py_ssize_t i, PyObject* item) noexcept {
     if (!item) return false;
@@ -264,6 +312,8 @@ class call_context {
 
   detail::interpreter_slot* slot_;
   std::size_t worker_index_;
+  detail::worker_load* load_;  // the worker's; see subinterpreter_executor::pick
+  bool job_open_ = false;
 };
 
 namespace detail {
@@ -291,10 +341,12 @@ struct job_payload {
         run(p, *ctx);
       } catch (const std::exception& e) {
         if (PyErr_Occurred()) PyErr_Clear();
+        ctx->job_finished();
         p->done.set_error(error(std::errc::state_not_recoverable,
                                 std::string("fastrt::python: fn threw an exception: ") + e.what()));
       } catch (...) {
         if (PyErr_Occurred()) PyErr_Clear();
+        ctx->job_finished();
         p->done.set_error(error(std::errc::state_not_recoverable,
                                 "fastrt::python: fn threw an exception (not derived from std::exception)"));
       }
@@ -313,12 +365,14 @@ struct job_payload {
       using returned = std::invoke_result_t<F&, call_context&>;
       if constexpr (std::is_void_v<returned>) {
         std::invoke(p->fn, ctx);
+        ctx.job_finished();
         p->done.set_value();
       } else if constexpr (::fastrt::detail::is_result_v<returned>) {
         // Value and error travel separately: g++-12 -O3 -fno-exceptions
         // otherwise reports a (false) -Wfree-nonheap-object on the
         // moved-from error inside the temporary result.
         returned r = std::invoke(p->fn, ctx);
+        ctx.job_finished();
         if (!r.has_value()) {
           p->done.set_error(std::move(r).error());
         } else if constexpr (std::is_void_v<typename returned::value_type>) {
@@ -327,7 +381,9 @@ struct job_payload {
           p->done.set_value(std::move(r).value());
         }
       } else {
-        p->done.set_value(std::invoke(p->fn, ctx));
+        auto value = std::invoke(p->fn, ctx);  // a copy when fn returns a reference, as before
+        ctx.job_finished();
+        p->done.set_value(std::move(value));
       }
     }
   }
@@ -490,46 +546,36 @@ class subinterpreter_executor {
     return handler{static_cast<std::uint32_t>(it - handler_names_.begin())};
   }
 
-  // Runs fn(call_context&) on a pinned worker if there are any, else pooled,
-  // else main; round-robin among them.
+  // Runs fn(call_context&) on a free worker of any kind (see "Dispatch"):
+  // fn's handlers must be loaded in every interpreter (executor_options::
+  // handlers, load(spec)); main-only handlers go through submit_to(main).
   template <class F>
   auto submit(F&& fn) {
-    return submit_to(default_kind(), std::forward<F>(fn));
+    return submit_with(true, std::forward<F>(fn), [&](const detail::job& j) { push_to_picked(all_kinds, j); });
   }
 
   // Like submit, but never waits for room: when the chosen worker's inbox is
-  // full, the other workers of that kind are tried once each (from the
-  // round-robin position on), and when every inbox is full the future is
-  // already failed with resource_unavailable_try_again — for callers that
-  // answer "busy" (HTTP 503) rather than queue up. After shutdown(): canceled.
+  // full, every other worker is tried once, and when every inbox is full the
+  // future is already failed with resource_unavailable_try_again — for
+  // callers that answer "busy" (HTTP 503) rather than queue up. After
+  // shutdown(): canceled.
   template <class F>
   auto try_submit(F&& fn) {
-    return try_submit_to(default_kind(), std::forward<F>(fn));
+    return try_submit_among(all_kinds, std::forward<F>(fn));
   }
 
   // try_submit on the workers of `kind`.
   template <class F>
   auto try_submit_to(worker_kind kind, F&& fn) {
-    const auto& list = workers_of(kind);
-    return submit_with(!list.empty(), std::forward<F>(fn), [&](const detail::job& j) {
-      const std::size_t n = list.size();
-      const std::size_t first = next_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed) % n;
-      for (std::size_t k = 0; k < n; ++k) {
-        if (list[(first + k) % n]->box.try_push(j)) return;
-      }
-      const error full(std::errc::resource_unavailable_try_again,
-                       std::string("subinterpreter_executor::try_submit: all ") + std::to_string(n) + " " +
-                           to_string(kind) + " workers' queues are full");
-      j.invoke(j.self, nullptr, &full);
-    });
+    return try_submit_among(std::span<const worker_kind>(&kind, 1), std::forward<F>(fn));
   }
 
-  // On a worker of `kind`, round-robin.
+  // On a free worker of `kind` (see "Dispatch").
   template <class F>
   auto submit_to(worker_kind kind, F&& fn) {
-    const auto& list = workers_of(kind);
-    const std::size_t n = list.empty() ? 0 : next_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed) % list.size();
-    return submit_to(kind, n, std::forward<F>(fn));
+    return submit_with(!workers_of(kind).empty(), std::forward<F>(fn), [&](const detail::job& j) {
+      push_to_picked(std::span<const worker_kind>(&kind, 1), j);
+    });
   }
 
   // On worker `index` of `kind` (its interpreter, its order).
@@ -602,7 +648,86 @@ class subinterpreter_executor {
     detail::interpreter_slot* slot = nullptr;
     detail::inbox box;
     std::thread thread;
+    detail::worker_load load;
   };
+
+  static constexpr std::array<worker_kind, 3> all_kinds{worker_kind::pinned, worker_kind::pooled, worker_kind::main};
+
+  // Dispatch: the first idle worker (nothing queued or running), kinds in
+  // the order given, each kind scanned from a rotating position so that
+  // idle workers share the work. When none is idle, the lowest score: jobs
+  // in flight plus one per millisecond that the current job has been
+  // running — a job that has run long tends to run longer (a handler
+  // blocked on I/O or a lock), so a worker stuck in one is passed over for
+  // workers with a few quick jobs queued. Null when there is no worker of
+  // those kinds. A snapshot: two producers may pick the same worker at once.
+  worker* pick(std::span<const worker_kind> kinds) noexcept {
+    worker* best = nullptr;
+    std::int64_t best_score = std::numeric_limits<std::int64_t>::max();
+    std::int64_t now = 0;  // read once, only when no worker is idle
+    for (const worker_kind kind : kinds) {
+      const auto& list = workers_of(kind);
+      const std::size_t n = list.size();
+      if (n == 0) continue;
+      const std::size_t first = n == 1 ? 0 : next_[static_cast<int>(kind)].fetch_add(1, std::memory_order_relaxed) % n;
+      for (std::size_t k = 0; k < n; ++k) {
+        worker* w = list[(first + k) % n];
+        const std::int64_t in_flight = w->load.in_flight.load(std::memory_order_acquire);
+        if (in_flight <= 0) return w;
+        std::int64_t score = in_flight;
+        if (const std::int64_t since = w->load.running_since.load(std::memory_order_acquire); since != 0) {
+          if (now == 0) now = detail::steady_now_ns();
+          score += std::max<std::int64_t>(0, now - since) / 1'000'000;
+        }
+        if (score < best_score) {
+          best = w;
+          best_score = score;
+        }
+      }
+    }
+    return best;
+  }
+
+  // push() to pick(kinds); submit_with has checked that there is a worker.
+  void push_to_picked(std::span<const worker_kind> kinds, const detail::job& j) {
+    if (worker* w = pick(kinds)) return push(*w, j);
+    static const error none(std::errc::invalid_argument, "subinterpreter_executor: no such worker");
+    j.invoke(j.self, nullptr, &none);
+  }
+
+  // Queues j on w without waiting; counts it in w's jobs in flight when queued.
+  static bool offer(worker& w, const detail::job& j) {
+    w.load.in_flight.fetch_add(1, std::memory_order_acq_rel);
+    if (w.box.try_push(j)) return true;
+    w.load.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+    return false;
+  }
+
+  template <class F>
+  auto try_submit_among(std::span<const worker_kind> kinds, F&& fn) {
+    std::size_t total = 0, kinds_with_workers = 0;
+    const char* kind_name = "";
+    for (const worker_kind kind : kinds) {
+      if (workers_of(kind).empty()) continue;
+      total += workers_of(kind).size();
+      ++kinds_with_workers;
+      kind_name = to_string(kind);
+    }
+    return submit_with(total != 0, std::forward<F>(fn), [&](const detail::job& j) {
+      worker* first = pick(kinds);  // not null: total != 0 (g++-12 warns about the null path otherwise)
+      if (first != nullptr && offer(*first, j)) return;
+      for (const worker_kind kind : kinds) {
+        for (worker* w : workers_of(kind)) {
+          if (w != first && offer(*w, j)) return;
+        }
+      }
+      std::string text = "subinterpreter_executor::try_submit: all " + std::to_string(total) + " ";
+      if (kinds_with_workers == 1) (text += kind_name) += " ";
+      text += "workers' queues are full";
+      const error full(std::errc::resource_unavailable_try_again, text);
+      j.invoke(j.self, nullptr, &full);
+    });
+  }
 
   explicit subinterpreter_executor(executor_options options) : options_(std::move(options)) {}
 
@@ -613,10 +738,6 @@ class subinterpreter_executor {
       case worker_kind::main: break;
     }
     return main_;
-  }
-
-  worker_kind default_kind() const noexcept {
-    return !pinned_.empty() ? worker_kind::pinned : !pooled_.empty() ? worker_kind::pooled : worker_kind::main;
   }
 
   // What submit_to and try_submit_to share: makes the job and its future,
@@ -667,13 +788,14 @@ class subinterpreter_executor {
   // other's inboxes from inside their fns can still wait for each other:
   // keep cyclic submissions between workers within queue_capacity.)
   void push(worker& w, const detail::job& j) {
-    if (w.box.try_push(j)) return;
+    if (offer(w, j)) return;
     if (this_worker_ == &w) {
       static const error full(std::errc::resource_unavailable_try_again,
                               "subinterpreter_executor: a worker submitted to its own full inbox");
       j.invoke(j.self, nullptr, &full);
       return;
     }
+    w.load.in_flight.fetch_add(1, std::memory_order_acq_rel);  // counted while it waits for room
     PyThreadState* attached = detail::attached_thread_state();
     if (attached) PyEval_SaveThread();
     std::chrono::microseconds pause{1};
@@ -829,6 +951,7 @@ class subinterpreter_executor {
   }
 
   void run(worker& w) {
+    name_thread(w);
     if (w.kind == worker_kind::pinned) {
       auto created = interpreter::create();  // the thread that owns it creates it
       if (!created) {
@@ -843,15 +966,17 @@ class subinterpreter_executor {
 
     this_worker_ = &w;
     PyThreadState* state = w.slot->interp->thread_state();  // once per (thread, interpreter)
-    call_context ctx(w.slot, w.index);
+    call_context ctx(w.slot, w.index, &w.load);
     auto run_one = [&](detail::job&& j) {
+      ctx.job_begins();
       if (stopping_.load(std::memory_order_acquire) && past_deadline()) {
         cancelled_.fetch_add(1, std::memory_order_relaxed);
         static const error late(errc::timed_out, "subinterpreter_executor shut down: the deadline passed before this job started");
         j.invoke(j.self, nullptr, &late);
-        return;
+      } else {
+        j.invoke(j.self, &ctx, nullptr);  // counts the job finished before completing its future
       }
-      j.invoke(j.self, &ctx, nullptr);
+      ctx.job_finished();  // when it did not (failed, or thrown through)
     };
     while (w.box.wait_for_data()) {
       PyEval_RestoreThread(state);
@@ -878,7 +1003,20 @@ class subinterpreter_executor {
 
   void fail_batch(worker& w) {
     static const error failure(std::errc::resource_unavailable_try_again, "worker has no interpreter");
-    w.box.drain([](detail::job&& j) { j.invoke(j.self, nullptr, &failure); }, options_.batch);
+    w.box.drain(
+        [&w](detail::job&& j) {
+          j.invoke(j.self, nullptr, &failure);
+          w.load.in_flight.fetch_sub(1, std::memory_order_acq_rel);
+        },
+        options_.batch);
+  }
+
+  // "py-pinned-3", "py-pooled-0", "py-main-1" in top -H, gdb, /proc/PID/task/*/comm
+  // (Linux keeps 15 characters).
+  static void name_thread(const worker& w) noexcept {
+    char name[16];
+    std::snprintf(name, sizeof name, "py-%s-%zu", to_string(w.kind), w.index);
+    (void)pthread_setname_np(pthread_self(), name);
   }
 
   bool past_deadline() const noexcept {
