@@ -20,25 +20,10 @@ trap 'stop_server; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-# A free port below 32768 (outside the usual ephemeral range).
-low_free_port() {
-  /usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    port = random.randint(20000, 32767)
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break'
-}
-
 # start_server FLAGS...: workers_app on a free port ($port, $url, $pid).
 start_server() {
   stop_server
-  port=$(low_free_port)
+  port=$(free_port)
   url=http://127.0.0.1:$port
   rm -f "$work/server.out"
   "$server_bin" --port "$port" --app workers_app:app --app-dir "$here" "$@" >"$work/server.out" 2>"$work/server.err" &

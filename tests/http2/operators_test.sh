@@ -22,31 +22,12 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-# A free port below 32768 (outside Linux's ephemeral range, so no client
-# socket of this machine takes it meanwhile).
-low_port() {
-  /usr/bin/python3 - <<'EOF'
-import random, socket
-for _ in range(200):
-    port = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    break
-EOF
-}
-
 # start_server DIR FLAGS...: the server, run in DIR, on a free port ($port,
 # $url, $pid); its stdout and stderr in $work/server.out and .err.
 start_server() {
   local dir=$1; shift
   stop_server
-  port=$(low_port)
+  port=$(free_port)
   url=http://127.0.0.1:$port
   rm -f "$work/server.out" "$work/server.err"
   (cd "$dir" && exec "$server_bin" --port "$port" --pinned 1 "$@") >"$work/server.out" 2>"$work/server.err" &
@@ -191,7 +172,7 @@ check "--version names fastrt-h2, nghttp2 and Python" \
 # --- 2g: accept at the fd limit ------------------------------------------------
 # RLIMIT_NOFILE 64 (soft and hard, so the server cannot raise it); 150
 # clients are more than it can take. Over 3 s of EMFILE, at most 4 lines.
-port=$(low_port)
+port=$(free_port)
 (ulimit -n 64 && exec "$server_bin" --port "$port" --pinned 1 --header-timeout 60 "${app[@]}") \
   >"$work/server.out" 2>"$work/server.err" &
 pid=$!

@@ -15,29 +15,14 @@ trap 'if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/n
 
 source "$here/common.sh"
 
-# A free port below 32768 (outside the usual ephemeral range).
-low_free_port() {
-  /usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    port = random.randint(20000, 32767)
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        print(port)
-        break'
-}
-
 layouts=("--pinned 2" "--pinned 3" "--pinned 1 --pooled-workers 2 --pooled-interpreters 2")
 runs=0 clean=0
 for run in $(seq 1 24); do
   flags=${layouts[$((run % ${#layouts[@]}))]}
-  port=$(low_free_port)
+  port=$(free_port)
   rm -f "$work/server.out"
   # shellcheck disable=SC2086
-  timeout -s KILL 20 "$server_bin" --port "$port" --app workers_app:app --app-dir "$here" $flags \
+  timeout --foreground -s KILL 20 "$server_bin" --port "$port" --app workers_app:app --app-dir "$here" $flags \
     >"$work/server.out" 2>"$work/server.err" &
   pid=$!
   if ! wait_serving "$pid" "$work/server.out"; then
