@@ -15,13 +15,15 @@
 //   byte 0      bits 0-1: number of split points k (0-3)
 //               bit 2:    begin the graceful shutdown once everything is written
 //               bit 3:    the connection is over --max-connections (GOAWAY at once)
+//               bit 4:    keep the client's side open: the server's deadlines
+//                         (5 ms here) end the connection, not the client's EOF
 //   k × u16 LE  split offsets into the payload (taken modulo its size + 1)
 //   the rest    the bytes the client sends
 //
 // Every request goes to a C++ route (the catch-all prefix "" included), so no
 // path reaches the Python executor: Python is linked (the server's headers
-// need it) but never started. Timeouts are tens of milliseconds so that no
-// input waits long; a normal input takes well under a millisecond of loop time.
+// need it) but never started. Timeouts are 20 ms (5 ms with bit 4) so that no
+// input waits long; a usual input takes well under a millisecond of loop time.
 #include <fastrt/async_scope.hpp>
 #include <fastrt/io_context.hpp>
 #include <fastrt/tcp_stream.hpp>
@@ -55,6 +57,7 @@ using fastrt_h2::response;
 struct harness {
   std::unique_ptr<fastrt::io_context> ctx;
   fastrt_h2::app_context app;           // every request goes to a C++ route
+  fastrt_h2::app_context impatient;     // 5 ms timeouts, for clients that keep their side open
   fastrt_h2::app_context over_capacity; // max_connections 0: the GOAWAY-at-once path
   fastrt_h2::connection_list live;
 };
@@ -117,16 +120,27 @@ fastrt_h2::cpp_routes fuzz_routes(fastrt::io_context& ctx) {
   return routes;
 }
 
-fastrt_h2::server_config fuzz_config() {
+// Timeouts that only some versions of server_config have (a newer server may
+// add more: each one it waits on must be short here, or an input can take as
+// long as its default and hit libFuzzer's -timeout).
+template <class Config>
+void shorten_newer_timeouts(Config& config, std::chrono::milliseconds timeouts) {
+  if constexpr (requires { config.send_timeout = timeouts; }) config.send_timeout = timeouts;
+  if constexpr (requires { config.body_timeout = timeouts; }) config.body_timeout = timeouts;
+}
+
+fastrt_h2::server_config fuzz_config(std::chrono::milliseconds timeouts) {
   fastrt_h2::server_config config;
   config.max_concurrent_streams = 8;
   config.max_header_list_size = 4096;  // reachable: 431
   config.max_body_size = 2048;         // reachable: 413
-  config.handler_timeout = 50ms;
-  config.idle_timeout = 50ms;
-  config.header_timeout = 50ms;
-  config.settings_ack_timeout = 50ms;
-  config.shutdown_timeout = 50ms;
+  config.handler_timeout = timeouts;
+  config.idle_timeout = timeouts;
+  config.header_timeout = timeouts;
+  config.settings_ack_timeout = timeouts;
+  config.shutdown_timeout = timeouts;
+  shorten_newer_timeouts(config, timeouts);
+  config.access_log = std::fopen("/dev/null", "w");  // log_access runs, its lines go nowhere
   return config;
 }
 
@@ -134,6 +148,7 @@ struct layout {
   std::vector<std::string_view> chunks;
   bool shutdown = false;
   bool over_capacity = false;
+  bool keep_open = false;
 };
 
 layout split(const std::uint8_t* data, std::size_t size) {
@@ -143,6 +158,7 @@ layout split(const std::uint8_t* data, std::size_t size) {
   const std::size_t splits = control & 3u;
   out.shutdown = (control & 4u) != 0;
   out.over_capacity = (control & 8u) != 0;
+  out.keep_open = (control & 16u) != 0;
   std::size_t header = 1 + 2 * splits;
   if (size < header) header = size;
   const std::string_view payload(reinterpret_cast<const char*>(data + header), size - header);
@@ -191,8 +207,9 @@ coro_task<std::string> read_all(fastrt::tcp_stream& client) {
 }
 
 void show(const layout& input, std::string_view reply) {
-  std::fprintf(stderr, "h2_connection_fuzzer: %zu chunk(s)%s%s; the server wrote %zu bytes:\n", input.chunks.size(),
-               input.shutdown ? ", graceful shutdown" : "", input.over_capacity ? ", over --max-connections" : "",
+  std::fprintf(stderr, "h2_connection_fuzzer: %zu chunk(s)%s%s%s; the server wrote %zu bytes:\n",
+               input.chunks.size(), input.shutdown ? ", graceful shutdown" : "",
+               input.over_capacity ? ", over --max-connections" : "", input.keep_open ? ", kept open" : "",
                reply.size());
   std::string line;
   for (const char c : reply.substr(0, 4096)) {
@@ -213,7 +230,7 @@ coro_task<> write_all(fastrt::io_context& ctx, fastrt::tcp_stream& client, const
     if (!co_await client.send(input.chunks[i])) break;  // the server closed
   }
   if (input.shutdown && s.connection) s.connection->begin_shutdown();
-  (void)client.shutdown(SHUT_WR);
+  if (!input.keep_open) (void)client.shutdown(SHUT_WR);
 }
 
 }  // namespace
@@ -228,10 +245,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   }
   the = new harness;
   the->ctx = std::move(ctx).value();
-  the->app.config = fuzz_config();
-  the->app.config.access_log = std::fopen("/dev/null", "w");  // log_access runs, its lines go nowhere
+  the->app.config = fuzz_config(20ms);
   the->app.routes = fuzz_routes(*the->ctx);
-  the->over_capacity.config = the->app.config;
+  the->impatient.config = fuzz_config(5ms);
+  the->impatient.routes = fuzz_routes(*the->ctx);
+  the->over_capacity.config = fuzz_config(20ms);
   the->over_capacity.config.max_connections = 0;
   the->over_capacity.routes = fuzz_routes(*the->ctx);
   return 0;
@@ -249,12 +267,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto driver = [](fastrt::io_context& c, int server_fd, int client_fd, const layout& in, bool& done) -> coro_task<> {
     fastrt::tcp_stream client(c, client_fd);
     session s;
-    fastrt::async_scope sides;
-    sides.spawn(serve(c, server_fd, in.over_capacity ? the->over_capacity : the->app, s));
-    sides.spawn(write_all(c, client, in, s));
+    fastrt::async_scope server, writer;
+    server.spawn(serve(c, server_fd, in.over_capacity ? the->over_capacity : in.keep_open ? the->impatient : the->app, s));
+    writer.spawn(write_all(c, client, in, s));
     const std::string reply = co_await read_all(client);  // until the server closes its side
-    co_await sides.join();      // the writer and the connection are done
-    client.close();
+    co_await writer.join();
+    client.close();  // the server lingers until it sees our end close
+    co_await server.join();
     if (show_replies) show(in, reply);
     done = true;
     c.stop();

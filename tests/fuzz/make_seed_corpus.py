@@ -4,7 +4,8 @@
 /usr/bin/python3). Each seed is the fuzzer's input layout (see
 h2_connection_fuzzer.cpp): a control byte, split offsets, then the client's
 bytes. Every exchange is written whole and split into four chunks at
-awkward places; a few also with the graceful-shutdown and over-capacity bits.
+awkward places; some also with the graceful-shutdown, over-capacity and
+keep-open bits.
 
 Usage: make_seed_corpus.py OUTDIR   (its old seeds are replaced)"""
 import base64
@@ -22,7 +23,7 @@ from h2frames import (  # noqa: E402
 PADDED, PRIORITY_FLAG = 0x8, 0x20
 SETTINGS_HEADER_TABLE_SIZE, SETTINGS_ENABLE_PUSH, SETTINGS_MAX_CONCURRENT_STREAMS = 1, 2, 3
 SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE, SETTINGS_MAX_HEADER_LIST_SIZE = 4, 5, 6
-SHUTDOWN_BIT, OVER_CAPACITY_BIT = 4, 8
+SHUTDOWN_BIT, OVER_CAPACITY_BIT, KEEP_OPEN_BIT = 4, 8, 16
 
 
 def settings(*pairs):
@@ -163,6 +164,11 @@ def main():
             variants["shutdown"] = seed(SHUTDOWN_BIT, [], payload)
         if name in ("get", "h2c_upgrade"):
             variants["over_capacity"] = seed(OVER_CAPACITY_BIT, [], payload)
+        if name in ("get", "many_streams", "rst_stream", "window_update", "no_settings_ack", "preface_only",
+                    "http1_incomplete", "continuation", "h2c_upgrade", "settings_ack_only"):
+            variants["keep_open"] = seed(KEEP_OPEN_BIT, [], payload)
+        if name in ("get", "many_streams", "h2c_upgrade", "preface_only"):
+            variants["keep_open_shutdown"] = seed(KEEP_OPEN_BIT | SHUTDOWN_BIT, [], payload)
         for variant, data in variants.items():
             with open(os.path.join(out, f"{name}-{variant}"), "wb") as f:
                 f.write(data)

@@ -13,7 +13,8 @@ mode=$1 fuzzer=$2 seeds=$3
 case $mode in
   once)
     shopt -s nullglob
-    inputs=("$seeds"/* "$4"/*)
+    inputs=("$seeds"/*)
+    for f in "$4"/*; do [[ $f == *.md ]] || inputs+=("$f"); done  # (README.md says what each input is)
     # (The server's log lines, e.g. "closing a connection", are expected.)
     exec "$fuzzer" -timeout=10 "${inputs[@]}"
     ;;
