@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs h2_connection_fuzzer for ctest (tests/fuzz/CMakeLists.txt):
 #   run_fuzzer.sh once FUZZER SEEDS REGRESSIONS
-#       every seed and every saved regression input, once each
+#       every seed once, every saved regression input 50 times (some
+#       findings depend on timing: a timer against the next chunk)
 #   run_fuzzer.sh fuzz FUZZER SEEDS WORKDIR SECONDS DICT
 #       fuzzes for SECONDS from a fresh copy of SEEDS in WORKDIR/corpus;
 #       a crash, leak, UB report or timeout leaves its input in
@@ -13,10 +14,11 @@ mode=$1 fuzzer=$2 seeds=$3
 case $mode in
   once)
     shopt -s nullglob
-    inputs=("$seeds"/*)
-    for f in "$4"/*; do [[ $f == *.md ]] || inputs+=("$f"); done  # (README.md says what each input is)
+    regressions=()
+    for f in "$4"/*; do [[ $f == *.md ]] || regressions+=("$f"); done  # (README.md says what each input is)
     # (The server's log lines, e.g. "closing a connection", are expected.)
-    exec "$fuzzer" -timeout=10 "${inputs[@]}"
+    "$fuzzer" -timeout=10 "$seeds"/*
+    [ ${#regressions[@]} -eq 0 ] || "$fuzzer" -timeout=10 -runs=50 "${regressions[@]}"
     ;;
   fuzz)
     work=$4 seconds=$5 dict=$6
