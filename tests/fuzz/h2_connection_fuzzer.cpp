@@ -8,8 +8,9 @@
 // network). The server end is a fastrt::tcp_stream running h2_connection on
 // one io_context; the client end, on the same loop, writes the input in up to
 // four chunks (a short pause between them, so the server reads them apart:
-// partial frames and heads), half-closes, reads everything the server writes
-// until EOF, then closes. Each input ends when both sides have.
+// partial frames and heads), half-closes (unless bit 4 below), reads
+// everything the server writes until EOF, then closes. Each input ends when
+// both sides have.
 //
 // Input layout (the seed generator, make_seed_corpus.py, writes the same):
 //   byte 0      bits 0-1: number of split points k (0-3)
@@ -179,18 +180,14 @@ layout split(const std::uint8_t* data, std::size_t size) {
 
 struct session {
   fastrt_h2::h2_connection* connection = nullptr;  // while the server runs
-  bool server_done = false;
 };
 
 coro_task<> serve(fastrt::io_context& ctx, int fd, const fastrt_h2::app_context& app, session& s) {
   fastrt::tcp_stream stream(ctx, fd);
-  {
-    fastrt_h2::h2_connection connection(ctx, stream, app, the->live);
-    s.connection = &connection;
-    co_await connection.run();
-    s.connection = nullptr;
-  }
-  s.server_done = true;
+  fastrt_h2::h2_connection connection(ctx, stream, app, the->live);
+  s.connection = &connection;
+  co_await connection.run();
+  s.connection = nullptr;
 }
 
 // What the server wrote, kept only when FASTRT_FUZZ_SHOW is set (to look at
@@ -236,8 +233,8 @@ coro_task<> write_all(fastrt::io_context& ctx, fastrt::tcp_stream& client, const
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  std::signal(SIGPIPE, SIG_IGN);
-  show_replies = std::getenv("FASTRT_FUZZ_SHOW") != nullptr;  // the server may close while the client writes
+  std::signal(SIGPIPE, SIG_IGN);  // the server may close while the client writes
+  show_replies = std::getenv("FASTRT_FUZZ_SHOW") != nullptr;
   auto ctx = fastrt::io_context::create();
   if (!ctx) {
     std::fprintf(stderr, "h2_connection_fuzzer: io_context::create: %s\n", ctx.error().message().data());
