@@ -35,6 +35,7 @@ prog       c++                          tests/package/pkg_config/build.sh
 prog       clang++-19                   presets asan, tsan
 clangrt    clang++-19:address           preset asan (UBSan is part of its runtime)
 clangrt    clang++-19:thread            preset tsan
+clangrt    clang++-19:fuzzer            preset asan: tests/fuzz (libFuzzer, -fsanitize=fuzzer)
 symbolizer clang++-19                   presets asan, tsan (cmake/FastrtSanitizers.cmake, scripts/check-symbolizer.sh)
 file       /usr/include/catch2/catch.hpp  tests/CMakeLists.txt
 pc         benchmark                    bench/CMakeLists.txt (find_package(benchmark))
@@ -48,8 +49,8 @@ file       /usr/include/readerwriterqueue/readerwriterqueue.h  bench queue_bench
 pyenv      /root/.pyenv/versions/3.13*/bin/python3.13  python layer, fastrt-h2 (cmake/FastrtPython.cmake)
 pyenv      /root/.pyenv/versions/3.12.1/bin/python3.12  preset py312
 prog       python3                      tests/CMakeLists.txt (package_* tests)
-file       /usr/bin/python3             tests/http2 (raw frames), bench/http2
-pymod      hpack                        tests/http2/h2frames.py, raw_frames.py
+file       /usr/bin/python3             tests/http2 (raw frames), tests/fuzz (seed corpus), bench/http2
+pymod      hpack                        tests/http2/h2frames.py, raw_frames.py, tests/fuzz/make_seed_corpus.py
 pymod      h2                           tests/http2 (python-h2 clients)
 pymod      hypercorn                    bench/http2/run_http2_bench.sh (peer)
 prog       curl                         tests/http2, tests/package, bench/http2
