@@ -107,7 +107,7 @@ class connection_deadlines {
   // waking the watchdog (that would cost a timer re-arm per request), so it
   // also looks in at half the shortest of the header, SETTINGS, send and
   // body timeouts: they are enforced within 1.5x.
-  time_point next(time_point now, std::optional<time_point> later = std::nullopt) const noexcept {
+  time_point next(time_point now, bool idle, std::optional<time_point> later = std::nullopt) const noexcept {
     time_point at = now + std::chrono::hours(1);
     auto consider = [&](std::optional<time_point> since, milliseconds limit) {
       if (since && limit.count() > 0) at = std::min(at, *since + limit);
@@ -116,7 +116,7 @@ class connection_deadlines {
     if (!preface_done_) consider(started_, config_.header_timeout);
     consider(header_block_since_, config_.header_timeout);
     consider(settings_sent_, config_.settings_ack_timeout);
-    if (!shutdown_since_) consider(last_activity_, config_.idle_timeout);
+    if (idle && !shutdown_since_) consider(last_activity_, config_.idle_timeout);
     consider(send_since_, config_.send_timeout);
     if (later) at = std::min(at, *later);
     milliseconds tick = std::chrono::hours(1);

@@ -273,7 +273,7 @@ class h2_connection {
       }
       co_await flush();
       if (closed_ || close_code_) break;
-      if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      if (session_over()) {
         finished_cleanly_ = true;  // GOAWAY exchanged and every stream closed
         break;
       }
@@ -288,8 +288,8 @@ class h2_connection {
   fastrt::coro_task<> end_of_input() {
     if (!sniffed_) co_return;
     eof_ = true;
-    if (busy_streams_ > 0) (void)co_await sleep_within(ctx_, std::chrono::hours(24), &reader_token_);
-    if (busy_streams_ > 0 || close_code_ || closed_) co_return;  // a deadline or a failed send: cut
+    if (busy_streams_ > 0 && !session_over()) (void)co_await sleep_within(ctx_, std::chrono::hours(24), &reader_token_);
+    if ((busy_streams_ > 0 && !session_over()) || close_code_ || closed_) co_return;  // a deadline or a failed send: cut
     nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
     co_await flush_within(std::chrono::seconds(1));
     finished_cleanly_ = true;
@@ -304,13 +304,18 @@ class h2_connection {
     reader_stop_.request_stop();
   }
 
-  // After a graceful shutdown sent its final GOAWAY, the connection ends as
-  // soon as nothing is left to read or write.
+  // nghttp2 wants neither to read nor to write: its session is over.
+  bool session_over() const noexcept {
+    return !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+  }
+
+  // The connection ends as soon as nothing is left to read or write: after
+  // our final GOAWAY that is a clean end; otherwise nghttp2 ended the session
+  // over a connection error (its GOAWAY is out), whatever streams still look busy.
   void finish_if_done() {
-    if (final_goaway_sent_ && !closed_ && !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
-      finished_cleanly_ = true;
-      reader_stop_.request_stop();
-    }
+    if (closed_ || !session_over()) return;
+    if (final_goaway_sent_) finished_cleanly_ = true;
+    reader_stop_.request_stop();
   }
 
   // `prior_knowledge`: the bytes held in http1_ are the start of the HTTP/2
@@ -748,7 +753,11 @@ class h2_connection {
     }
     if (closed_) co_return;
     stream_data* s = find_stream(id);
-    if (!s || s->reset != stream_reset::none) co_return;  // reset meanwhile
+    if (!s) co_return;  // closed meanwhile
+    if (s->reset != stream_reset::none) {  // reset meanwhile: no answer goes out, so it is not busy
+      mark_done(*s);
+      co_return;
+    }
     req.reset();
     forget_request_body(*s);
     if (!resp.stream && !budget_.try_charge(resp.body.size())) {
@@ -1088,7 +1097,7 @@ class h2_connection {
       }
       wake_ = std::stop_source();
       const std::stop_token token = wake_.get_token();
-      (void)co_await sleep_within(ctx_, deadlines_.next(now, final_goaway_at) - now, &token);
+      (void)co_await sleep_within(ctx_, deadlines_.next(now, busy_streams_ == 0, final_goaway_at) - now, &token);
     }
   }
 
