@@ -80,6 +80,12 @@ std::pair<std::vector<where>, std::chrono::microseconds> quick_jobs(int count, S
   return {ran, took[static_cast<std::size_t>(count * 99 / 100) - 1]};
 }
 
+// A quick job that waited behind the blocker would take about a second or
+// more (the blocker gives up after 3 s). The bound is a behaviour check, not
+// a speed target: it must hold under TSan on a loaded machine too (the 10 ms
+// p99 the issue asks for is checked on the real server, dispatch_test.sh).
+constexpr std::chrono::milliseconds not_held_up{500};
+
 bool ran_on(const std::vector<where>& ran, worker_kind kind, std::size_t index) {
   return std::any_of(ran.begin(), ran.end(), [&](const where& w) { return w.kind == kind && w.index == index; });
 }
@@ -96,10 +102,10 @@ TEST_CASE("quick jobs go to a free worker, not to one stuck in a long job") {
     CHECK_FALSE(ran_on(ran, worker_kind::pinned, 1));
     CHECK(ran_on(ran, worker_kind::pinned, 0));  // the free ones share the work
     CHECK(ran_on(ran, worker_kind::pinned, 2));
-    CHECK(p99 <= std::chrono::milliseconds(10));
+    CHECK(p99 <= not_held_up);
     auto [tried, try_p99] = quick_jobs(100, [&](auto fn) { return exec->try_submit(std::move(fn)); });
     CHECK_FALSE(ran_on(tried, worker_kind::pinned, 1));
-    CHECK(try_p99 <= std::chrono::milliseconds(10));
+    CHECK(try_p99 <= not_held_up);
     stuck.release();
     REQUIRE(exec->shutdown().has_value());
   }
@@ -111,7 +117,7 @@ TEST_CASE("quick jobs go to a free worker, not to one stuck in a long job") {
     blocker stuck(*exec, worker_kind::pooled, 0);
     auto [ran, p99] = quick_jobs(100, [&](auto fn) { return exec->submit_to(worker_kind::pooled, std::move(fn)); });
     CHECK_FALSE(ran_on(ran, worker_kind::pooled, 0));
-    CHECK(p99 <= std::chrono::milliseconds(10));
+    CHECK(p99 <= not_held_up);
     stuck.release();
     REQUIRE(exec->shutdown().has_value());
   }
@@ -129,13 +135,13 @@ TEST_CASE("quick jobs go to a free worker, not to one stuck in a long job") {
     {
       auto [ran, p99] = quick_jobs(50, [&](auto fn) { return exec->submit(std::move(fn)); });
       CHECK(std::all_of(ran.begin(), ran.end(), [](const where& w) { return w.kind == worker_kind::pooled; }));
-      CHECK(p99 <= std::chrono::milliseconds(10));
+      CHECK(p99 <= not_held_up);
     }
     blocker stuck_pooled(*exec, worker_kind::pooled, 0);
     {
       auto [ran, p99] = quick_jobs(50, [&](auto fn) { return exec->try_submit(std::move(fn)); });
       CHECK(std::all_of(ran.begin(), ran.end(), [](const where& w) { return w.kind == worker_kind::main; }));
-      CHECK(p99 <= std::chrono::milliseconds(10));
+      CHECK(p99 <= not_held_up);
     }
     stuck_pinned.release();
     stuck_pooled.release();
