@@ -2,11 +2,13 @@
 
     conan create . -o "fastrt/*:with_python=True"
     conan create . -o "fastrt/*:with_python=True" -c user.fastrt:python=/path/to/python3.13
+    conan create . -o "fastrt/*:with_http2=True"
 
 Components: core (always), uring (option with_uring, liburing from Conan
 Center), python (option with_python: the system's CPython >= 3.12 with a
 shared libpython, which Conan does not provide; its paths are read back from
-the installed fastrt-python.pc).
+the installed fastrt-python.pc), http2 (option with_http2, libnghttp2 from
+Conan Center: the HTTP/2 server's pieces, no Python).
 """
 import os
 import re
@@ -28,8 +30,8 @@ class FastrtConan(ConanFile):
     topics = ("coroutines", "io_uring", "concurrency", "python", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
-    options = {"with_uring": [True, False], "with_python": [True, False]}
-    default_options = {"with_uring": True, "with_python": False}
+    options = {"with_uring": [True, False], "with_python": [True, False], "with_http2": [True, False]}
+    default_options = {"with_uring": True, "with_python": False, "with_http2": False}
     exports_sources = "CMakeLists.txt", "CHANGELOG.md", "cmake/*", "include/*"
 
     def validate(self):
@@ -41,6 +43,8 @@ class FastrtConan(ConanFile):
     def requirements(self):
         if self.options.with_uring:
             self.requires("liburing/2.5")
+        if self.options.with_http2:
+            self.requires("libnghttp2/[>=1.43 <2]")
 
     def layout(self):
         cmake_layout(self)
@@ -51,12 +55,13 @@ class FastrtConan(ConanFile):
         tc.cache_variables["FASTRT_BUILD_EXAMPLES"] = False
         tc.cache_variables["FASTRT_WITH_URING"] = bool(self.options.with_uring)
         tc.cache_variables["FASTRT_WITH_PYTHON"] = bool(self.options.with_python)
+        tc.cache_variables["FASTRT_WITH_HTTP2"] = bool(self.options.with_http2)
         python = self.conf.get("user.fastrt:python", default="")
         if python:
             tc.cache_variables["FASTRT_PYTHON"] = python
         tc.generate()
         CMakeDeps(self).generate()
-        # fastrt's CMakeLists finds liburing with pkg-config.
+        # fastrt's CMakeLists finds liburing and libnghttp2 with pkg-config.
         PkgConfigDeps(self).generate()
 
     def build(self):
@@ -67,7 +72,7 @@ class FastrtConan(ConanFile):
 
     def package(self):
         CMake(self).install()
-        for comp, pc in (("uring", "fastrt-uring.pc"), ("python", "fastrt-python.pc")):
+        for comp, pc in (("uring", "fastrt-uring.pc"), ("python", "fastrt-python.pc"), ("http2", "fastrt-http2.pc")):
             wanted = self.options.get_safe(f"with_{comp}")
             if wanted and not os.path.isfile(os.path.join(self.package_folder, "lib", "pkgconfig", pc)):
                 raise ConanException(f"fastrt: with_{comp}=True but configure did not find its dependency "
@@ -98,6 +103,14 @@ class FastrtConan(ConanFile):
             uring.requires = ["core", "liburing::liburing"]
             uring.bindirs = []
             uring.libdirs = []
+
+        if self.options.with_http2:
+            http2 = self.cpp_info.components["http2"]
+            http2.set_property("cmake_target_name", "fastrt::http2")
+            http2.set_property("pkg_config_name", "fastrt-http2")
+            http2.requires = ["core", "libnghttp2::libnghttp2"]
+            http2.bindirs = []
+            http2.libdirs = []
 
         if self.options.with_python:
             # The CPython recorded at package time (outside the package).

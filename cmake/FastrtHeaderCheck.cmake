@@ -14,9 +14,21 @@ function(fastrt_add_header_check)
     if(header MATCHES "^fastrt/python/" AND NOT FASTRT_HAVE_PYTHON)
       continue()
     endif()
+    # Headers of the http2 layer need libnghttp2; without it they are skipped.
+    # They must not pull in CPython (fastrt::http2 is free of Python): the
+    # check is built with fastrt::python's include path, so an include of
+    # Python.h (directly or through fastrt/python/) would compile, and the
+    # #error below catches it.
+    set(extra "")
+    if(header MATCHES "^fastrt/http2/")
+      if(NOT FASTRT_HAVE_HTTP2)
+        continue()
+      endif()
+      set(extra "#ifdef Py_PYTHON_H\n#error \"<${header}> includes Python.h: fastrt::http2 must stay free of Python\"\n#endif\n")
+    endif()
     string(MAKE_C_IDENTIFIER "${header}" id)
     set(source ${CMAKE_CURRENT_BINARY_DIR}/header_check/${id}.cpp)
-    file(CONFIGURE OUTPUT ${source} CONTENT "#include <${header}>\n#include <${header}>  // include guard works\n")
+    file(CONFIGURE OUTPUT ${source} CONTENT "#include <${header}>\n#include <${header}>  // include guard works\n${extra}")
     list(APPEND sources ${source})
   endforeach()
   # Generated headers live in the build tree (fastrt::core's build include
@@ -34,6 +46,9 @@ function(fastrt_add_header_check)
   endif()
   if(FASTRT_HAVE_PYTHON)
     target_link_libraries(fastrt_header_check PRIVATE fastrt::python)
+  endif()
+  if(FASTRT_HAVE_HTTP2)
+    target_link_libraries(fastrt_header_check PRIVATE fastrt::http2)
   endif()
 
   # The check itself must be able to fail: the same flags reject a throw.

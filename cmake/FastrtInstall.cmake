@@ -1,12 +1,13 @@
 # Install rules: headers (plus the generated <fastrt/version.hpp>), the CMake
-# package (fastrtConfig.cmake, components core/uring/python) and pkg-config
-# files (fastrt, fastrt-uring, fastrt-python). The example binaries install
+# package (fastrtConfig.cmake, components core/uring/python/http2) and
+# pkg-config files (fastrt, fastrt-uring, fastrt-python, fastrt-http2). The example binaries install
 # themselves from examples/*/CMakeLists.txt.
 #
-# Only fastrt_core is exported: fastrt_uring and fastrt_python link imported
-# targets (PkgConfig::LIBURING, a libpython path) that belong to this build,
-# so fastrtConfig.cmake finds those dependencies again on the consumer's
-# machine and defines fastrt::uring / fastrt::python itself.
+# Only fastrt_core is exported: fastrt_uring, fastrt_python and fastrt_http2
+# link imported targets (PkgConfig::LIBURING, a libpython path,
+# PkgConfig::NGHTTP2) that belong to this build, so fastrtConfig.cmake finds
+# those dependencies again on the consumer's machine and defines
+# fastrt::uring / fastrt::python / fastrt::http2 itself.
 include(CMakePackageConfigHelpers)
 
 set(FASTRT_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/fastrt CACHE STRING
@@ -24,6 +25,7 @@ install(EXPORT fastrtTargets NAMESPACE fastrt:: DESTINATION ${FASTRT_INSTALL_CMA
 # elsewhere (FASTRT_PYTHON_ROOT), but at the same major.minor and ABI flags.
 set(FASTRT_CONFIG_HAVE_URING ${FASTRT_HAVE_URING})
 set(FASTRT_CONFIG_HAVE_PYTHON ${FASTRT_HAVE_PYTHON})
+set(FASTRT_CONFIG_HAVE_HTTP2 ${FASTRT_HAVE_HTTP2})
 if(FASTRT_HAVE_PYTHON)
   get_filename_component(FASTRT_PYTHON_LIBRARY_NAME "${FASTRT_PYTHON_LIBRARY}" NAME)
   get_filename_component(FASTRT_PYTHON_INCLUDE_NAME "${FASTRT_PYTHON_INCLUDE_DIR}" NAME)
@@ -52,6 +54,9 @@ if(FASTRT_HAVE_URING)
 endif()
 if(FASTRT_HAVE_PYTHON)
   list(APPEND pc_files fastrt-python)
+endif()
+if(FASTRT_HAVE_HTTP2)
+  list(APPEND pc_files fastrt-http2)
 endif()
 foreach(pc IN LISTS pc_files)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/templates/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "request.hpp"
+#include "http2_names.hpp"
 
 namespace fastrt_h2 {
 

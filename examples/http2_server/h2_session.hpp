@@ -71,14 +71,8 @@
 #include <utility>
 #include <vector>
 
-#include "body_budget.hpp"
-#include "connection_deadlines.hpp"
-#include "field_rules.hpp"
-#include "http1_upgrade.hpp"
-#include "request.hpp"
-#include "response_rules.hpp"
+#include "http2_names.hpp"
 #include "server_config.hpp"
-#include "stream_reset_limit.hpp"
 
 namespace fastrt_h2 {
 

@@ -20,7 +20,7 @@
 #include <mutex>
 #include <string>
 
-#include "request.hpp"
+#include "http2_names.hpp"
 
 namespace fastrt_h2 {
 

@@ -10,7 +10,7 @@
 
 #include <string_view>
 
-#include "field_rules.hpp"
+#include "http2_names.hpp"
 
 namespace fastrt_h2::pymod {
 

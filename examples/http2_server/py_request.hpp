@@ -33,7 +33,7 @@
 #include <string_view>
 
 #include "py_common.hpp"
-#include "request.hpp"
+#include "http2_names.hpp"
 
 namespace fastrt_h2::pymod {
 

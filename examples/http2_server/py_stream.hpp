@@ -32,7 +32,7 @@
 #include <string>
 #include <utility>
 
-#include "request.hpp"
+#include "http2_names.hpp"
 
 namespace fastrt_h2::pymod {
 

@@ -28,7 +28,7 @@
 #include "fastrt_module.hpp"
 #include "in_flight.hpp"
 #include "py_stream.hpp"
-#include "request.hpp"
+#include "http2_names.hpp"
 
 namespace fastrt_h2 {
 

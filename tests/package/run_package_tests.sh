@@ -7,8 +7,9 @@
 #   2. tests/package/find_package configures, builds and runs against it with
 #      find_package(fastrt 0.1 REQUIRED COMPONENTS <components>);
 #   3. tests/package/pkg_config builds the same programs with pkg-config;
-#   4. negative cases: a bogus component and (with python) a Python root that
-#      does not exist make find_package fail with a message naming them.
+#   4. negative cases: a bogus component, (with python) a Python root that
+#      does not exist and (with http2) a pkg-config that cannot find
+#      libnghttp2 make find_package fail with a message naming them.
 # Usage: run_package_tests.sh BUILD_DIR CXX_COMPILER COMPONENTS (comma-separated)
 set -euo pipefail
 build=$1
@@ -31,6 +32,10 @@ for f in include/fastrt/result.hpp include/fastrt/version.hpp include/fastrt/det
   [ -f "$prefix/$f" ] || fail "$f is not installed"
 done
 has python && { [ -f "$prefix/include/fastrt/python/runtime.hpp" ] || fail "python headers are not installed"; }
+if has http2; then
+  [ -f "$prefix/include/fastrt/http2/connection_deadlines.hpp" ] || fail "http2 headers are not installed"
+  [ -f "$prefix/lib/pkgconfig/fastrt-http2.pc" ] || fail "fastrt-http2.pc is not installed"
+fi
 if [ -x "$build/examples/echo_server/fastrt-echo" ]; then
   [ -x "$prefix/bin/fastrt-echo" ] || fail "fastrt-echo is not installed"
 fi
@@ -98,5 +103,14 @@ expect_configure_failure bogus_component "component 'bogus': unknown component" 
 if has python; then
   expect_configure_failure missing_python "component 'python': CPython 3\.[0-9]+\.[0-9]+ not found.*/nonexistent/python" \
     "-DFASTRT_TEST_COMPONENTS=core;python" -DFASTRT_PYTHON_ROOT=/nonexistent/python
+fi
+if has http2; then
+  # A machine without libnghttp2's pkg-config file: an empty search path.
+  mkdir -p "$work/no-pkgconfig"
+  (
+    export PKG_CONFIG_LIBDIR=$work/no-pkgconfig PKG_CONFIG_PATH=
+    expect_configure_failure missing_nghttp2 "component 'http2': libnghttp2 >= 1\.43 not found by pkg-config" \
+      "-DFASTRT_TEST_COMPONENTS=core;http2"
+  ) || exit 1
 fi
 echo "package tests passed (${components[*]})"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs tests/package/consumers/<component>_main.cpp with nothing
 # but `c++ $(pkg-config --cflags --libs <package>) -std=c++20`: fastrt for
-# core, fastrt-uring, fastrt-python. PKG_CONFIG_PATH must reach the install.
+# core, fastrt-uring, fastrt-python, fastrt-http2. PKG_CONFIG_PATH must reach the install.
 # Usage: build.sh OUT_DIR COMPONENT...
 set -euo pipefail
 out=$1

@@ -1,4 +1,4 @@
-// body_budget.hpp — how many bytes of request and response bodies fastrt-h2
+// body_budget.hpp — how many bytes of request and response bodies the server
 // holds in memory, per connection and server-wide, so that what hostile
 // clients make it buffer (uploads that never finish, answers nobody reads)
 // stays bounded whatever they do.
@@ -18,7 +18,7 @@
 #include <atomic>
 #include <cstddef>
 
-namespace fastrt_h2 {
+namespace fastrt::http2 {
 
 class server_body_budget {
  public:
@@ -66,4 +66,4 @@ class connection_body_budget {
   std::size_t used_ = 0;
 };
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2

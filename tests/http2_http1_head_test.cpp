@@ -1,19 +1,14 @@
-// fastrt-h2's field rules (examples/http2_server/field_rules.hpp), its
-// HTTP/1.1 head reader (http1_upgrade.hpp) and its response checks
-// (response_rules.hpp) on plain bytes and C++ responses, without a socket.
-// The example headers are included by relative path: they are the server's.
+// fastrt::http2's HTTP/1.1 head reader (<fastrt/http2/http1_head.hpp>): what
+// the first bytes of a connection are, the h2c upgrade, malformed heads and
+// the closing answers, on plain bytes without a socket.
+// ctest-labels: http2
 #include <catch2/catch.hpp>
+#include <fastrt/http2/http1_head.hpp>
+
 #include <string>
 #include <string_view>
 
-#include "../examples/http2_server/field_rules.hpp"
-#include "../examples/http2_server/http1_upgrade.hpp"
-#include "../examples/http2_server/response_rules.hpp"
-
-namespace fields = fastrt_h2::fields;
-namespace http1 = fastrt_h2::http1;
-using fastrt_h2::check_response;
-using fastrt_h2::response;
+namespace http1 = fastrt::http2::http1;
 using http1::head_verdict;
 using namespace std::string_view_literals;
 
@@ -28,40 +23,7 @@ std::string upgrade(std::string_view line = "GET /p?q=1 HTTP/1.1", std::string_v
   return out;
 }
 
-response with_headers(fastrt_h2::header_list headers, std::string body = "abc") {
-  return response{200, std::move(headers), std::move(body), {}};
-}
-
 }  // namespace
-
-TEST_CASE("field rules: tokens, values, content-length") {
-  CHECK(fields::is_token("x-custom_1.~"));
-  CHECK_FALSE(fields::is_token(""));
-  CHECK_FALSE(fields::is_token("x y"));
-  CHECK_FALSE(fields::is_token("G\0ET"sv));
-  CHECK(fields::value_problem("a\tb c") == nullptr);
-  CHECK(fields::value_problem("caf\xc3\xa9") == nullptr);  // obs-text
-  CHECK(std::string(fields::value_problem("a\x01")) == "the header value contains a control character");
-  CHECK(std::string(fields::value_problem("a\x7f")) == "the header value contains a control character");
-  CHECK(std::string(fields::value_problem("\x01\n")) == "the header value contains NUL, CR or LF");
-  CHECK(fields::sent_value_problem(" a") != nullptr);
-  CHECK(fields::sent_value_problem("a\t") != nullptr);
-  CHECK(fields::sent_value_problem("") == nullptr);
-  CHECK(fields::sent_name_problem("X-A") != nullptr);
-  CHECK(fields::sent_name_problem(":status") != nullptr);
-  CHECK(fields::content_length("0") == 0u);
-  CHECK(fields::content_length("123456789012345") == 123456789012345u);
-  CHECK_FALSE(fields::content_length("1234567890123456"));
-  CHECK_FALSE(fields::content_length("3, 3"));
-  CHECK_FALSE(fields::content_length("+3"));
-  CHECK_FALSE(fields::content_length(""));
-}
-
-TEST_CASE("field rules: the access log escapes what could forge a line") {
-  std::string out;
-  fields::escape_for_log("/a\nb\"c\\d\x7f\x01 \xc3\xa9", out);
-  CHECK(out == "/a\\x0ab\\x22c\\x5cd\\x7f\\x01 \xc3\xa9");
-}
 
 TEST_CASE("HTTP/1.1 head: what the first bytes are") {
   CHECK(http1::read_head("").verdict == head_verdict::incomplete);
@@ -130,38 +92,13 @@ TEST_CASE("HTTP/1.1 head: malformed heads get 400") {
   CHECK(http1::read_head(bad_settings).problem == "HTTP2-Settings is not base64url");
 }
 
-TEST_CASE("response rules: C++ responses") {
-  response ok = with_headers({{"Content-Type", "text/plain"}, {"Content-Length", "3"}});
-  CHECK(check_response(ok, false).problem.empty());
-  CHECK(ok.headers[0].first == "content-type");  // lower-cased in place
-  CHECK(check_response(ok, false).declared_length == 3);
-
-  response mismatch = with_headers({{"content-length", "5"}});
-  CHECK(check_response(mismatch, false).problem ==
-        "header 'content-length': 5 does not match the body's 3 bytes");
-  CHECK(check_response(mismatch, true).problem.empty());  // HEAD: the GET length
-
-  response nan = with_headers({{"content-length", "3x"}});
-  CHECK_FALSE(check_response(nan, false).problem.empty());
-  response ws = with_headers({{"x-a", "v "}});
-  CHECK(check_response(ws, false).problem == "header 'x-a': the header value has leading or trailing whitespace");
-  response ctl = with_headers({{"x-a", "a\x01"}});
-  CHECK_FALSE(check_response(ctl, false).problem.empty());
-  response name = with_headers({{"x\ny", "1"}});
-  CHECK(check_response(name, false).problem.starts_with("header 'x\\x0ay'"));
-  response status = with_headers({});
-  status.status = 99;
-  CHECK_FALSE(check_response(status, false).problem.empty());
-  response no_content{204, {{"content-length", "0"}}, {}, {}};
-  CHECK(check_response(no_content, false).problem.empty());
-
-  response big = with_headers({{"x-big", std::string(70000, 'a')}});
-  CHECK_FALSE(check_response(big, false).problem.empty());
-  response medium = with_headers({{"x-medium", std::string(2000, 'a')}});
-  CHECK(check_response(medium, false).problem.empty());
-  CHECK(check_response(medium, false).header_bytes == 7 + 3 + 32 + 8 + 2000 + 32 + 14 + 20 + 32);
-
-  // Connection-specific fields are dropped by the server, not refused.
-  response hop = with_headers({{"connection", "close"}});
-  CHECK(check_response(hop, false).problem.empty());
+TEST_CASE("HTTP/1.1 head: the answers close the connection") {
+  const std::string required = http1::upgrade_required_response();
+  CHECK(required.starts_with("HTTP/1.1 426 "));
+  CHECK(required.find("\r\nUpgrade: h2c\r\nConnection: Upgrade, close\r\n") != std::string::npos);
+  const std::string bad = http1::bad_request_response("no Host");
+  CHECK(bad.starts_with("HTTP/1.1 400 "));
+  CHECK(bad.find("\r\nConnection: close\r\n") != std::string::npos);
+  CHECK(bad.ends_with("\r\nContent-Length: 8\r\n\r\nno Host\n"));
+  CHECK(http1::switching_protocols.starts_with("HTTP/1.1 101 "));
 }

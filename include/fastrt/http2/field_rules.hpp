@@ -1,7 +1,7 @@
-// field_rules.hpp — the RFC 9110 grammar fastrt-h2 holds header fields and
+// field_rules.hpp — the RFC 9110 grammar the server holds header fields and
 // request lines to: tokens (methods, field names), field values, decimal
 // Content-Length values, and the escaping of request text written to the
-// access log. Used by the HTTP/1.1 upgrade head parser (what a client sends)
+// access log. Used by the HTTP/1.1 head reader (what a client sends)
 // and by the response checks (what an app sends).
 //
 // Pure functions on bytes: no allocation except escape_for_log's output,
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace fastrt_h2::fields {
+namespace fastrt::http2::fields {
 
 // tchar (RFC 9110 §5.6.2): what methods and field names are made of.
 constexpr bool is_tchar(unsigned char c) noexcept {
@@ -113,4 +113,4 @@ inline void escape_for_log(std::string_view text, std::string& out) {
   }
 }
 
-}  // namespace fastrt_h2::fields
+}  // namespace fastrt::http2::fields

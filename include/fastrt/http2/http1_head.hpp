@@ -1,4 +1,4 @@
-// http1_upgrade.hpp — the HTTP/1.1 side of fastrt-h2: reading the head of
+// http1_head.hpp — the HTTP/1.1 side of the server: reading the head of
 // an HTTP/1.x request that arrived instead of the HTTP/2 preface, and the
 // answers to it. Pure parsing, no I/O; thread-safe (no shared state); cost
 // O(head size) per call.
@@ -31,7 +31,7 @@
 #include "field_rules.hpp"
 #include "request.hpp"
 
-namespace fastrt_h2::http1 {
+namespace fastrt::http2::http1 {
 
 // A head (request line and fields) longer than this gets 431.
 inline constexpr std::size_t max_head_size = 8192;
@@ -276,4 +276,4 @@ inline std::string bad_request_response(std::string_view problem) {
 inline constexpr std::string_view switching_protocols =
     "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
 
-}  // namespace fastrt_h2::http1
+}  // namespace fastrt::http2::http1

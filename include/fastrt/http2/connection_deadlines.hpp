@@ -18,6 +18,11 @@
 //                 (RFC 9113 §6.5.3: SETTINGS_TIMEOUT)
 //   shutdown      graceful shutdown began --shutdown-timeout ago: cut what
 //                 is left
+//
+// (The timeouts are server_config's fields; fastrt-h2's flags of the same
+// names set them.) Thread-safety: one connection's (its io thread); the
+// server_config must outlive it. Cost: a few comparisons per call, no
+// allocation; coarse_now() is one coarse clock read.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -32,12 +37,13 @@
 
 #include "server_config.hpp"
 
-namespace fastrt_h2 {
+namespace fastrt::http2 {
 
 class connection_deadlines {
  public:
   using clock = std::chrono::steady_clock;
   using time_point = clock::time_point;
+  using milliseconds = std::chrono::milliseconds;
 
   struct expiry {
     std::uint32_t code;  // the GOAWAY error code
@@ -145,4 +151,4 @@ class connection_deadlines {
   bool settings_acked_ = false;
 };
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2

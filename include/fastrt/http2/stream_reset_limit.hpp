@@ -14,7 +14,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace fastrt_h2 {
+namespace fastrt::http2 {
 
 class stream_reset_limit {
  public:
@@ -39,4 +39,4 @@ class stream_reset_limit {
   clock::time_point last_{};
 };
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2

@@ -1,18 +1,20 @@
-// request.hpp — the plain-data request and response fastrt-h2 passes to
-// handlers (C++ on the io thread, Python on the executor's workers).
+// request.hpp — the request a handler sees: method, path and query, authority,
+// the regular header fields in arrival order (names lower-case) and the body,
+// all plain owned strings, so a request can cross threads and interpreters
+// as it is.
+//
+// Thread-safety: a plain value (no shared state). Cost: add_field copies the
+// field into the request (the first regular field reserves room for eight);
+// cookie crumbs are joined in place.
 #pragma once
 
-#include <fastrt/result.hpp>
-#include <fastrt/task.hpp>
-
 #include <algorithm>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-namespace fastrt_h2 {
+namespace fastrt::http2 {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
@@ -23,20 +25,6 @@ struct request {
   std::string authority;
   header_list headers;  // regular fields, in order; names lower-case
   std::string body;
-};
-
-// A response body produced piece by piece: each call yields the next piece;
-// an empty string ends the body, an error resets the stream. The server
-// calls it (on the connection's io thread) only when the client's
-// flow-control window has room for more, and keeps one piece at a time, so a
-// body of any size costs one piece of memory.
-using body_stream = std::function<fastrt::coro_task<fastrt::result<std::string>>()>;
-
-struct response {
-  int status = 200;
-  header_list headers;
-  std::string body;    // sent when `stream` is empty
-  body_stream stream;  // otherwise: the body, pulled piece by piece
 };
 
 // Adds one request field as it arrives (names lower-case): pseudo-header
@@ -65,8 +53,4 @@ inline void add_field(request& r, std::string_view name, std::string_view value)
   }
 }
 
-inline response text_response(int status, std::string body) {
-  return response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body), {}};
-}
-
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2

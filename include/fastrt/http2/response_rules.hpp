@@ -1,5 +1,5 @@
-// response_rules.hpp — what a response made by an app (a C++ handler or the
-// Python app) must satisfy before it goes out as HTTP/2, so that a mistake
+// response_rules.hpp — what a response made by a handler (C++ or a Python
+// app) must satisfy before it goes out as HTTP/2, so that a mistake
 // becomes a 500 and a log line instead of a response the client resets or
 // never gets: a status in 200..599; field names that are lower-case tokens
 // (C++ names are lower-cased here, Python's already are); field values
@@ -20,9 +20,9 @@
 #include <string_view>
 
 #include "field_rules.hpp"
-#include "request.hpp"
+#include "response.hpp"
 
-namespace fastrt_h2 {
+namespace fastrt::http2 {
 
 // The server's cap on a response's header list (RFC 9113 §6.5.2 accounting:
 // name + value + 32 per field). Below nghttp2's default limit on a header
@@ -90,4 +90,4 @@ inline response_verdict check_response(response& r, bool head_request) {
   return v;
 }
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2
