@@ -63,8 +63,8 @@ struct binding {
 struct flag {
   std::string_view names;        // "--port", or "-h, --help"
   std::string_view placeholder;  // "P"; empty for a switch or a command
-  std::string_view help;         // one line: the usage text wraps it
   binding bind;
+  std::string_view help;         // one line: the usage text wraps it
 };
 
 namespace detail {
@@ -207,7 +207,8 @@ inline fastrt::result<parsed> parse(std::span<const flag> table, int argc, char*
     const flag* row = nullptr;
     for (const flag& f : table)
       if (names_match(f.names, arg)) row = &f;
-    if (!row) return detail::invalid((arg.starts_with("--") ? "unknown option " : "unexpected argument ") + std::string(arg));
+    if (!row)
+      return detail::invalid((arg.starts_with("--") ? "unknown option " : "unexpected argument ") + std::string(arg));
     out.given.push_back(row->names);
     switch (row->bind.what) {
       case binding::kind::command:

@@ -79,51 +79,67 @@ struct options {
 // C++ demo routes are on.
 bool serves_demo(const options& o) { return o.app.starts_with("demo_app:"); }
 
-// The flags, in the order --help lists them, bound to o's fields.
+// The flags, in the order --help lists them, bound to o's fields: name,
+// value placeholder, how the value is read (range) and where it goes, help.
 std::vector<cli::flag> flags(options& o) {
   using namespace cli;
   fastrt_h2::server_config& limits = o.limits;
   py::executor_options& workers = o.workers;
   return {
-      {"--app", "MODULE:FUNCTION", "the Python app, def app(request); demo_app:app is the bundled demo", module_function(o.app)},
-      {"--app-dir", "DIR", "prepended to sys.path so that MODULE can be imported (the current directory is on "
-                           "sys.path too, after it; PYTHONPATH etc. work as in python3)", text(o.app_dir)},
-      {"--host", "ADDR", "numeric address to listen on", text(o.host)},
-      {"--port", "P", "TCP port", number(o.port, 0, 65535)},
-      {"--io-threads", "N", "io_uring threads; the first accepts, all serve", number(o.io_threads, 1, 256)},
-      {"--reuse-port", "", "bind with SO_REUSEPORT, one socket per io thread: lets several processes share the "
-                           "port (without it, a port in use is an error)", on(o.reuse_port)},
-      {"--pinned", "N", "pinned Python workers, one own-GIL subinterpreter each",
-       number(workers.pinned_workers, 0, 1024).noting("one per core; 0 when only --pooled-workers or --main-workers is given")},
-      {"--pooled-workers", "N", "pooled Python worker threads sharing --pooled-interpreters", number(workers.pooled_threads, 0, 1024)},
-      {"--pooled-interpreters", "K", "subinterpreters shared by the pooled workers", number(workers.pooled_interpreters, 1, 1024)},
-      {"--main-workers", "N", "workers in the main interpreter, for modules that refuse subinterpreters",
-       number(workers.main_workers, 0, 1024)},
-      {"--queue-capacity", "N", "queued requests per Python worker, a power of two; beyond it: 503",
-       number(workers.queue_capacity, 1, 1 << 20)},
-      {"--max-concurrent-streams", "N", "SETTINGS_MAX_CONCURRENT_STREAMS", number(limits.max_concurrent_streams, 1, 1 << 20)},
-      {"--max-body-size", "BYTES", "larger request bodies get 413", bytes(limits.max_body_size, 1LL << 40)},
-      {"--max-connections", "N", "beyond it new connections get GOAWAY at once", number(limits.max_connections, 1, 10'000'000)},
-      {"--handler-timeout", "SECONDS", "a Python app slower than this gets 504; 0: none", seconds(limits.handler_timeout)},
-      {"--idle-timeout", "SECONDS", "close connections idle this long; 0: never", seconds(limits.idle_timeout)},
-      {"--header-timeout", "SECONDS", "the preface and each header block must arrive within it", seconds(limits.header_timeout)},
-      {"--settings-timeout", "SECONDS", "our SETTINGS must be acknowledged within it", seconds(limits.settings_ack_timeout)},
-      {"--shutdown-timeout", "SECONDS", "SIGINT/SIGTERM/SIGHUP: streams still open after it are cut; still running "
-                                        "1 s later: exit 1 naming what. A second signal exits at once",
-       seconds(limits.shutdown_timeout)},
-      {"--send-timeout", "SECONDS", "close a connection whose answers make no progress this long (a client that "
-                                    "stops reading or keeps its window shut); 0: never", seconds(limits.send_timeout)},
-      {"--body-timeout", "SECONDS", "a request body with no data this long gets 408 and a reset; 0: never",
-       seconds(limits.body_timeout)},
-      {"--max-buffered", "BYTES", "request and response bodies held in memory, server-wide; beyond it requests are "
-                                  "refused (REFUSED_STREAM) and answers get 503; 0: no limit",
-       bytes(limits.max_buffered, 1LL << 40)},
-      {"--max-buffered-per-connection", "BYTES", "the same, per connection", bytes(limits.max_buffered_per_connection, 1LL << 40)},
-      {"--access-log", "FILE", "one line per answered request; '-' for stdout (not given: no log)", text(o.access_log)},
-      {"--cpp-demo-routes", "", "serve the C++ demo handlers /cpp/hello and /cpp/stream?bytes=N (on by default only "
-                                "with the bundled demo app)", on(o.cpp_demo_routes)},
-      {"--version", "", "the versions of fastrt-h2, nghttp2 and Python", command(action::version)},
-      {"-h, --help", "", "this text", command(action::help)},
+      {"--app", "MODULE:FUNCTION", module_function(o.app),
+       "the Python app, def app(request); demo_app:app is the bundled demo"},
+      {"--app-dir", "DIR", text(o.app_dir),
+       "prepended to sys.path so that MODULE can be imported (the current directory is on sys.path too, after it; "
+       "PYTHONPATH etc. work as in python3)"},
+      {"--host", "ADDR", text(o.host), "numeric address to listen on"},
+      {"--port", "P", number(o.port, 0, 65535), "TCP port"},
+      {"--io-threads", "N", number(o.io_threads, 1, 256), "io_uring threads; the first accepts, all serve"},
+      {"--reuse-port", "", on(o.reuse_port),
+       "bind with SO_REUSEPORT, one socket per io thread: lets several processes share the port (without it, a "
+       "port in use is an error)"},
+      {"--pinned", "N",
+       number(workers.pinned_workers, 0, 1024)
+           .noting("one per core; 0 when only --pooled-workers or --main-workers is given"),
+       "pinned Python workers, one own-GIL subinterpreter each"},
+      {"--pooled-workers", "N", number(workers.pooled_threads, 0, 1024),
+       "pooled Python worker threads sharing --pooled-interpreters"},
+      {"--pooled-interpreters", "K", number(workers.pooled_interpreters, 1, 1024),
+       "subinterpreters shared by the pooled workers"},
+      {"--main-workers", "N", number(workers.main_workers, 0, 1024),
+       "workers in the main interpreter, for modules that refuse subinterpreters"},
+      {"--queue-capacity", "N", number(workers.queue_capacity, 1, 1 << 20),
+       "queued requests per Python worker, a power of two; beyond it: 503"},
+      {"--max-concurrent-streams", "N", number(limits.max_concurrent_streams, 1, 1 << 20),
+       "SETTINGS_MAX_CONCURRENT_STREAMS"},
+      {"--max-body-size", "BYTES", bytes(limits.max_body_size, 1LL << 40), "larger request bodies get 413"},
+      {"--max-connections", "N", number(limits.max_connections, 1, 10'000'000),
+       "beyond it new connections get GOAWAY at once"},
+      {"--handler-timeout", "SECONDS", seconds(limits.handler_timeout),
+       "a Python app slower than this gets 504; 0: none"},
+      {"--idle-timeout", "SECONDS", seconds(limits.idle_timeout), "close connections idle this long; 0: never"},
+      {"--header-timeout", "SECONDS", seconds(limits.header_timeout),
+       "the preface and each header block must arrive within it"},
+      {"--settings-timeout", "SECONDS", seconds(limits.settings_ack_timeout),
+       "our SETTINGS must be acknowledged within it"},
+      {"--shutdown-timeout", "SECONDS", seconds(limits.shutdown_timeout),
+       "SIGINT/SIGTERM/SIGHUP: streams still open after it are cut; still running 1 s later: exit 1 naming what. "
+       "A second signal exits at once"},
+      {"--send-timeout", "SECONDS", seconds(limits.send_timeout),
+       "close a connection whose answers make no progress this long (a client that stops reading or keeps its "
+       "window shut); 0: never"},
+      {"--body-timeout", "SECONDS", seconds(limits.body_timeout),
+       "a request body with no data this long gets 408 and a reset; 0: never"},
+      {"--max-buffered", "BYTES", bytes(limits.max_buffered, 1LL << 40),
+       "request and response bodies held in memory, server-wide; beyond it requests are refused "
+       "(REFUSED_STREAM) and answers get 503; 0: no limit"},
+      {"--max-buffered-per-connection", "BYTES", bytes(limits.max_buffered_per_connection, 1LL << 40),
+       "the same, per connection"},
+      {"--access-log", "FILE", text(o.access_log),
+       "one line per answered request; '-' for stdout (not given: no log)"},
+      {"--cpp-demo-routes", "", on(o.cpp_demo_routes),
+       "serve the C++ demo handlers /cpp/hello and /cpp/stream?bytes=N (on by default only with the bundled demo app)"},
+      {"--version", "", command(action::version), "the versions of fastrt-h2, nghttp2 and Python"},
+      {"-h, --help", "", command(action::help), "this text"},
   };
 }
 
@@ -154,7 +170,8 @@ fastrt::result<options> parse(int argc, char** argv) {
   if (!given.was_given("--pinned") && (o.workers.pooled_threads > 0 || o.workers.main_workers > 0))
     o.workers.pinned_workers = 0;
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
-    return fastrt::error(std::errc::invalid_argument, "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
+    return fastrt::error(std::errc::invalid_argument,
+                         "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
   return o;
 }
 

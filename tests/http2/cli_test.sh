@@ -57,6 +57,13 @@ for name in "${value_flags[@]}"; do
     bash -c "[ -n '${shown[$name]:-}' ] && [ '${shown[$name]:-}' != UNREADABLE ]"
 done
 
+# README's synopsis of fastrt-h2 names every flag (the defaults it leaves to --help).
+readme=$(dirname "$0")/../../README.md
+synopsis=$(sed -n '/^    build\/release\/examples\/http2_server\/fastrt-h2 \[/,/^$/p' "$readme")
+for name in "${names[@]}"; do
+  check "README's synopsis names $name" grep -qF -- "$name" <<<"$synopsis"
+done
+
 # --- bad command lines: one line on stderr naming the problem, exit 2 --------------
 bad() {  # bad NAME EXPECTED-TEXT ARGS...
   local name=$1 expected=$2; shift 2
