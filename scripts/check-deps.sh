@@ -47,7 +47,7 @@ file       /usr/include/boost/lockfree/spsc_queue.hpp  bench queue_bench
 file       /usr/include/concurrentqueue/concurrentqueue.h  bench queue_bench
 file       /usr/include/readerwriterqueue/readerwriterqueue.h  bench queue_bench
 pyenv      /root/.pyenv/versions/3.13*/bin/python3.13  python layer, fastrt-h2 (cmake/FastrtPython.cmake)
-pyenv      /root/.pyenv/versions/3.12.1/bin/python3.12  preset py312
+pyenv      /root/.pyenv/versions/3.12*/bin/python3.12  preset py312 (FASTRT_PYTHON_MINOR 3.12, cmake/FastrtPython.cmake)
 prog       python3                      tests/CMakeLists.txt (package_* tests)
 file       /usr/bin/python3             tests/http2 (raw frames), tests/fuzz (seed corpus), bench/http2
 pymod      hpack                        tests/http2/h2frames.py, raw_frames.py, tests/fuzz/make_seed_corpus.py

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "accept_backoff.hpp"
+#include "cli.hpp"
 #include "cpp_handlers.hpp"
 #include "h2_session.hpp"
 #include "in_flight.hpp"
@@ -45,6 +46,7 @@
 namespace {
 
 namespace py = fastrt::python;
+namespace cli = fastrt_h2::cli;
 
 // FASTRT_H2_INSTALLED_DEMO_DIR is relative to the installed binary's
 // directory; empty when /proc/self/exe cannot be read.
@@ -56,154 +58,120 @@ std::string installed_demo_dir() {
   return exe.substr(0, exe.rfind('/') + 1) + FASTRT_H2_INSTALLED_DEMO_DIR;
 }
 
+// Everything the command line sets. A flag's default is the member
+// initializer of the field it writes: here for what only main() uses, in
+// executor_options for the Python workers, in server_config for the limits
+// and timeouts. The usage text prints them from a default-made options.
 struct options {
   std::string app = "demo_app:app";
   std::string app_dir;
   std::string host = "127.0.0.1";
-  long port = 8080;
-  long io_threads = 1;
-  long pinned = -1;  // not given: one per core, or none when only other kinds are given (see parse)
-  long pooled_workers = 0;
-  long pooled_interpreters = 1;
-  long main_workers = 0;
-  long queue_capacity = 4096;
-  long max_concurrent_streams = 100;
-  long max_body_size = 1024 * 1024;
-  long max_connections = 100000;
-  double handler_timeout = 30;
-  double idle_timeout = 60;
-  double header_timeout = 10;
-  double settings_timeout = 10;
-  double shutdown_timeout = 10;
-  double send_timeout = 30;
-  double body_timeout = 30;
-  long max_buffered = 1L << 30;
-  long max_buffered_per_connection = 64L << 20;
-  std::string access_log;
+  std::uint16_t port = 8080;
+  std::size_t io_threads = 1;
   bool reuse_port = false;
   bool cpp_demo_routes = false;
+  std::string access_log;         // a file, "-" for stdout; empty: none
+  py::executor_options workers;   // pinned/pooled/main workers, queue capacity
+  fastrt_h2::server_config limits;  // per connection and server-wide
 };
 
 // The demo app's module is served: its directory goes on sys.path, and the
 // C++ demo routes are on.
 bool serves_demo(const options& o) { return o.app.starts_with("demo_app:"); }
 
-constexpr const char* usage =
-    "usage: fastrt-h2 [options]    (HTTP/2 cleartext: curl --http2-prior-knowledge, or curl --http2 to upgrade)\n"
-    "  --app MODULE:FUNCTION       the Python app, def app(request) (default: the bundled demo_app:app)\n"
-    "  --app-dir DIR               prepended to sys.path so that MODULE can be imported (the current\n"
-    "                              directory is on sys.path too, after it; PYTHONPATH etc. work as in python3)\n"
-    "  --host ADDR                 numeric address to listen on (default 127.0.0.1)\n"
-    "  --port P                    TCP port (default 8080)\n"
-    "  --io-threads N              io_uring threads; the first accepts, all serve (default 1)\n"
-    "  --reuse-port                bind with SO_REUSEPORT, one socket per io thread: lets several processes\n"
-    "                              share the port (without it, a port in use is an error)\n"
-    "  --pinned N                  pinned Python workers, one own-GIL subinterpreter each (default: one\n"
-    "                              per core; 0 when only --pooled-workers or --main-workers is given)\n"
-    "  --pooled-workers N          pooled Python worker threads sharing --pooled-interpreters (default 0)\n"
-    "  --pooled-interpreters K     subinterpreters shared by the pooled workers (default 1)\n"
-    "  --main-workers N            workers in the main interpreter, for modules that refuse\n"
-    "                              subinterpreters (default 0)\n"
-    "                              Each request goes to a free worker of any kind (pinned first).\n"
-    "  --queue-capacity N          queued requests per Python worker (a power of two; beyond: 503, default 4096)\n"
-    "  --max-concurrent-streams N  SETTINGS_MAX_CONCURRENT_STREAMS (default 100)\n"
-    "  --max-body-size BYTES       larger request bodies get 413 (default 1048576)\n"
-    "  --max-connections N         beyond it new connections get GOAWAY at once (default 100000)\n"
-    "  --handler-timeout SECONDS   a Python app slower than this gets 504; 0: none (default 30)\n"
-    "  --idle-timeout SECONDS      close connections idle this long; 0: never (default 60)\n"
-    "  --header-timeout SECONDS    the preface and each header block must arrive within it (default 10)\n"
-    "  --settings-timeout SECONDS  our SETTINGS must be acknowledged within it (default 10)\n"
-    "  --shutdown-timeout SECONDS  SIGINT/SIGTERM/SIGHUP: streams still open after it are cut; still running\n"
-    "                              1 s later: exit 1 naming what (default 10). A second signal exits at once\n"
-    "  --send-timeout SECONDS      close a connection whose answers make no progress this long (a client\n"
-    "                              that stops reading or keeps its window shut); 0: never (default 30)\n"
-    "  --body-timeout SECONDS      a request body with no data this long gets 408 and a reset; 0: never (default 30)\n"
-    "  --max-buffered BYTES        request and response bodies held in memory, server-wide; beyond it requests\n"
-    "                              are refused (REFUSED_STREAM) and answers get 503; 0: no limit (default 1 GiB)\n"
-    "  --max-buffered-per-connection BYTES   the same, per connection (default 64 MiB)\n"
-    "  --access-log FILE           one line per answered request; '-' for stdout (default: none)\n"
-    "  --cpp-demo-routes           serve the C++ demo handlers /cpp/hello and /cpp/stream?bytes=N\n"
-    "                              (on by default only with the bundled demo app)\n"
-    "  --version                   the versions of fastrt-h2, nghttp2 and Python\n"
-    "  --help                      this text\n"
+// The flags, in the order --help lists them, bound to o's fields: name,
+// value placeholder, how the value is read (range) and where it goes, help.
+std::vector<cli::flag> flags(options& o) {
+  using namespace cli;
+  fastrt_h2::server_config& limits = o.limits;
+  py::executor_options& workers = o.workers;
+  return {
+      {"--app", "MODULE:FUNCTION", module_function(o.app),
+       "the Python app, def app(request); demo_app:app is the bundled demo"},
+      {"--app-dir", "DIR", text(o.app_dir),
+       "prepended to sys.path so that MODULE can be imported (the current directory is on sys.path too, after it; "
+       "PYTHONPATH etc. work as in python3)"},
+      {"--host", "ADDR", text(o.host), "numeric address to listen on"},
+      {"--port", "P", number(o.port, 0, 65535), "TCP port"},
+      {"--io-threads", "N", number(o.io_threads, 1, 256), "io_uring threads; the first accepts, all serve"},
+      {"--reuse-port", "", on(o.reuse_port),
+       "bind with SO_REUSEPORT, one socket per io thread: lets several processes share the port (without it, a "
+       "port in use is an error)"},
+      {"--pinned", "N",
+       number(workers.pinned_workers, 0, 1024)
+           .noting("one per core; 0 when only --pooled-workers or --main-workers is given"),
+       "pinned Python workers, one own-GIL subinterpreter each"},
+      {"--pooled-workers", "N", number(workers.pooled_threads, 0, 1024),
+       "pooled Python worker threads sharing --pooled-interpreters"},
+      {"--pooled-interpreters", "K", number(workers.pooled_interpreters, 1, 1024),
+       "subinterpreters shared by the pooled workers"},
+      {"--main-workers", "N", number(workers.main_workers, 0, 1024),
+       "workers in the main interpreter, for modules that refuse subinterpreters"},
+      {"--queue-capacity", "N", number(workers.queue_capacity, 1, 1 << 20),
+       "queued requests per Python worker, a power of two; beyond it: 503"},
+      {"--max-concurrent-streams", "N", number(limits.max_concurrent_streams, 1, 1 << 20),
+       "SETTINGS_MAX_CONCURRENT_STREAMS"},
+      {"--max-body-size", "BYTES", bytes(limits.max_body_size, 1LL << 40), "larger request bodies get 413"},
+      {"--max-connections", "N", number(limits.max_connections, 1, 10'000'000),
+       "beyond it new connections get GOAWAY at once"},
+      {"--handler-timeout", "SECONDS", seconds(limits.handler_timeout),
+       "a Python app slower than this gets 504; 0: none"},
+      {"--idle-timeout", "SECONDS", seconds(limits.idle_timeout), "close connections idle this long; 0: never"},
+      {"--header-timeout", "SECONDS", seconds(limits.header_timeout),
+       "the preface and each header block must arrive within it"},
+      {"--settings-timeout", "SECONDS", seconds(limits.settings_ack_timeout),
+       "our SETTINGS must be acknowledged within it"},
+      {"--shutdown-timeout", "SECONDS", seconds(limits.shutdown_timeout),
+       "SIGINT/SIGTERM/SIGHUP: streams still open after it are cut; still running 1 s later: exit 1 naming what. "
+       "A second signal exits at once"},
+      {"--send-timeout", "SECONDS", seconds(limits.send_timeout),
+       "close a connection whose answers make no progress this long (a client that stops reading or keeps its "
+       "window shut); 0: never"},
+      {"--body-timeout", "SECONDS", seconds(limits.body_timeout),
+       "a request body with no data this long gets 408 and a reset; 0: never"},
+      {"--max-buffered", "BYTES", bytes(limits.max_buffered, 1LL << 40),
+       "request and response bodies held in memory, server-wide; beyond it requests are refused "
+       "(REFUSED_STREAM) and answers get 503; 0: no limit"},
+      {"--max-buffered-per-connection", "BYTES", bytes(limits.max_buffered_per_connection, 1LL << 40),
+       "the same, per connection"},
+      {"--access-log", "FILE", text(o.access_log),
+       "one line per answered request; '-' for stdout (not given: no log)"},
+      {"--cpp-demo-routes", "", on(o.cpp_demo_routes),
+       "serve the C++ demo handlers /cpp/hello and /cpp/stream?bytes=N (on by default only with the bundled demo app)"},
+      {"--version", "", command(action::version), "the versions of fastrt-h2, nghttp2 and Python"},
+      {"-h, --help", "", command(action::help), "this text"},
+  };
+}
+
+constexpr std::string_view usage_head =
+    "usage: fastrt-h2 [options]    (HTTP/2 cleartext: curl --http2-prior-knowledge, or curl --http2 to upgrade)\n";
+constexpr std::string_view usage_tail =
+    "Python workers: each request goes to a free worker of any kind (pinned first).\n"
     "Signals: SIGINT, SIGTERM and SIGHUP (no reload) shut down gracefully; SIGHUP stays ignored under nohup.\n"
     "stdout (the serving line, --access-log -) is line-buffered; Python's stdout/stderr are unbuffered.\n";
 
-fastrt::result<long> parse_number(std::string_view flag, const char* text, long min, long max) {
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || value < min || value > max)
-    return fastrt::error(std::errc::invalid_argument, std::string(flag) + " needs a number in [" +
-                                                          std::to_string(min) + ", " + std::to_string(max) + "]");
-  return value;
-}
-
-fastrt::result<double> parse_seconds(std::string_view flag, const char* text) {
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value >= 0 && value <= 86400))
-    return fastrt::error(std::errc::invalid_argument, std::string(flag) + " needs seconds in [0, 86400]");
-  return value;
-}
-
+// The command line, read once into `o` (flags()); --help and --version
+// print and exit 0 here.
 fastrt::result<options> parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    if (flag == "--version") {
-      std::printf("fastrt-h2 %s (nghttp2 %s, Python %s)\n", FASTRT_VERSION_STRING, nghttp2_version(0)->version_str,
-                  PY_VERSION);
-      std::exit(0);
-    }
-    if (flag == "--reuse-port" || flag == "--cpp-demo-routes") {  // switches: no value
-      (flag == "--reuse-port" ? o.reuse_port : o.cpp_demo_routes) = true;
-      continue;
-    }
-    if (!flag.starts_with("--")) return fastrt::error(std::errc::invalid_argument, "unexpected argument " + std::string(flag));
-    if (i + 1 == argc) return fastrt::error(std::errc::invalid_argument, std::string(flag) + " needs a value");
-    const char* value = argv[++i];
-    if (flag == "--app") {
-      const std::string_view spec = value;
-      const auto colon = spec.find(':');
-      if (colon == std::string_view::npos || colon == 0 || colon + 1 == spec.size())
-        return fastrt::error(std::errc::invalid_argument, "--app needs MODULE:FUNCTION, got '" + std::string(spec) + "'");
-      o.app = spec;
-    } else if (flag == "--app-dir") o.app_dir = value;
-    else if (flag == "--host") o.host = value;
-    else if (flag == "--port") o.port = FASTRT_TRY(parse_number(flag, value, 0, 65535));
-    else if (flag == "--io-threads") o.io_threads = FASTRT_TRY(parse_number(flag, value, 1, 256));
-    else if (flag == "--pinned") o.pinned = FASTRT_TRY(parse_number(flag, value, 0, 1024));
-    else if (flag == "--pooled-workers") o.pooled_workers = FASTRT_TRY(parse_number(flag, value, 0, 1024));
-    else if (flag == "--pooled-interpreters") o.pooled_interpreters = FASTRT_TRY(parse_number(flag, value, 1, 1024));
-    else if (flag == "--main-workers") o.main_workers = FASTRT_TRY(parse_number(flag, value, 0, 1024));
-    else if (flag == "--queue-capacity") o.queue_capacity = FASTRT_TRY(parse_number(flag, value, 1, 1 << 20));
-    else if (flag == "--max-concurrent-streams") o.max_concurrent_streams = FASTRT_TRY(parse_number(flag, value, 1, 1 << 20));
-    else if (flag == "--max-body-size") o.max_body_size = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
-    else if (flag == "--max-connections") o.max_connections = FASTRT_TRY(parse_number(flag, value, 1, 10'000'000));
-    else if (flag == "--handler-timeout") o.handler_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--idle-timeout") o.idle_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--header-timeout") o.header_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--settings-timeout") o.settings_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--shutdown-timeout") o.shutdown_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--send-timeout") o.send_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--body-timeout") o.body_timeout = FASTRT_TRY(parse_seconds(flag, value));
-    else if (flag == "--max-buffered") o.max_buffered = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
-    else if (flag == "--max-buffered-per-connection") o.max_buffered_per_connection = FASTRT_TRY(parse_number(flag, value, 0, 1L << 40));
-    else if (flag == "--access-log") o.access_log = value;
-    else return fastrt::error(std::errc::invalid_argument, "unknown option " + std::string(flag));
+  const std::vector<cli::flag> table = flags(o);
+  const cli::parsed given = FASTRT_TRY(cli::parse(table, argc, argv));
+  if (given.what == cli::action::help) {
+    std::fputs(cli::usage(usage_head, table, usage_tail).c_str(), stdout);
+    std::exit(0);
   }
-  if (o.pinned < 0) {
-    // Flags mean what they say: --pooled-workers / --main-workers alone ask
-    // for those workers, not for pinned ones beside them.
-    const bool other_kinds = o.pooled_workers > 0 || o.main_workers > 0;
-    o.pinned = other_kinds ? 0 : static_cast<long>(std::max(1u, std::thread::hardware_concurrency()));
+  if (given.what == cli::action::version) {
+    std::printf("fastrt-h2 %s (nghttp2 %s, Python %s)\n", FASTRT_VERSION_STRING, nghttp2_version(0)->version_str,
+                PY_VERSION);
+    std::exit(0);
   }
-  if (o.pinned + o.pooled_workers + o.main_workers == 0)
-    return fastrt::error(std::errc::invalid_argument, "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
+  // Flags mean what they say: --pooled-workers / --main-workers alone ask
+  // for those workers, not for pinned ones beside them.
+  if (!given.was_given("--pinned") && (o.workers.pooled_threads > 0 || o.workers.main_workers > 0))
+    o.workers.pinned_workers = 0;
+  if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
+    return fastrt::error(std::errc::invalid_argument,
+                         "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
   return o;
 }
 
@@ -326,10 +294,6 @@ void raise_fd_limit() {
   }
 }
 
-fastrt_h2::milliseconds to_ms(double seconds) {
-  return fastrt_h2::milliseconds(static_cast<long long>(seconds * 1000.0 + 0.5));
-}
-
 // The listening socket when the port is owned (no --reuse-port): one
 // socket without SO_REUSEPORT, so that another server (this one started
 // twice, or anything else) cannot bind the port and take a share of its
@@ -339,7 +303,7 @@ fastrt_h2::milliseconds to_ms(double seconds) {
 // socket and the kernel spreads connections over them, and over other
 // processes' sockets on that port too (the point of the flag).
 fastrt::result<int> open_listening_socket(const options& o) {
-  auto fd = fastrt::tcp_listener::listen_socket(o.host, static_cast<std::uint16_t>(o.port), {.reuse_port = false});
+  auto fd = fastrt::tcp_listener::listen_socket(o.host, o.port, {.reuse_port = false});
   if (!fd && fd.error().value() == EADDRINUSE) {
     return fastrt::error(EADDRINUSE, o.host + ":" + std::to_string(o.port) +
                                          " is already in use (another server? --reuse-port shares it on purpose)");
@@ -406,12 +370,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fastrt-h2: starting Python: %s\n", runtime.error().message().data());
     return 1;
   }
-  py::executor_options executor_options;
-  executor_options.pinned_workers = static_cast<std::size_t>(o.pinned);
-  executor_options.pooled_threads = static_cast<std::size_t>(o.pooled_workers);
-  executor_options.pooled_interpreters = static_cast<std::size_t>(o.pooled_interpreters);
-  executor_options.main_workers = static_cast<std::size_t>(o.main_workers);
-  executor_options.queue_capacity = static_cast<std::size_t>(o.queue_capacity);
+  py::executor_options executor_options = o.workers;
   executor_options.handlers = {"fastrt:Request", o.app};
   auto executor = py::subinterpreter_executor::start(std::move(executor_options));
   if (!executor) {
@@ -420,18 +379,7 @@ int main(int argc, char** argv) {
   }
 
   fastrt_h2::app_context app;
-  app.config.max_concurrent_streams = static_cast<std::uint32_t>(o.max_concurrent_streams);
-  app.config.max_body_size = static_cast<std::size_t>(o.max_body_size);
-  app.config.max_connections = static_cast<std::size_t>(o.max_connections);
-  app.config.handler_timeout = to_ms(o.handler_timeout);
-  app.config.idle_timeout = to_ms(o.idle_timeout);
-  app.config.header_timeout = to_ms(o.header_timeout);
-  app.config.settings_ack_timeout = to_ms(o.settings_timeout);
-  app.config.shutdown_timeout = to_ms(o.shutdown_timeout);
-  app.config.send_timeout = to_ms(o.send_timeout);
-  app.config.body_timeout = to_ms(o.body_timeout);
-  app.config.max_buffered = static_cast<std::size_t>(o.max_buffered);
-  app.config.max_buffered_per_connection = static_cast<std::size_t>(o.max_buffered_per_connection);
+  app.config = o.limits;
   app.config.access_log = access_log;
   if (serves_demo(o) || o.cpp_demo_routes) app.routes = fastrt_h2::example_routes();  // else: every path is the app's
   app.executor = executor->get();
@@ -439,15 +387,15 @@ int main(int argc, char** argv) {
   app.app = fastrt_h2::python_app((*executor)->handler_of("fastrt:Request").value(),
                                   (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
 
-  std::vector<std::optional<fastrt::tcp_listener>> listeners(static_cast<std::size_t>(o.io_threads));
-  std::vector<io_thread_slot> slots(static_cast<std::size_t>(o.io_threads));
+  std::vector<std::optional<fastrt::tcp_listener>> listeners(o.io_threads);
+  std::vector<io_thread_slot> slots(o.io_threads);
   std::atomic<int> bound{0}, failed{0};
   auto threads = fastrt::io_threads::start(
-      static_cast<std::size_t>(o.io_threads),
+      o.io_threads,
       [&](fastrt::io_context& ctx, std::size_t index) -> fastrt::coro_task<> {
         // --reuse-port: a listener per thread; else thread 0 takes the owned socket.
         if (o.reuse_port || index == 0) {
-          auto listener = o.reuse_port ? fastrt::tcp_listener::bind(ctx, o.host, static_cast<std::uint16_t>(o.port))
+          auto listener = o.reuse_port ? fastrt::tcp_listener::bind(ctx, o.host, o.port)
                                        : fastrt::tcp_listener::adopt(ctx, std::exchange(owned_socket, -1));
           if (!listener) {
             std::fprintf(stderr, "fastrt-h2: %s: %s\n", listener.error().message().data(),
@@ -467,22 +415,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fastrt-h2: %s\n", threads.error().message().data());
     status = 1;
   } else {
-    while (bound.load() + failed.load() < o.io_threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (static_cast<std::size_t>(bound.load() + failed.load()) < o.io_threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (failed.load() != 0) {
       status = 1;
     } else {
-      std::printf("fastrt-h2: serving %s on http://%s:%ld (h2c) with %ld io thread(s); Python workers: %ld pinned, "
-                  "%ld pooled over %ld interpreter(s), %ld main\n",
-                  o.app.c_str(), o.host.c_str(), o.port, o.io_threads, o.pinned, o.pooled_workers,
-                  o.pooled_interpreters, o.main_workers);
+      std::printf("fastrt-h2: serving %s on http://%s:%u (h2c) with %zu io thread(s); Python workers: %zu pinned, "
+                  "%zu pooled over %zu interpreter(s), %zu main\n",
+                  o.app.c_str(), o.host.c_str(), static_cast<unsigned>(o.port), o.io_threads, o.workers.pinned_workers,
+                  o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers);
       int received = 0;
       while ((received = fastrt_h2::stop_signal()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
       std::fprintf(stderr, "fastrt-h2: %s: shutting down (up to --shutdown-timeout %g s; a second signal exits at once)\n",
-                   fastrt_h2::stop_signal_name(received), o.shutdown_timeout);
+                   fastrt_h2::stop_signal_name(received),
+                   static_cast<double>(o.limits.shutdown_timeout.count()) / 1000.0);
     }
     // Bounded: a handler that never returns or an app thread that never
     // ends must not keep the process alive (shutdown_control.hpp).
-    watchdog.emplace(to_ms(o.shutdown_timeout), std::chrono::milliseconds(900), in_flight);
+    watchdog.emplace(o.limits.shutdown_timeout, std::chrono::milliseconds(900), in_flight);
     (*threads)->stop();  // GOAWAY, requests in flight answer, connections close
   }
   if (watchdog) watchdog->step(fastrt_h2::shutdown_step::stopping_python_workers);
