@@ -66,16 +66,18 @@ struct use_stop_token {
 };
 
 // A is a forwarding-reference deduction: X& (awaited in place) or X (owned).
-// The token is the first parameter so that its copy is constructed first and
-// destroyed last, after the awaitable that reads it.
-// The awaitable is awaited as in detail/as_task.hpp (by name if an awaiter).
+// The owned awaitable is moved into a local: locals die before parameters, so
+// the token outlives it whatever order the compiler destroys parameters in
+// (g++ and clang differ). It is awaited as in detail/as_task.hpp (by name if
+// it is an awaiter).
 template <class A>
 coro_task<await_result_t<A>> await_with_stop_token(std::stop_token token, A awaitable) {
+  A operation = static_cast<A&&>(awaitable);
   co_await use_stop_token{&token};
   if constexpr (std::is_lvalue_reference_v<A> || is_awaiter<A>) {
-    co_return co_await awaitable;
+    co_return co_await operation;
   } else {
-    co_return co_await std::move(awaitable);
+    co_return co_await std::move(operation);
   }
 }
 
