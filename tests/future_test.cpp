@@ -2,6 +2,7 @@
 #include <fastrt/future.hpp>
 #include <fastrt/sync_wait.hpp>
 #include <fastrt/thread_pool.hpp>
+#include <fastrt/with_stop_token.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -254,9 +255,7 @@ TEST_CASE("a stop requested before the await cancels it without suspending; the 
   promise<int> p;
   auto f = p.get_future();
 
-  auto task = await_future(f);
-  task.handle().promise().set_stop_token(&token);
-  result<int> r = fastrt::sync_wait(std::move(task));
+  result<int> r = fastrt::sync_wait(fastrt::with_stop_token(await_future(f), token));
   REQUIRE_FALSE(r.has_value());
   REQUIRE(r.error() == fastrt::errc::canceled);
   REQUIRE(r.error().message().find("awaiting a future was canceled") != std::string_view::npos);
@@ -272,9 +271,7 @@ TEST_CASE("a value that is already there wins over a stop requested before the a
   promise<int> p;
   auto f = p.get_future();
   p.set_value(4);
-  auto task = await_future(f);
-  task.handle().promise().set_stop_token(&token);
-  REQUIRE(fastrt::sync_wait(std::move(task)).value() == 4);
+  REQUIRE(fastrt::sync_wait(fastrt::with_stop_token(await_future(f), token)).value() == 4);
 }
 
 TEST_CASE("a canceled await leaves the future usable: awaiting it again gets the value") {
@@ -283,9 +280,7 @@ TEST_CASE("a canceled await leaves the future usable: awaiting it again gets the
   source.request_stop();
   promise<int> p;
   auto f = p.get_future();
-  auto stopped = await_future(f);
-  stopped.handle().promise().set_stop_token(&token);
-  REQUIRE(fastrt::sync_wait(std::move(stopped)).error() == fastrt::errc::canceled);
+  REQUIRE(fastrt::sync_wait(fastrt::with_stop_token(await_future(f), token)).error() == fastrt::errc::canceled);
 
   std::thread completer([p = std::move(p)]() mutable {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -303,8 +298,7 @@ TEST_CASE("a stop requested while suspended resumes the awaiter at once, on its 
   auto f = p.get_future();
   std::atomic<bool> about_to_await{false};
 
-  auto task = await_future_on(pool, f, about_to_await);
-  task.handle().promise().set_stop_token(&token);
+  auto task = fastrt::with_stop_token(await_future_on(pool, f, about_to_await), token);
   std::thread stopper([&] {
     while (!about_to_await.load(std::memory_order_acquire)) std::this_thread::yield();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // let it suspend
@@ -332,8 +326,7 @@ TEST_CASE("resume_inline awaits are not cancellable: the value still arrives") {
     suspended.store(true);
     co_return co_await f.resume_inline();
   };
-  auto task = body();
-  task.handle().promise().set_stop_token(&token);
+  auto task = fastrt::with_stop_token(body(), token);
   std::thread completer([&] {
     while (!suspended.load()) std::this_thread::yield();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -385,9 +378,7 @@ TEST_CASE("stress: completion and stop race; the awaiter resumes exactly once wi
       ++resumptions;  // the coroutine ran on past the await once more
       co_return r;
     };
-    auto task = body();
-    task.handle().promise().set_stop_token(&token);
-    result<int> r = fastrt::sync_wait(std::move(task));
+    result<int> r = fastrt::sync_wait(fastrt::with_stop_token(body(), token));
     if (r) {
       ++values;
       if (r.value() != i) ++wrong;

@@ -4,6 +4,7 @@
 #include <fastrt/sync_wait.hpp>
 #include <fastrt/timer.hpp>
 #include <fastrt/when_all.hpp>
+#include <fastrt/with_stop_token.hpp>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -197,13 +198,12 @@ TEST_CASE("with_timeout reports a stopped caller as canceled, and huge sleeps do
       };
       co_return co_await fastrt::with_timeout(c, slow(c), 10s);
     }(*ctx);
-    const std::stop_token token = caller.get_token();
-    inner.handle().promise().set_stop_token(&token);
     auto stopper = [](io_context& c, std::stop_source& s) -> coro_task<> {
       (void)co_await fastrt::sleep_for(c, 10ms);
       s.request_stop();
     };
-    auto [outcome, unused] = co_await fastrt::when_all(std::move(inner), stopper(*ctx, caller));
+    auto [outcome, unused] = co_await fastrt::when_all(fastrt::with_stop_token(std::move(inner), caller.get_token()),
+                                                         stopper(*ctx, caller));
     co_return std::pair{waited, !outcome && outcome.error() == fastrt::errc::canceled};
   };
   auto [waited, canceled] = run_on(*ctx, body());

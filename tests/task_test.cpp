@@ -1,5 +1,6 @@
 #include <fastrt/sync_wait.hpp>
 #include <fastrt/task.hpp>
+#include <fastrt/with_stop_token.hpp>
 #include <pthread.h>
 
 #include <catch2/catch.hpp>
@@ -146,11 +147,8 @@ TEST_CASE("a task sees the stop token of whoever started it") {
   };
   auto outer = [&]() -> coro_task<bool> { co_return co_await inner(); };
 
-  auto task = outer();
-  const std::stop_token token = source.get_token();
-  task.handle().promise().set_stop_token(&token);
   source.request_stop();
-  REQUIRE(fastrt::sync_wait(std::move(task)));
+  REQUIRE(fastrt::sync_wait(fastrt::with_stop_token(outer(), source.get_token())));
 
   REQUIRE_FALSE(fastrt::sync_wait(inner()));  // no token: never stopped
 }

@@ -4,6 +4,7 @@
 #include <fastrt/task.hpp>
 #include <fastrt/thread_pool.hpp>
 #include <fastrt/when_all.hpp>
+#include <fastrt/with_stop_token.hpp>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -186,9 +187,7 @@ TEST_CASE("when_all children inherit the parent's stop token") {
     co_await when_all(std::move(range));
   };
   source.request_stop();
-  coro_task<void> top = parent();
-  top.handle().promise().set_stop_token(&token);
-  sync_wait(std::move(top));
+  sync_wait(fastrt::with_stop_token(parent(), token));
   REQUIRE(saw_parent_token.load() == 4);
 }
 

@@ -5,6 +5,7 @@
 #include <fastrt/thread_pool.hpp>
 #include <fastrt/when_all.hpp>
 #include <fastrt/when_any.hpp>
+#include <fastrt/with_stop_token.hpp>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -217,9 +218,7 @@ TEST_CASE("when_any forwards a stop request on the parent's token") {
       (void)unused;
       co_return index;
     };
-    coro_task<int> top = top_body();
-    top.handle().promise().set_stop_token(&token);
-    const int index = sync_wait(std::move(top));
+    const int index = sync_wait(fastrt::with_stop_token(top_body(), token));
     REQUIRE(index < 2);  // whichever stop callback ran first
     REQUIRE(a.saw_stop.load());
     REQUIRE(a.finished.load());
@@ -235,9 +234,7 @@ TEST_CASE("when_any forwards a stop request on the parent's token") {
     auto racing = [&]() -> coro_task<std::variant<int, int>> {
       co_return co_await when_any(wait_for_stop(a, 1), wait_for_stop(b, 2));
     };
-    coro_task<std::variant<int, int>> top = racing();
-    top.handle().promise().set_stop_token(&token);
-    auto r = sync_wait(std::move(top));
+    auto r = sync_wait(fastrt::with_stop_token(racing(), token));
     REQUIRE(r.index() == 0);
     REQUIRE(a.saw_stop.load());
     REQUIRE(b.saw_stop.load());
@@ -259,8 +256,7 @@ TEST_CASE("when_any forwards a parent stop requested from another thread") {
       auto rr = co_await when_any(std::move(tasks));  // the parent token is already stopped
       co_return r.index() + rr.index;
     };
-    coro_task<std::size_t> top = racing();
-    top.handle().promise().set_stop_token(&token);
+    coro_task<std::size_t> top = fastrt::with_stop_token(racing(), token);
     std::thread stopper([&] {
       std::this_thread::sleep_for(std::chrono::microseconds(200 * (round % 5)));
       source.request_stop();

@@ -55,6 +55,7 @@
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/tcp_stream.hpp>
 #include <fastrt/timer.hpp>
+#include <fastrt/with_stop_token.hpp>
 
 #include <algorithm>
 #include <array>
@@ -125,9 +126,7 @@ class h2_connection {
       co_return;
     }
     background_.spawn(watch());
-    auto reader = read_loop();
-    reader.handle().promise().set_stop_token(&reader_token_);
-    co_await std::move(reader);
+    co_await fastrt::with_stop_token(read_loop(), reader_token_);
 
     if (!finished_cleanly_) {
       // Peer gone, protocol error or a deadline: the GOAWAY (if any) and
@@ -282,7 +281,8 @@ class h2_connection {
   fastrt::coro_task<> end_of_input() {
     if (!sniffed_) co_return;
     eof_ = true;
-    if (busy_streams_ > 0 && !session_over()) (void)co_await sleep_within(ctx_, std::chrono::hours(24), &reader_token_);
+    if (busy_streams_ > 0 && !session_over())
+      (void)co_await fastrt::with_stop_token(fastrt::sleep_for(ctx_, std::chrono::hours(24)), reader_token_);
     if ((busy_streams_ > 0 && !session_over()) || close_code_ || closed_) co_return;  // a deadline or a failed send: cut
     nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
     co_await flush_within(std::chrono::seconds(1));
@@ -735,13 +735,9 @@ class h2_connection {
                              std::stop_token cancel) {
     response resp;
     if (handler) {
-      auto task = (*handler)(*req);
-      task.handle().promise().set_stop_token(&cut_token_);  // stopped when the connection is cut
-      resp = co_await std::move(task);
+      resp = co_await fastrt::with_stop_token((*handler)(*req), cut_token_);  // stopped when the connection is cut
     } else {
-      auto task = call_python(req, cancel);
-      task.handle().promise().set_stop_token(&cancel);
-      auto out = co_await std::move(task);
+      auto out = co_await fastrt::with_stop_token(call_python(req, cancel), cancel);
       if (!out && out.error() == fastrt::errc::canceled) co_return;  // reset by the client, or cut at shutdown
       resp = out ? std::move(out).value() : error_response(*req, out.error());
     }
@@ -829,9 +825,8 @@ class h2_connection {
             return fastrt::error(fastrt::errc::canceled, "the stream was reset before the app ran");
           return app(ctx, *req);
         });
-    auto awaiting = [](auto f) -> fastrt::coro_task<fastrt::result<response>> { co_return co_await std::move(f); };
-    if (app_.config.handler_timeout.count() <= 0) co_return co_await awaiting(std::move(future));
-    co_return co_await fastrt::with_timeout(ctx_, awaiting(std::move(future)), app_.config.handler_timeout);
+    if (app_.config.handler_timeout.count() <= 0) co_return co_await std::move(future);
+    co_return co_await fastrt::with_timeout(ctx_, std::move(future), app_.config.handler_timeout);
   }
 
   static response error_response(const request& req, const fastrt::error& e) {
@@ -964,8 +959,8 @@ class h2_connection {
     // C++ handlers: no timer per piece.)
     const bool timed = !before->handler && app_.config.handler_timeout.count() > 0;
     auto task = timed ? fastrt::with_timeout(ctx_, next(), app_.config.handler_timeout) : next();
-    task.handle().promise().set_stop_token(&cut_token_);  // a cut connection does not wait for a slow producer
-    auto piece = co_await std::move(task);
+    // A cut connection does not wait for a slow producer.
+    auto piece = co_await fastrt::with_stop_token(std::move(task), cut_token_);
     stream_data* found = closed_ ? nullptr : find_stream(id);
     if (!found) co_return;
     stream_data& s = *found;
@@ -1090,8 +1085,8 @@ class h2_connection {
         }
       }
       wake_ = std::stop_source();
-      const std::stop_token token = wake_.get_token();
-      (void)co_await sleep_within(ctx_, deadlines_.next(now, busy_streams_ == 0, final_goaway_at) - now, &token);
+      (void)co_await fastrt::with_stop_token(
+          fastrt::sleep_for(ctx_, deadlines_.next(now, busy_streams_ == 0, final_goaway_at) - now), wake_.get_token());
     }
   }
 
@@ -1152,9 +1147,7 @@ class h2_connection {
   fastrt::coro_task<> flush() {
     if (flushing_) co_return;
     flushing_ = true;
-    auto task = flush_now();
-    task.handle().promise().set_stop_token(&never_stops_);
-    co_await std::move(task);
+    co_await fastrt::with_stop_token(flush_now(), std::stop_token{});
     flushing_ = false;
     for (const std::coroutine_handle<> h : std::exchange(flush_waiters_, {})) ctx_.post(h);
     finish_if_done();
@@ -1179,18 +1172,8 @@ class h2_connection {
   // Shuts the socket down after `limit` unless `done` is requested first.
   // (A spawned task sees its scope's stop token, so the sleep gets `done`.)
   fastrt::coro_task<> cut_after(std::chrono::milliseconds limit, std::stop_token done) {
-    const fastrt::result<void> slept = co_await sleep_within(ctx_, limit, &done);
+    const fastrt::result<void> slept = co_await fastrt::with_stop_token(fastrt::sleep_for(ctx_, limit), done);
     if (slept) (void)stream_.shutdown(SHUT_RDWR);
-  }
-
-  // sleep_for, stopped by `*token` (which must outlive the sleep).
-  static fastrt::coro_task<fastrt::result<void>> sleep_within(fastrt::io_context& ctx, std::chrono::nanoseconds d,
-                                                              const std::stop_token* token) {
-    auto nap = [](fastrt::io_context& c, std::chrono::nanoseconds n) -> fastrt::coro_task<fastrt::result<void>> {
-      co_return co_await fastrt::sleep_for(c, n);
-    }(ctx, d);
-    nap.handle().promise().set_stop_token(token);
-    co_return co_await std::move(nap);
   }
 
   struct flush_waiter {
@@ -1244,21 +1227,15 @@ class h2_connection {
         if (!chunk || chunk->empty()) co_return;
       }
     };
-    auto task = fastrt::with_timeout(ctx_, drain(stream_), std::chrono::seconds(1));
-    task.handle().promise().set_stop_token(&never_stops_);
-    (void)co_await std::move(task);
+    (void)co_await fastrt::with_stop_token(fastrt::with_timeout(ctx_, drain(stream_), std::chrono::seconds(1)),
+                                           std::stop_token{});
     stream_.close();
   }
 
   fastrt::coro_task<bool> send_unstoppable(std::string bytes) {
-    auto task = [](fastrt::tcp_stream& s, std::string b) -> fastrt::coro_task<bool> {
-      co_return (co_await s.send(b)).has_value();
-    }(stream_, std::move(bytes));
-    task.handle().promise().set_stop_token(&never_stops_);
-    co_return co_await std::move(task);
+    auto send = stream_.send(bytes);  // an awaiter that cannot move: awaited in place
+    co_return (co_await fastrt::with_stop_token(send, std::stop_token{})).has_value();
   }
-
-  static inline const std::stop_token never_stops_{};
 
   fastrt::io_context& ctx_;
   fastrt::tcp_stream& stream_;

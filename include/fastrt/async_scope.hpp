@@ -108,7 +108,7 @@ class async_scope {
     }
     if (!spawned_.load(std::memory_order_relaxed)) spawned_.store(true, std::memory_order_relaxed);
     // The scope outlives its tasks (enforced above), so a pointer suffices.
-    task.handle().promise().set_stop_token(&stop_token_);
+    detail::install_stop_token(task.handle().promise(), &stop_token_);
     detail::scope_runner runner = detail::run_in_scope(std::move(task));
     runner.handle.promise().scope = this;
     runner.handle.resume();

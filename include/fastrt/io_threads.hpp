@@ -87,7 +87,7 @@ class io_threads {
       c.stop();
     };
     coro_task<> task = driver(*ctx, main_(*ctx, index));
-    task.handle().promise().set_stop_token(&token_);
+    detail::install_stop_token(task.handle().promise(), &token_);
     // Start it on the loop, so that its first io happens on the issuer thread.
     ctx->post(task.handle());
     ctx->run();

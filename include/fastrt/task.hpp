@@ -13,8 +13,10 @@
 //
 // Cancellation: each task sees the std::stop_token of whoever started it
 // (`co_await fastrt::this_task::stop_token()`); when_any and async_scope
-// install their own. The token is inherited by pointer, so plain awaits
-// cost no reference counting.
+// install their own, and with_stop_token.hpp gives one to any await. The
+// token is inherited by pointer, so plain awaits cost no reference counting;
+// the pointer is the library's business (detail::install_stop_token): users
+// never hold a token for a task, they pass one by value to with_stop_token.
 //
 // Thread-safety: a task may be resumed on any thread, but by one at a time.
 // Exceptions: fastrt builds with -fno-exceptions; should an exception escape a
@@ -69,20 +71,32 @@ class task_promise_base {
   std::coroutine_handle<> early_return() const noexcept {
     return continuation_ ? continuation_ : std::noop_coroutine();
   }
+  // The token this task sees, or null (then it inherits its awaiter's when
+  // first awaited). Read by every cancellable awaiter of the library.
   const std::stop_token* stop_token_ptr() const noexcept { return stop_token_; }
-  void set_stop_token(const std::stop_token* token) noexcept { stop_token_ = token; }
 
  private:
+  // Only the library installs tokens, each pointing to a copy it keeps alive
+  // for as long as the task can run (a combinator's state, a scope, the frame
+  // of with_stop_token).
+  friend void install_stop_token(task_promise_base& promise, const std::stop_token* token) noexcept;
+
   std::coroutine_handle<> continuation_;
   const std::stop_token* stop_token_ = nullptr;
 };
+
+// Internal hook: makes `promise`'s task see `*token`, which must outlive
+// every run of the task. Not an API: with_stop_token() is (it owns the token).
+inline void install_stop_token(task_promise_base& promise, const std::stop_token* token) noexcept {
+  promise.stop_token_ = token;
+}
 
 // Copies the caller's stop token into the callee when the caller is a
 // fastrt coroutine; foreign coroutines simply pass no token.
 template <class Callee, class Caller>
 void inherit_stop_token(Callee& callee, std::coroutine_handle<Caller> caller) noexcept {
   if constexpr (requires { caller.promise().stop_token_ptr(); }) {
-    if (!callee.stop_token_ptr()) callee.set_stop_token(caller.promise().stop_token_ptr());
+    if (!callee.stop_token_ptr()) install_stop_token(callee, caller.promise().stop_token_ptr());
   }
 }
 

@@ -4,21 +4,26 @@
 //   co_await fastrt::sleep_for(ctx, 10ms);                       // result<void>
 //   auto r = co_await fastrt::with_timeout(ctx, fetch(), 2s);    // result<T>
 //
+//   auto v = co_await fastrt::with_timeout(ctx, std::move(future), 2s);  // any awaitable
+//
 // A sleep is one IORING_OP_TIMEOUT: no timer thread, no timer wheel of ours.
 // It ends early with errc::canceled when the awaiting coroutine's stop token
-// is triggered. with_timeout runs the task and a timer side by side
-// (when_any): whichever finishes first asks the other to stop, and both are
-// awaited to the end, so a timed-out task has really stopped (its io
-// cancelled) when with_timeout returns errc::timed_out.
+// is triggered (with_stop_token.hpp sets one for a single await). with_timeout
+// runs the awaitable and a timer side by side (when_any): whichever finishes
+// first asks the other to stop, and both are awaited to the end, so a
+// timed-out operation has really stopped (its io cancelled, its future await
+// abandoned) when with_timeout returns errc::timed_out.
 //
 // Thread-safety: await on the context's loop thread.
 // Cost: one frame-allocator block per sleep; with_timeout adds when_any's
-// stop_source.
+// stop_source, and one block to carry an awaitable that is not a coro_task.
 #pragma once
 
 #include <chrono>
 #include <variant>
 
+#include "detail/as_task.hpp"
+#include "detail/awaitable_traits.hpp"
 #include "detail/io_awaiter.hpp"
 #include "io_context.hpp"
 #include "result.hpp"
@@ -89,19 +94,14 @@ inline detail::sleep_awaitable sleep_until(io_context& ctx, std::chrono::steady_
   return {ctx, deadline.time_since_epoch(), true};
 }
 
-// Runs `task`; if it has not finished after `limit`, asks it to stop (its
-// stop token), waits for it to wind down and returns errc::timed_out. If the
-// caller itself is stopped first, returns errc::canceled.
 namespace detail {
 inline coro_task<result<void>> timer_task(io_context& ctx, std::chrono::nanoseconds duration) {
   co_return co_await sleep_for(ctx, duration);
 }
-}  // namespace detail
 
-template <class T, class Rep, class Period>
-coro_task<ensure_result_t<T>> with_timeout(io_context& ctx, coro_task<T> task,
-                                           std::chrono::duration<Rep, Period> limit) {
-  auto outcome = co_await when_any(std::move(task), detail::timer_task(ctx, detail::saturating_nanoseconds(limit)));
+template <class T>
+coro_task<ensure_result_t<T>> race_timer(io_context& ctx, coro_task<T> task, std::chrono::nanoseconds limit) {
+  auto outcome = co_await when_any(std::move(task), timer_task(ctx, limit));
   if (outcome.index() == 1) {
     // The timer finished first: it fired (a timeout), or it was stopped with
     // everything else because our own caller was stopped (pass that on).
@@ -114,6 +114,21 @@ coro_task<ensure_result_t<T>> with_timeout(io_context& ctx, coro_task<T> task,
   } else {
     co_return std::move(std::get<0>(outcome));
   }
+}
+}  // namespace detail
+
+// Awaits `awaitable` (a coro_task, an awaitable_future, anything co_await
+// accepts, see detail/as_task.hpp); if it has not finished after `limit`,
+// asks it to stop (its stop token), waits for it to wind down and returns
+// errc::timed_out. If the caller itself is stopped first, returns
+// errc::canceled. An awaitable that ignores its stop token (a future awaited
+// with resume_inline(), a task that never checks) delays the timeout until
+// it finishes, and then its value is dropped for errc::timed_out.
+template <class A, class Rep, class Period>
+  requires detail::awaitable<A>
+coro_task<ensure_result_t<detail::await_result_t<A>>> with_timeout(io_context& ctx, A&& awaitable,
+                                                                    std::chrono::duration<Rep, Period> limit) {
+  return detail::race_timer(ctx, detail::as_task(std::forward<A>(awaitable)), detail::saturating_nanoseconds(limit));
 }
 
 }  // namespace fastrt

@@ -164,7 +164,7 @@ class when_any_awaiter {
  private:
   template <std::size_t... I>
   void start_all(std::index_sequence<I...>) noexcept {
-    ((std::get<I>(tasks_).handle().promise().set_stop_token(state_.token()),
+    ((install_stop_token(std::get<I>(tasks_).handle().promise(), state_.token()),
       children_[I] = when_any_child<I>(std::move(std::get<I>(tasks_)), state_),
       state_.start(children_[I])),
      ...);
@@ -193,7 +193,7 @@ class when_any_range_awaiter {
     children_.resize(n);
     state_.arm(n, parent);
     for (std::size_t i = 0; i < n; ++i) {
-      tasks_[i].handle().promise().set_stop_token(state_.token());
+      install_stop_token(tasks_[i].handle().promise(), state_.token());
       children_[i] = when_any_range_child(std::move(tasks_[i]), state_, i);
       state_.start(children_[i]);
     }

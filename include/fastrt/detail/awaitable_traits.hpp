@@ -18,6 +18,11 @@ decltype(auto) get_awaiter(A&& a) {
   }
 }
 
+// True when A is its own awaiter (no operator co_await of its own).
+template <class A>
+concept is_awaiter = !requires(A&& a) { std::forward<A>(a).operator co_await(); } &&
+                     !requires(A&& a) { operator co_await(std::forward<A>(a)); };
+
 template <class A>
 using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
 

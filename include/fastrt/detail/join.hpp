@@ -116,7 +116,7 @@ class join_child {
   // Runs the child on this thread until it first suspends or finishes.
   void start(join_counter& counter, const std::stop_token* token) noexcept {
     handle_.promise().set_counter(&counter);
-    handle_.promise().set_stop_token(token);
+    install_stop_token(handle_.promise(), token);
     handle_.resume();
   }
 
