@@ -42,6 +42,22 @@ fastrt::result<seen> where(py::call_context& ctx) {
   return seen{ctx.kind(), ctx.worker_index(), ctx.interpreter_index(), ctx.interp().id()};
 }
 
+// A started worker on the main interpreter.
+struct main_worker {
+  main_worker(std::size_t batch, py::producers who, std::size_t capacity)
+      : crew(batch), w(nullptr, worker_kind::main, 0, &slot, who, capacity) {
+    fastrt::test::python_runtime();
+    slot.kind = worker_kind::main;
+    slot.interp = &py::interpreter::main();
+    w.start(crew);
+    started = crew.wait_started(1).has_value();
+  }
+  py::detail::interpreter_slot slot;
+  py::detail::worker_crew crew;
+  py::detail::worker w;
+  bool started = false;
+};
+
 }  // namespace
 
 TEST_CASE("a pinned worker creates its interpreter, runs jobs in it and ends it") {
@@ -74,14 +90,10 @@ TEST_CASE("a pinned worker creates its interpreter, runs jobs in it and ends it"
 }
 
 TEST_CASE("a main worker runs jobs in order on the main interpreter") {
-  fastrt::test::python_runtime();
-  py::detail::interpreter_slot slot;
-  slot.kind = worker_kind::main;
-  slot.interp = &py::interpreter::main();
-  py::detail::worker_crew crew(2);  // several batches
-  py::detail::worker w(nullptr, worker_kind::main, 0, &slot, py::producers::one, 8);
-  w.start(crew);
-  REQUIRE(crew.wait_started(1).has_value());
+  main_worker m(2, py::producers::one, 8);  // several batches
+  REQUIRE(m.started);
+  auto& w = m.w;
+  auto& slot = m.slot;
   std::vector<int> order;  // written by the worker only
   std::vector<fastrt::awaitable_future<fastrt::result<void>>> futures;
   for (int i = 0; i < 20; ++i) futures.push_back(submit(w, [&order, i](py::call_context&) { order.push_back(i); }));
@@ -98,14 +110,10 @@ TEST_CASE("a main worker runs jobs in order on the main interpreter") {
 }
 
 TEST_CASE("jobs not started by the shutdown deadline fail with timed_out") {
-  fastrt::test::python_runtime();
-  py::detail::interpreter_slot slot;
-  slot.kind = worker_kind::main;
-  slot.interp = &py::interpreter::main();
-  py::detail::worker_crew crew(64);
-  py::detail::worker w(nullptr, worker_kind::main, 0, &slot, py::producers::many, 16);
-  w.start(crew);
-  REQUIRE(crew.wait_started(1).has_value());
+  main_worker m(64, py::producers::many, 16);
+  REQUIRE(m.started);
+  auto& w = m.w;
+  auto& crew = m.crew;
   std::atomic<bool> running{false}, release{false};
   auto busy = submit(w, [&](py::call_context&) {
     running.store(true, std::memory_order_release);
@@ -132,14 +140,9 @@ TEST_CASE("jobs not started by the shutdown deadline fail with timed_out") {
 }
 
 TEST_CASE("a worker pushing into its own full inbox fails that job instead of waiting") {
-  fastrt::test::python_runtime();
-  py::detail::interpreter_slot slot;
-  slot.kind = worker_kind::main;
-  slot.interp = &py::interpreter::main();
-  py::detail::worker_crew crew(64);
-  py::detail::worker w(nullptr, worker_kind::main, 0, &slot, py::producers::many, 2);
-  w.start(crew);
-  REQUIRE(crew.wait_started(1).has_value());
+  main_worker m(64, py::producers::many, 2);
+  REQUIRE(m.started);
+  auto& w = m.w;
   using future_type = fastrt::awaitable_future<fastrt::result<int>>;
   std::vector<future_type> queued;  // filled by the worker, read after join
   auto filler = submit(w, [&](py::call_context&) {
