@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -36,6 +37,26 @@ TEST_CASE("a gate that never opened closes (a failed start)") {
   CHECK_FALSE(gate.pass([] {}));
 }
 
+TEST_CASE("close() waits for a submission that is inside") {
+  submission_gate gate;
+  gate.open();
+  std::atomic<bool> entered{false}, left{false};
+  bool passed = false;
+  std::thread submitter([&] {
+    passed = gate.pass([&] {
+      entered.store(true, std::memory_order_release);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // e.g. an inbox push waiting for room
+      left.store(true, std::memory_order_release);
+    });
+  });
+  while (!entered.load(std::memory_order_acquire)) std::this_thread::yield();
+  REQUIRE(gate.close());
+  const bool left_before_close_returned = left.load(std::memory_order_acquire);
+  submitter.join();
+  CHECK(passed);
+  CHECK(left_before_close_returned);
+}
+
 TEST_CASE("after close() returns, no submission is inside and none gets in") {
   for (int round = 0; round < 50; ++round) {
     submission_gate gate;
@@ -49,6 +70,7 @@ TEST_CASE("after close() returns, no submission is inside and none gets in") {
         for (int i = 0; i < 2000; ++i) {
           (void)gate.pass([&] {
             inside.fetch_add(1, std::memory_order_acq_rel);
+            std::this_thread::yield();  // widen the window close() must wait out
             if (closed.load(std::memory_order_acquire)) late.fetch_add(1, std::memory_order_relaxed);
             inside.fetch_sub(1, std::memory_order_acq_rel);
           });
