@@ -20,6 +20,9 @@
 // first idle one (kinds in the order pinned, pooled, main; within a kind
 // from a rotating position), else the lowest score. Inboxes are per worker
 // and nothing moves between them. try_submit* never wait for room.
+// The executor's state is its gate's: starting (launching workers,
+// loading handlers), accepting, closed (shutdown began: draining, then
+// joined); submissions and loads outside `accepting` fail with canceled.
 //
 // Thread-safety: submit*/try_submit*/load from any thread, except that with
 // pinned_producers == producers::one every submission to pinned workers (and
