@@ -1,0 +1,239 @@
+// fastrt/python/worker.hpp — one executor worker: a thread, the interpreter
+// it runs in, its inbox and its load; and what the workers of one executor
+// share (start-up report, batch size, shutdown deadline).
+//
+//   detail::worker_crew crew(batch);
+//   detail::worker w(owner, worker_kind::pinned, 0, &slot, producers::many, 4096);
+//   w.start(crew);  crew.wait_started(1);     // the thread runs, its interpreter exists
+//   w.push(j);                                // or w.offer(j): no waiting
+//   crew.set_deadline(grace);  w.close();  w.join();
+//
+// Lifecycle of the thread: a pinned worker creates its own-GIL
+// subinterpreter (the thread that owns it creates it) and reports to the
+// crew; pooled and main workers attach the interpreter of their slot (made
+// by the executor). Then, until its inbox is closed and empty: sleep while
+// empty, take the GIL, run up to `batch` jobs, release the GIL. A job that
+// has not started when the shutdown deadline has passed fails with
+// errc::timed_out (a running one is not interrupted). At the end a pinned
+// worker drops its handlers and ends its interpreter; the others release
+// their thread state (the executor ends pooled interpreters).
+//
+// In flight: a job counts in the worker's load from its push until it is
+// done (see worker_load.hpp). push() waits for room (inbox back-pressure);
+// a worker pushing into its own full inbox would wait forever, so that job
+// fails with resource_unavailable_try_again instead.
+//
+// Thread-safety: offer/push from any thread (one at a time with
+// producers::one); start/close/join from the owner; current() is this
+// thread's worker. Cost: see inbox.hpp and worker_load.hpp; GIL
+// re-acquisition once per batch.
+#pragma once
+
+#include <Python.h>
+#include <pthread.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "../error.hpp"
+#include "../result.hpp"
+#include "call_context.hpp"
+#include "handler_registry.hpp"
+#include "inbox.hpp"
+#include "interpreter.hpp"
+#include "job.hpp"
+#include "worker_load.hpp"
+
+namespace fastrt::python::detail {
+
+// One interpreter that jobs run in, and the handlers resolved in it.
+struct interpreter_slot {
+  std::unique_ptr<interpreter> owned;  // pinned / pooled; null for main
+  interpreter* interp = nullptr;
+  worker_kind kind = worker_kind::pinned;
+  std::size_t index = 0;
+  handler_table handlers;
+};
+
+// What the workers of one executor share.
+class worker_crew {
+ public:
+  explicit worker_crew(std::size_t batch) noexcept : batch_(batch == 0 ? 1 : batch) {}
+
+  std::size_t batch() const noexcept { return batch_; }
+
+  // Each worker reports once, with its start-up failure or null.
+  void report_started(const error* failure) {
+    std::lock_guard lock(start_mutex_);
+    if (failure && start_error_.empty()) start_error_ = std::string(failure->message());
+    ++started_;
+    start_cv_.notify_all();
+  }
+  // Waits for `workers` reports; the first failure's text as an error.
+  result<void> wait_started(std::size_t workers) {
+    std::unique_lock lock(start_mutex_);
+    start_cv_.wait(lock, [&] { return started_ == workers; });
+    if (!start_error_.empty()) return error(std::errc::resource_unavailable_try_again, start_error_);
+    return {};
+  }
+
+  // Jobs not started `grace` from now fail (never, with the default).
+  void set_deadline(std::chrono::nanoseconds grace) noexcept {
+    const std::int64_t now = steady_now_ns();
+    const std::int64_t limit = grace.count() >= no_deadline - now ? no_deadline : now + grace.count();
+    deadline_ns_.store(limit, std::memory_order_release);
+  }
+  bool past_deadline() const noexcept {
+    const std::int64_t deadline = deadline_ns_.load(std::memory_order_acquire);
+    return deadline != no_deadline && steady_now_ns() > deadline;
+  }
+  void count_late() noexcept { late_.fetch_add(1, std::memory_order_relaxed); }
+  // Read after the workers are joined.
+  std::size_t late() const noexcept { return late_.load(std::memory_order_acquire); }
+
+ private:
+  static constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::max();
+  const std::size_t batch_;
+  std::atomic<std::int64_t> deadline_ns_{no_deadline};
+  std::atomic<std::size_t> late_{0};
+  std::mutex start_mutex_;
+  std::condition_variable start_cv_;
+  std::size_t started_ = 0;
+  std::string start_error_;
+};
+
+class worker {
+ public:
+  worker(const void* owner, worker_kind kind, std::size_t index, interpreter_slot* slot, producers who,
+         std::size_t capacity)
+      : owner_(owner), kind_(kind), index_(index), slot_(slot), box_(who, capacity) {}
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+  ~worker() { join(); }
+
+  worker_kind kind() const noexcept { return kind_; }
+  std::size_t index() const noexcept { return index_; }
+  interpreter_slot* slot() const noexcept { return slot_; }
+  const worker_load& load() const noexcept { return load_; }
+  // Whose worker this is (the executor that made it).
+  const void* owner() const noexcept { return owner_; }
+  // The worker the calling thread is; null on other threads.
+  static worker* current() noexcept { return current_; }
+
+  void start(worker_crew& crew) {
+    thread_ = std::thread([this, &crew] { run(crew); });
+  }
+  // The thread ends once what is queued has run (or failed).
+  void close() noexcept { box_.close(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Queues j without waiting; counts it in flight when queued.
+  bool offer(const job& j) {
+    load_.add_queued();
+    if (box_.try_push(j)) return true;
+    load_.remove_queued();
+    return false;
+  }
+
+  // Queues j, waiting for room (see "In flight").
+  void push(const job& j) {
+    if (offer(j)) return;
+    if (current_ == this) {
+      static const error full(std::errc::resource_unavailable_try_again,
+                              "subinterpreter_executor: a worker submitted to its own full inbox");
+      j.fail(full);
+      return;
+    }
+    load_.add_queued();  // counted while it waits for room
+    box_.push_waiting(j);
+  }
+
+ private:
+  void run(worker_crew& crew) {
+    name_thread();
+    if (kind_ == worker_kind::pinned) {
+      auto created = interpreter::create();  // the thread that owns it creates it
+      if (!created) {
+        crew.report_started(&created.error());
+        while (box_.wait_for_data()) fail_queued(crew.batch());  // nothing is queued for it, but stay correct
+        return;
+      }
+      slot_->owned = std::move(created).value();
+      slot_->interp = slot_->owned.get();
+    }
+    crew.report_started(nullptr);
+
+    current_ = this;
+    PyThreadState* state = slot_->interp->thread_state();  // once per (thread, interpreter)
+    call_context ctx(kind_, index_, slot_->index, slot_->interp, &slot_->handlers, &load_);
+    auto run_one = [&](job&& j) {
+      ctx.job_begins();
+      if (crew.past_deadline()) {
+        crew.count_late();
+        static const error late(errc::timed_out,
+                                "subinterpreter_executor shut down: the deadline passed before this job started");
+        j.fail(late);
+      } else {
+        j.run(ctx);  // counts the job finished before completing its future
+      }
+      ctx.job_finished();  // when it did not (failed, or thrown through)
+    };
+    while (box_.wait_for_data()) {
+      PyEval_RestoreThread(state);
+      box_.drain(run_one, crew.batch());
+      PyEval_SaveThread();
+    }
+    current_ = nullptr;
+
+    if (kind_ == worker_kind::pinned) {
+      PyEval_RestoreThread(state);
+      slot_->handlers.clear();
+      PyEval_SaveThread();
+      if (auto ended = slot_->owned->end(); !ended) ended.error().print(stderr, "fastrt: ending a pinned interpreter");
+      slot_->owned.reset();
+      slot_->interp = nullptr;
+    } else {
+      slot_->interp->release_thread();
+    }
+  }
+
+  void fail_queued(std::size_t batch) {
+    static const error failure(std::errc::resource_unavailable_try_again, "worker has no interpreter");
+    box_.drain(
+        [this](job&& j) {
+          j.fail(failure);
+          load_.remove_queued();
+        },
+        batch);
+  }
+
+  // "py-pinned-3", "py-pooled-0", "py-main-1" in top -H, gdb, /proc/PID/task/*/comm
+  // (Linux keeps 15 characters).
+  void name_thread() const noexcept {
+    char name[16];
+    std::snprintf(name, sizeof name, "py-%s-%zu", to_string(kind_), index_);
+    (void)pthread_setname_np(pthread_self(), name);
+  }
+
+  const void* owner_;
+  worker_kind kind_;
+  std::size_t index_;
+  interpreter_slot* slot_;
+  inbox box_;
+  worker_load load_;
+  std::thread thread_;
+  static inline thread_local worker* current_ = nullptr;
+};
+
+}  // namespace fastrt::python::detail
