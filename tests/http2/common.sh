@@ -39,3 +39,27 @@ wait_serving() {
 }
 
 curl_h2() { curl -s --max-time 20 --http2-prior-knowledge "$@"; }
+
+# For scripts that start fastrt-h2 themselves; they set server_bin, here
+# (tests/http2), work (a temporary folder) and pid (empty) first.
+# stop_server: kills the server started last, if it still runs.
+stop_server() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  pid=
+}
+
+# start_app APP FLAGS...: fastrt-h2 serving APP (module:function in
+# tests/http2) on a free port ($port, $url, $pid), its stdout and stderr in
+# $work/server.out and .err; stops the previous one first. False, with the
+# server's output shown, when it does not start.
+start_app() {
+  stop_server
+  port=$(free_port)
+  url=http://127.0.0.1:$port
+  rm -f "$work/server.out" "$work/server.err"  # the previous server's "serving" line must not count
+  "$server_bin" --port "$port" --app "$1" --app-dir "$here" "${@:2}" >"$work/server.out" 2>"$work/server.err" &
+  pid=$!
+  wait_serving "$pid" "$work/server.out" && return 0
+  echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"
+  return 1
+}

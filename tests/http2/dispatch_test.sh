@@ -12,25 +12,12 @@ server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pid=
-stop_server() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  pid=
-}
 trap 'stop_server; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-# start_server FLAGS...: workers_app on a free port ($port, $url, $pid).
-start_server() {
-  stop_server
-  port=$(free_port)
-  url=http://127.0.0.1:$port
-  rm -f "$work/server.out"
-  "$server_bin" --port "$port" --app workers_app:app --app-dir "$here" "$@" >"$work/server.out" 2>"$work/server.err" &
-  pid=$!
-  wait_serving "$pid" "$work/server.out" && return 0
-  echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"; exit 1
-}
+# start_server FLAGS...: workers_app:app on a free port ($port, $url, $pid).
+start_server() { start_app workers_app:app "$@" || exit 1; }
 
 # quick_beside_blocked NAME CLIENTS: 5 rounds of one 0.8 s request on one
 # worker and, meanwhile, 40 quick requests per client (h2load: CLIENTS

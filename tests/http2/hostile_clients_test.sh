@@ -9,23 +9,13 @@ server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pid=
-stop_server() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  pid=
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-start_server() {
-  stop_server
-  port=$(free_port)
-  rm -f "$work/server.out"
-  "$server_bin" --port "$port" --app test_app:app --app-dir "$here" "$@" >"$work/server.out" 2>"$work/server.err" &
-  pid=$!
-  wait_serving "$pid" "$work/server.out" && return 0
-  echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"; exit 1
-}
+# start_server FLAGS...: test_app:app on a free port ($port, $url, $pid).
+start_server() { start_app test_app:app "$@" || exit 1; }
+
 hostile() {  # hostile CHECK: hostile_clients.py against the running server
   timeout 60 /usr/bin/python3 "$here/hostile_clients.py" "$1" "$port" --pid "$pid" >"$work/hostile.out" 2>&1
   local status=$?

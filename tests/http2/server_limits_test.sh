@@ -8,26 +8,14 @@ server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pid=
-stop_server() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  pid=
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-# start_server FLAGS...: the test app on a free port ($port, $url, $pid).
-start_server() {
-  stop_server
-  port=$(free_port)
-  url=http://127.0.0.1:$port
-  rm -f "$work/server.out"  # the previous server's "serving" line must not count
-  # --cpp-demo-routes: the streaming cases use the C++ /cpp/stream route.
-  "$server_bin" --port "$port" --app test_app:app --app-dir "$here" --cpp-demo-routes "$@" >"$work/server.out" 2>"$work/server.err" &
-  pid=$!
-  wait_serving "$pid" "$work/server.out" && return 0
-  echo "FAIL server did not start with: $*"; cat "$work/server.out" "$work/server.err"; exit 1
-}
+# start_server FLAGS...: test_app:app on a free port ($port, $url, $pid), with
+# the C++ demo routes (the streaming cases use /cpp/stream).
+start_server() { start_app test_app:app --cpp-demo-routes "$@" || exit 1; }
+
 raw() {  # raw CHECK: server_limits.py against the running server
   /usr/bin/python3 "$here/server_limits.py" "$1" "$port" >"$work/raw.out" 2>&1
   local status=$?

@@ -7,21 +7,11 @@ server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pid=
-stop_server() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
-  pid=
-}
 trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
 
-port=$(free_port)
-"$server_bin" --port "$port" --pinned 1 --header-timeout 1 --app validation_app:app --app-dir "$here" \
-  --access-log "$work/access.log" >"$work/server.out" 2>"$work/server.err" &
-pid=$!
-if ! wait_serving "$pid" "$work/server.out"; then
-  echo "FAIL server did not start"; cat "$work/server.out" "$work/server.err"; exit 1
-fi
+start_app validation_app:app --pinned 1 --header-timeout 1 --access-log "$work/access.log" || exit 1
 
 timeout 240 /usr/bin/python3 "$here/validation.py" "$port" "$work/access.log" "$work/server.err" >"$work/raw.out" 2>&1
 status=$?
