@@ -19,8 +19,14 @@ function(fastrt_add_header_check)
     # check is built with fastrt::python's include path, so an include of
     # Python.h (directly or through fastrt/python/) would compile, and the
     # #error below catches it.
+    # The Python bridge (fastrt/http2/python/) is the one exception: it joins
+    # both layers, so it needs both and is allowed Python.h.
     set(extra "")
-    if(header MATCHES "^fastrt/http2/")
+    if(header MATCHES "^fastrt/http2/python/")
+      if(NOT FASTRT_HAVE_HTTP2 OR NOT FASTRT_HAVE_PYTHON)
+        continue()
+      endif()
+    elseif(header MATCHES "^fastrt/http2/")
       if(NOT FASTRT_HAVE_HTTP2)
         continue()
       endif()

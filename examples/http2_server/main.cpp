@@ -11,6 +11,9 @@
 // Bad arguments: one-line error, exit 2. The port is owned (no SO_REUSEPORT,
 // a port in use is an error) unless --reuse-port: see open_listening_socket.
 #include <fastrt/async_scope.hpp>
+#include <fastrt/http2/python/app.hpp>
+#include <fastrt/http2/python/in_flight_calls.hpp>
+#include <fastrt/http2/python/module.hpp>
 #include <fastrt/io_threads.hpp>
 #include <fastrt/python/runtime.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
@@ -38,8 +41,6 @@
 #include "cli.hpp"
 #include "cpp_handlers.hpp"
 #include "h2_session.hpp"
-#include "in_flight.hpp"
-#include "python_app.hpp"
 #include "server_config.hpp"
 #include "shutdown_control.hpp"
 
@@ -364,7 +365,7 @@ int main(int argc, char** argv) {
     if (std::string installed = installed_demo_dir(); !installed.empty()) runtime_options.path.push_back(installed);
     runtime_options.path.push_back(FASTRT_H2_DEMO_DIR);
   }
-  runtime_options.builtins.push_back({"fastrt", &fastrt_h2::pymod::init});  // fastrt.Request, fastrt.Response
+  runtime_options.builtins.push_back({"fastrt", &fastrt::http2::python::init});  // fastrt.Request, fastrt.Response
   auto runtime = py::runtime::start(std::move(runtime_options));
   if (!runtime) {
     std::fprintf(stderr, "fastrt-h2: starting Python: %s\n", runtime.error().message().data());
@@ -383,8 +384,8 @@ int main(int argc, char** argv) {
   app.config.access_log = access_log;
   if (serves_demo(o) || o.cpp_demo_routes) app.routes = fastrt_h2::example_routes();  // else: every path is the app's
   app.executor = executor->get();
-  fastrt_h2::in_flight_calls in_flight;  // what a stuck shutdown names
-  app.app = fastrt_h2::python_app((*executor)->handler_of("fastrt:Request").value(),
+  fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
+  app.app = fastrt::http2::python::python_app((*executor)->handler_of("fastrt:Request").value(),
                                   (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
 
   std::vector<std::optional<fastrt::tcp_listener>> listeners(o.io_threads);

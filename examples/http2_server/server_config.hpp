@@ -4,6 +4,7 @@
 // budget.
 #pragma once
 
+#include <fastrt/http2/python/app.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 
 #include <atomic>
@@ -11,9 +12,10 @@
 
 #include "cpp_handlers.hpp"
 #include "http2_names.hpp"
-#include "python_app.hpp"
 
 namespace fastrt_h2 {
+
+using fastrt::http2::python::python_app;  // the library's Python handler
 
 // Shared by every connection of every io thread. Read-only while serving,
 // except the connection counter and the body budget.

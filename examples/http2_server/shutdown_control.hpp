@@ -22,6 +22,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fastrt/http2/python/in_flight_calls.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -31,9 +33,9 @@
 #include <string>
 #include <thread>
 
-#include "in_flight.hpp"
-
 namespace fastrt_h2 {
+
+using fastrt::http2::python::in_flight_calls;
 
 namespace detail {
 

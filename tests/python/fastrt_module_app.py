@@ -1,4 +1,4 @@
-"""The app python_fastrt_module_test.cpp calls through fastrt-h2's python_app:
+"""The app http2_python_app_test.cpp calls through the bridge's python_app:
 one route per thing it checks. Checks made in Python raise AssertionError
 with what differed; the C++ side expects the body "ok"."""
 

@@ -1,4 +1,4 @@
-// in_flight.hpp — the Python app calls running right now, so that a shutdown
+// in_flight_calls.hpp — the Python app calls running right now, so that a shutdown
 // that times out can say what it is waiting for ("GET /sleep (pinned worker
 // 0, 3.1 s)"). The server keeps it, not the executor: only the server knows
 // which request a call is for.
@@ -20,9 +20,9 @@
 #include <mutex>
 #include <string>
 
-#include "http2_names.hpp"
+#include <fastrt/http2/request.hpp>
 
-namespace fastrt_h2 {
+namespace fastrt::http2::python {
 
 class in_flight_calls {
  public:
@@ -83,4 +83,4 @@ class in_flight_calls {
   entry* head_ = nullptr;
 };
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2::python

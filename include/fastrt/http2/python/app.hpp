@@ -1,7 +1,7 @@
-// python_app.hpp — calls the user's `def app(request)` on the executor.
+// app.hpp — calls the user's `def app(request)` on the executor.
 //
 // Runs on a worker with its interpreter's GIL held (inside submit): wraps the
-// C++ request in this interpreter's fastrt.Request (fastrt_module.hpp; the
+// C++ request in this interpreter's fastrt.Request (module.hpp; the
 // type comes from the "fastrt:Request" handler, resolved in every
 // interpreter at start), calls the app and converts what it returns:
 //
@@ -13,10 +13,15 @@
 //                           body is an iterable)
 //
 // Nothing Python-owned leaves the call except a streamed body's iterator,
-// which stays in its interpreter behind the body_stream (py_stream.hpp). A
+// which stays in its interpreter behind the body_stream (streamed_body.hpp). A
 // Python exception comes back as an error with python::exception_code (type,
 // message and traceback); an unsupported return value as
 // errc::invalid_argument saying what was wrong.
+//
+// Thread-safety: a python_app is an immutable value (handlers and pointers),
+// copied per call; operator() runs on any worker, with that worker's GIL.
+// Cost: one Request object per call, one copy of a whole body into the
+// response; a streamed body costs one job per piece (streamed_body.hpp).
 #pragma once
 
 #include <fastrt/python/exception.hpp>
@@ -25,12 +30,13 @@
 #include <string>
 #include <string_view>
 
-#include "fastrt_module.hpp"
-#include "in_flight.hpp"
-#include "py_stream.hpp"
-#include "http2_names.hpp"
+#include <fastrt/http2/python/module.hpp>
+#include <fastrt/http2/python/in_flight_calls.hpp>
+#include <fastrt/http2/python/streamed_body.hpp>
+#include <fastrt/http2/request.hpp>
+#include <fastrt/http2/response.hpp>
 
-namespace fastrt_h2 {
+namespace fastrt::http2::python {
 
 namespace py = fastrt::python;
 
@@ -48,9 +54,9 @@ class python_app {
     PyObject* type = ctx.object(request_type_);
     PyObject* app = ctx.object(app_);
     if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
-    pymod::module_state* state = pymod::request_state(type);
+    module_state* state = request_state(type);
     if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
-    PyObject* request_object = pymod::new_request(state->request_type, req);
+    PyObject* request_object = new_request(state->request_type, req);
     if (!request_object) return py::take_exception("building the request object");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
     PyObject* out;
@@ -61,11 +67,11 @@ class python_app {
     Py_DECREF(app);
     if (!out) {
       fastrt::error failed = py::take_exception();
-      if (!pymod::release_request(request_object)) PyErr_Clear();
+      if (!release_request(request_object)) PyErr_Clear();
       return failed;
     }
-    // Before returning: `req` is only borrowed for this call (py_request.hpp).
-    if (!pymod::release_request(request_object)) {
+    // Before returning: `req` is only borrowed for this call (request_object.hpp).
+    if (!release_request(request_object)) {
       Py_DECREF(out);
       return py::take_exception("keeping the request object the app held on to");
     }
@@ -80,7 +86,7 @@ class python_app {
                          "app returned " + what + "; expected bytes, str, (status, headers, body) or fastrt.Response");
   }
 
-  fastrt::result<response> convert(py::call_context& ctx, pymod::module_state& state, PyObject* out) const {
+  fastrt::result<response> convert(py::call_context& ctx, module_state& state, PyObject* out) const {
     response r;
     if (PyBytes_Check(out) || PyByteArray_Check(out)) {
       r.headers.emplace_back("content-type", "application/octet-stream");
@@ -94,7 +100,7 @@ class python_app {
     }
     if (Py_IS_TYPE(out, state.response_type)) {
       // Checked when it was made: the body is bytes or an iterable.
-      auto* made = reinterpret_cast<pymod::response_object*>(out);
+      auto* made = reinterpret_cast<response_object*>(out);
       r.status = static_cast<int>(PyLong_AsLong(made->status));
       FASTRT_TRY(add_headers(r, made->headers));
       if (PyBytes_Check(made->body)) {
@@ -132,7 +138,7 @@ class python_app {
       Py_DECREF(iterator);
       return fastrt::error(std::errc::operation_not_supported, "a streamed body needs python_app's executor");
     }
-    return pymod::python_body_stream(iterator, executor_, ctx);
+    return python_body_stream(iterator, executor_, ctx);
   }
 
   // (name, value) pairs — str (UTF-8) or bytes each — checked like
@@ -149,14 +155,14 @@ class python_app {
       std::string_view name, value;
       if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         added = invalid("a header that is not a (name, value) tuple");
-      } else if (!pymod::octets_of(PyTuple_GET_ITEM(item, 0), name, "a header name") ||
-                 !pymod::octets_of(PyTuple_GET_ITEM(item, 1), value, "a header value")) {
+      } else if (!octets_of(PyTuple_GET_ITEM(item, 0), name, "a header name") ||
+                 !octets_of(PyTuple_GET_ITEM(item, 1), value, "a header value")) {
         PyErr_Clear();
         added = invalid(std::string("a header name or value that is not str or bytes"));
       } else {
         std::string lower(name);
-        pymod::lower_ascii(lower);
-        if (const char* problem = pymod::header_problem(lower, value)) {
+        lower_ascii(lower);
+        if (const char* problem = header_problem(lower, value)) {
           added = invalid("header '" + lower + "': " + problem);
         } else {
           r.headers.emplace_back(std::move(lower), std::string(value));
@@ -173,4 +179,4 @@ class python_app {
   in_flight_calls* in_flight_;
 };
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2::python

@@ -1,5 +1,5 @@
-// py_common.hpp — what the `fastrt` module's types (py_request.hpp,
-// py_response.hpp) and python_app.hpp share: the per-module state holding the
+// common.hpp — what the `fastrt` module's types (request_object.hpp,
+// response_object.hpp) and app.hpp share: the per-module state holding the
 // heap types, and the rules every response header must follow.
 //
 // Thread-safety: everything here runs with the GIL of the interpreter that
@@ -10,9 +10,9 @@
 
 #include <string_view>
 
-#include "http2_names.hpp"
+#include <fastrt/http2/field_rules.hpp>
 
-namespace fastrt_h2::pymod {
+namespace fastrt::http2::python {
 
 // Per module object, so per interpreter: each interpreter that imports
 // `fastrt` creates its own heap types (an object of one interpreter must
@@ -77,4 +77,4 @@ inline void lower_ascii(std::string& s) noexcept {
   }
 }
 
-}  // namespace fastrt_h2::pymod
+}  // namespace fastrt::http2::python

@@ -1,4 +1,4 @@
-// py_stream.hpp — a response body streamed from a Python iterator (a
+// streamed_body.hpp — a response body streamed from a Python iterator (a
 // generator, an iterator, a list's iterator ...) as a body_stream.
 //
 // Each pull submits one job to the worker that ran the app (submit_to with
@@ -21,6 +21,10 @@
 // executor is already shutting down that job is refused and the reference is
 // left to the interpreter's finalization. So the executor must outlive every
 // body_stream (fastrt-h2 stops its io threads before the executor).
+//
+// Thread-safety: the body_stream is pulled from one thread (the connection's
+// io thread), one piece at a time; the iterator is touched only on its
+// worker. Cost: one executor job per piece, one shared state per body.
 #pragma once
 
 #include <Python.h>
@@ -32,9 +36,9 @@
 #include <string>
 #include <utility>
 
-#include "http2_names.hpp"
+#include <fastrt/http2/response.hpp>
 
-namespace fastrt_h2::pymod {
+namespace fastrt::http2::python {
 
 namespace py = fastrt::python;
 
@@ -116,4 +120,4 @@ inline body_stream python_body_stream(PyObject* iterator, py::subinterpreter_exe
   return [state] { return python_stream_state::pull(state); };
 }
 
-}  // namespace fastrt_h2::pymod
+}  // namespace fastrt::http2::python

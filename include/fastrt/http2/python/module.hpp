@@ -1,10 +1,10 @@
-// fastrt_module.hpp — the `fastrt` module built into every interpreter of
-// fastrt-h2 (registered with runtime_options::builtins):
+// module.hpp — the `fastrt` module built into every interpreter that runs
+// a Python app (registered with runtime_options::builtins):
 //
 //   import fastrt
-//   fastrt.Request   the request app(request) receives (py_request.hpp)
-//   fastrt.Headers   request.headers (py_request.hpp)
-//   fastrt.Response  what app may return, also for streamed bodies (py_response.hpp)
+//   fastrt.Request   the request app(request) receives (request_object.hpp)
+//   fastrt.Headers   request.headers (request_object.hpp)
+//   fastrt.Response  what app may return, also for streamed bodies (response_object.hpp)
 //
 // Multi-phase init (PEP 489) with Py_mod_multiple_interpreters =
 // Py_MOD_PER_INTERPRETER_GIL_SUPPORTED: every interpreter that imports it
@@ -12,20 +12,33 @@
 // types (PyType_FromModuleAndSpec) and keeps them in the module state. There
 // is no static PyObject*, so nothing is shared between interpreters whose
 // GILs run in parallel. Py_mod_gil is not declared: the Request's lazy
-// fields rely on a GIL (see py_request.hpp), so a free-threaded build keeps
+// fields rely on a GIL (see request_object.hpp), so a free-threaded build keeps
 // one while this module is imported.
 //
 // The server finds the types through the "fastrt:Request" handler, which the
 // executor resolves in each interpreter at start (request_state()).
+//
+// Thread-safety: module_exec and request_state run with the GIL of the
+// interpreter concerned; nothing here is shared between interpreters. Cost:
+// three heap types per interpreter, made once at import.
+//
+// Why fastrt/http2/python/ and namespace fastrt::http2::python: the bridge
+// turns fastrt::http2's request/response into Python objects and runs them
+// on fastrt::python's executor, so it needs both layers; putting it under
+// fastrt/python/ would make the Python layer depend on HTTP, and putting it
+// directly in fastrt/http2/ would make the HTTP layer depend on Python. As a
+// subfolder of http2 it reads as "HTTP/2's Python handler" and the header
+// check keeps every other fastrt/http2/ header free of Python.h. A program
+// using it links both fastrt::http2 and fastrt::python.
 #pragma once
 
 #include <Python.h>
 
-#include "py_common.hpp"
-#include "py_request.hpp"
-#include "py_response.hpp"
+#include <fastrt/http2/python/common.hpp>
+#include <fastrt/http2/python/request_object.hpp>
+#include <fastrt/http2/python/response_object.hpp>
 
-namespace fastrt_h2::pymod {
+namespace fastrt::http2::python {
 
 inline module_state* module_state_of(PyObject* module) noexcept {
   return static_cast<module_state*>(PyModule_GetState(module));
@@ -73,7 +86,7 @@ inline PyModuleDef_Slot module_slots[] = {
 inline PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     "fastrt",
-    "fastrt-h2's request and response types: Request, Headers, Response.",
+    "fastrt's HTTP request and response types: Request, Headers, Response.",
     sizeof(module_state),
     nullptr,
     module_slots,
@@ -82,7 +95,7 @@ inline PyModuleDef module_def = {
     &module_free,
 };
 
-// For runtime_options::builtins: {"fastrt", &fastrt_h2::pymod::init}.
+// For runtime_options::builtins: {"fastrt", &fastrt::http2::python::init}.
 inline PyObject* init() { return PyModuleDef_Init(&module_def); }
 
 // With the GIL held: the state of this interpreter's fastrt module when
@@ -99,4 +112,4 @@ inline module_state* request_state(PyObject* object) {
   return st && reinterpret_cast<PyObject*>(st->request_type) == object ? st : nullptr;
 }
 
-}  // namespace fastrt_h2::pymod
+}  // namespace fastrt::http2::python

@@ -1,4 +1,4 @@
-// py_request.hpp — fastrt.Request and fastrt.Headers, the request object a
+// request_object.hpp — fastrt.Request and fastrt.Headers, the request object a
 // Python `app(request)` receives.
 //
 //   request.method, .path, .query  str (latin-1: one code point per octet)
@@ -25,6 +25,10 @@
 // while it is imported).
 //
 // Neither type can be instantiated from Python nor subclassed.
+//
+// Thread-safety: with the GIL of the interpreter that owns the objects; the
+// C++ request is read only while the app call that borrowed it runs. Cost:
+// one object per request, attribute objects only when read.
 #pragma once
 
 #include <Python.h>
@@ -32,10 +36,10 @@
 #include <cstdint>
 #include <string_view>
 
-#include "py_common.hpp"
-#include "http2_names.hpp"
+#include <fastrt/http2/python/common.hpp>
+#include <fastrt/http2/request.hpp>
 
-namespace fastrt_h2::pymod {
+namespace fastrt::http2::python {
 
 // ---- Headers ---------------------------------------------------------------
 
@@ -311,4 +315,4 @@ inline bool release_request(PyObject* object) {
   return ok;
 }
 
-}  // namespace fastrt_h2::pymod
+}  // namespace fastrt::http2::python

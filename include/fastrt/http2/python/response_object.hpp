@@ -1,4 +1,4 @@
-// py_response.hpp — fastrt.Response, what an app may return instead of
+// response_object.hpp — fastrt.Response, what an app may return instead of
 // bytes / str / (status, headers, body):
 //
 //   fastrt.Response(body=b"", status=200, headers=None, content_type=None)
@@ -13,7 +13,7 @@
 //                 str or bytes each. Names are lower-cased and must be
 //                 tokens; values may hold no control character but HTAB
 //                 and no leading or trailing whitespace; a content-length
-//                 must be a number (header_problem in py_common.hpp).
+//                 must be a number (header_problem in common.hpp).
 //   content_type  str: adds a content-type field (not also in headers).
 //
 // Everything is checked here, so a mistake raises TypeError / ValueError in
@@ -21,6 +21,9 @@
 // attributes .status (int), .headers (tuple of (name, value)) and .body
 // (bytes, or the iterable as given) are read-only. Not subclassable: the
 // server reads the fields directly.
+//
+// Thread-safety: with the GIL of the interpreter that made the object. Cost:
+// the body is copied once into bytes when made (an iterable is not read).
 #pragma once
 
 #include <Python.h>
@@ -28,9 +31,9 @@
 #include <string>
 #include <string_view>
 
-#include "py_common.hpp"
+#include <fastrt/http2/python/common.hpp>
 
-namespace fastrt_h2::pymod {
+namespace fastrt::http2::python {
 
 struct response_object {
   PyObject_HEAD
@@ -223,4 +226,4 @@ inline PyType_Spec response_spec = {"fastrt.Response", sizeof(response_object), 
                                     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
                                     response_slots};
 
-}  // namespace fastrt_h2::pymod
+}  // namespace fastrt::http2::python

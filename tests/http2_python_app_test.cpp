@@ -1,8 +1,11 @@
-// ctest-labels: python
-// fastrt-h2's `fastrt` module (examples/http2_server/fastrt_module.hpp) and
-// python_app's conversion of what an app returns, including streamed bodies
-// pulled piece by piece. The example headers are included by relative path:
-// they are the server's, and this test drives them without a socket.
+// ctest-labels: python http2
+// The Python bridge (<fastrt/http2/python/...>): the `fastrt` module
+// (module.hpp, request_object.hpp, response_object.hpp) and python_app's
+// conversion of what an app returns (app.hpp), including streamed bodies
+// pulled piece by piece (streamed_body.hpp), driven without a socket.
+#include <fastrt/http2/python/app.hpp>
+#include <fastrt/http2/python/module.hpp>
+#include <fastrt/http2/python/request_object.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/sync_wait.hpp>
 
@@ -13,13 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "../examples/http2_server/python_app.hpp"
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
-namespace pymod = fastrt_h2::pymod;
+namespace pymod = fastrt::http2::python;
 using fastrt::test::wait;
-using fastrt_h2::python_app;
+using fastrt::http2::python::python_app;
 using py::worker_kind;
 
 namespace {
@@ -51,12 +53,12 @@ struct server {
                       with_executor ? exec.get() : nullptr);
   }
 
-  fastrt::result<fastrt_h2::response> call(const python_app& app, const fastrt_h2::request& req,
+  fastrt::result<fastrt::http2::response> call(const python_app& app, const fastrt::http2::request& req,
                                            std::size_t worker = 0) const {
     return wait(exec->submit_to(worker_kind::pinned, worker, [&](py::call_context& ctx) { return app(ctx, req); }));
   }
-  fastrt::result<fastrt_h2::response> get(const std::string& path, std::size_t worker = 0) const {
-    fastrt_h2::request req;
+  fastrt::result<fastrt::http2::response> get(const std::string& path, std::size_t worker = 0) const {
+    fastrt::http2::request req;
     req.method = "GET";
     req.path = path;
     return call(app(), req, worker);
@@ -68,8 +70,8 @@ struct server {
   }
 };
 
-fastrt_h2::request sample_request() {
-  fastrt_h2::request req;
+fastrt::http2::request sample_request() {
+  fastrt::http2::request req;
   req.method = "PUT";
   req.path = "/fields";
   req.query = "a=1&b=\xe9";
@@ -84,7 +86,7 @@ struct pulled {
   bool ended = false;
   std::optional<fastrt::error> failure;
 };
-pulled pull(const fastrt_h2::body_stream& stream, std::size_t limit = 100) {
+pulled pull(const fastrt::http2::body_stream& stream, std::size_t limit = 100) {
   pulled out;
   while (out.pieces.size() < limit) {
     fastrt::result<std::string> piece = fastrt::sync_wait(stream());
@@ -101,7 +103,7 @@ pulled pull(const fastrt_h2::body_stream& stream, std::size_t limit = 100) {
   return out;
 }
 
-std::string header(const fastrt_h2::response& r, const std::string& name) {
+std::string header(const fastrt::http2::response& r, const std::string& name) {
   for (const auto& [n, v] : r.headers) {
     if (n == name) return v;
   }
@@ -112,7 +114,7 @@ std::string header(const fastrt_h2::response& r, const std::string& name) {
 
 TEST_CASE("fastrt.Request: fields, lazy headers, case-insensitive get and getall") {
   server s;
-  const fastrt_h2::request req = sample_request();
+  const fastrt::http2::request req = sample_request();
   auto fields = s.call(s.app("check_fields"), req);
   REQUIRE(fields.has_value());
   CHECK(fields->body == "ok");
@@ -153,7 +155,7 @@ TEST_CASE("fastrt.Request kept by the app after the call still reads correctly")
   server s;
   {
     // On the heap, freed right after the call: ASan reports any later read.
-    auto req = std::make_unique<fastrt_h2::request>(sample_request());
+    auto req = std::make_unique<fastrt::http2::request>(sample_request());
     auto kept = s.call(s.app("keep"), *req);
     REQUIRE(kept.has_value());
     CHECK(kept->body == "kept");
@@ -168,9 +170,9 @@ TEST_CASE("fastrt.Request kept by the app after the call still reads correctly")
         "b'body\\x00bytes' <fastrt.Request PUT /fields?a=1&b=\xc3\xa9>");
 
   // Captured by a streamed body's generator, pulled after the request is gone.
-  fastrt_h2::body_stream stream;
+  fastrt::http2::body_stream stream;
   {
-    auto req = std::make_unique<fastrt_h2::request>(sample_request());
+    auto req = std::make_unique<fastrt::http2::request>(sample_request());
     auto r = s.call(s.app("keep_in_generator"), *req);
     REQUIRE(r.has_value());
     stream = std::move(r->stream);
@@ -206,7 +208,7 @@ TEST_CASE("python_app converts every return kind") {
   auto tuple = s.get("/tuple");
   REQUIRE(tuple.has_value());
   CHECK(tuple->status == 201);
-  CHECK(tuple->headers == fastrt_h2::header_list{{"x-one", "1"}, {"x-two", "2"}});
+  CHECK(tuple->headers == fastrt::http2::header_list{{"x-one", "1"}, {"x-two", "2"}});
   CHECK(tuple->body == "tuple body");
   auto none = s.get("/tuple-none");
   REQUIRE(none.has_value());
@@ -216,7 +218,7 @@ TEST_CASE("python_app converts every return kind") {
   auto response = s.get("/response");
   REQUIRE(response.has_value());
   CHECK(response->status == 202);
-  CHECK(response->headers == fastrt_h2::header_list{{"x-r", "1"}, {"content-type", "application/json"}});
+  CHECK(response->headers == fastrt::http2::header_list{{"x-r", "1"}, {"content-type", "application/json"}});
   CHECK(response->body == "{}");
   CHECK(!response->stream);
 
@@ -300,7 +302,7 @@ TEST_CASE("a failing generator body ends in an error; a dropped one is closed in
   CHECK(s.body_of("/closed", 1) == std::to_string(std::stoi(closed_before) + 1));
 
   // Without an executor python_app cannot stream: a clear error, no leak.
-  fastrt_h2::request req;
+  fastrt::http2::request req;
   req.method = "GET";
   req.path = "/response-gen";
   auto no_executor = s.call(s.app("app", false), req);
