@@ -182,7 +182,7 @@ class h2_connection {
     std::int32_t id = 0;
     request req;  // collected while the request arrives
     std::shared_ptr<const request> dispatched_req;
-    const cpp_handler* handler = nullptr;  // at dispatch: the C++ route, or null for the Python app
+    const router::handler* handler = nullptr;  // at dispatch: the C++ route, or null for the Python app
     std::size_t header_bytes = 0;
     bool header_too_large = false;
     bool dispatched = false;
@@ -700,7 +700,7 @@ class h2_connection {
     mark_busy(s);
     s.dispatched = true;
     s.head = s.req.method == "HEAD";
-    s.handler = app_.routes.find(s.req.path);
+    s.handler = app_.routes.find(s.req.method, s.req.path);
     if (!s.handler) s.cancel = std::stop_source();
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
     if (in_mem_recv_) ready_.push_back(s.id);
@@ -731,11 +731,13 @@ class h2_connection {
     submit(s, text_response(status, std::move(body)));
   }
 
-  fastrt::coro_task<> handle(std::int32_t id, const cpp_handler* handler, std::shared_ptr<const request> req,
+  fastrt::coro_task<> handle(std::int32_t id, const router::handler* handler, std::shared_ptr<const request> req,
                              std::stop_token cancel) {
     response resp;
     if (handler) {
-      resp = co_await fastrt::with_stop_token((*handler)(*req), cut_token_);  // stopped when the connection is cut
+      // Stopped when the connection is cut: the handler gets the token, and
+      // so does every cancellable await inside it.
+      resp = co_await fastrt::with_stop_token((*handler)(*req, cut_token_), cut_token_);
     } else {
       auto out = co_await fastrt::with_stop_token(call_python(req, cancel), cancel);
       if (!out && out.error() == fastrt::errc::canceled) co_return;  // reset by the client, or cut at shutdown

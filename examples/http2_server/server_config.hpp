@@ -21,7 +21,7 @@ using fastrt::http2::python::python_app;  // the library's Python handler
 // except the connection counter and the body budget.
 struct app_context {
   server_config config;
-  cpp_routes routes;
+  router routes;  // C++ handlers; what none matches goes to the Python app
   fastrt::python::subinterpreter_executor* executor = nullptr;
   python_app app{{}, {}};
   mutable std::atomic<std::size_t> connections{0};

@@ -85,12 +85,13 @@ coro_task<fastrt::result<std::string>> next_piece(std::shared_ptr<std::uint64_t>
   co_return std::string(size, 'p');
 }
 
-fastrt_h2::cpp_routes fuzz_routes(fastrt::io_context& ctx) {
-  fastrt_h2::cpp_routes routes;
+fastrt::http2::router fuzz_routes(fastrt::io_context& ctx) {
+  using fastrt::http2::router;
+  router routes;
   // Everything: echo what was assembled. ?status=N picks the status (204 and
   // 304 take the no-body path), ?header=1 adds app headers the server must
   // filter (connection-specific ones) or pass.
-  routes.add("", [](const request& req) -> coro_task<response> {
+  auto all = routes.add(router::any_method, "", [](const request& req, std::stop_token) -> coro_task<response> {
     std::string body = req.method + " " + req.path + "?" + req.query + " @" + req.authority + " fields=" +
                        std::to_string(req.headers.size()) + " body=" + std::to_string(req.body.size()) + "\n";
     for (const auto& [name, value] : req.headers) body += name + ": " + value + "\n";
@@ -104,7 +105,7 @@ fastrt_h2::cpp_routes fuzz_routes(fastrt::io_context& ctx) {
   });
   // Streamed: ?pieces=N (≤ 8) of ?size=S bytes (≤ 32 KiB); ?fail=1 makes the
   // last piece an error.
-  routes.add("/stream", [](const request& req) -> coro_task<response> {
+  auto stream = routes.add(router::any_method, "/stream", [](const request& req, std::stop_token) -> coro_task<response> {
     const auto pieces = query_number(req.query, "pieces", 3, 8);
     const auto size = static_cast<std::size_t>(query_number(req.query, "size", 1000, 32 * 1024));
     const bool fail = query_number(req.query, "fail", 0, 1) == 1;
@@ -114,10 +115,13 @@ fastrt_h2::cpp_routes fuzz_routes(fastrt::io_context& ctx) {
   });
   // Answers after a short sleep: the client may reset the stream or the
   // connection may end meanwhile.
-  routes.add("/slow", [&ctx](const request& req) -> coro_task<response> {
+  auto slow = routes.add(router::any_method, "/slow", [&ctx](const request& req, std::stop_token) -> coro_task<response> {
     (void)co_await fastrt::sleep_for(ctx, 1ms);
     co_return fastrt_h2::text_response(200, "slow " + req.path + "\n");
   });
+  all.value();  // three distinct prefixes with handlers: none can fail
+  stream.value();
+  slow.value();
   return routes;
 }
 
