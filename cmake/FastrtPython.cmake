@@ -84,14 +84,16 @@ endfunction()
 
 function(fastrt_find_python)
   set(candidates "")
-  if(FASTRT_PYTHON)
-    set(candidates "${FASTRT_PYTHON}")  # explicit: nothing else is tried
-  elseif(FASTRT_PYTHON_MINOR)
+  if(FASTRT_PYTHON_MINOR)  # (also checked against an explicit FASTRT_PYTHON, in _fastrt_python_probe)
     if(NOT FASTRT_PYTHON_MINOR MATCHES "^3\\.[0-9]+$" OR FASTRT_PYTHON_MINOR VERSION_LESS 3.12)
       message(FATAL_ERROR "fastrt: FASTRT_PYTHON_MINOR=${FASTRT_PYTHON_MINOR}: give a CPython release series "
                           ">= 3.12 as X.Y (e.g. 3.12)")
     endif()
     string(REPLACE "." "\\." FASTRT_PYTHON_MINOR_REGEX "${FASTRT_PYTHON_MINOR}")
+  endif()
+  if(FASTRT_PYTHON)
+    set(candidates "${FASTRT_PYTHON}")  # explicit: nothing else is tried
+  elseif(FASTRT_PYTHON_MINOR)
     set(name "python${FASTRT_PYTHON_MINOR}")
     if(Python3_ROOT_DIR)
       list(APPEND candidates "${Python3_ROOT_DIR}/bin/${name}")
@@ -134,7 +136,12 @@ function(fastrt_find_python)
     if(NOT _fastrt_python_seen)
       set(_fastrt_python_seen " none")
     endif()
-    if(FASTRT_PYTHON_MINOR AND NOT FASTRT_PYTHON)
+    if(FASTRT_PYTHON_MINOR AND FASTRT_PYTHON)
+      # Asked for one series: a build without fastrt::python would run none of its tests.
+      message(FATAL_ERROR "fastrt: FASTRT_PYTHON=${FASTRT_PYTHON} is not a CPython ${FASTRT_PYTHON_MINOR} with a "
+                          "shared libpython (ran:${_fastrt_python_seen}); FASTRT_PYTHON_MINOR=${FASTRT_PYTHON_MINOR} "
+                          "asks for one (clear FASTRT_PYTHON to search for it)")
+    elseif(FASTRT_PYTHON_MINOR)
       list(JOIN candidates ", " looked)
       message(FATAL_ERROR "fastrt: FASTRT_PYTHON_MINOR=${FASTRT_PYTHON_MINOR}: no CPython ${FASTRT_PYTHON_MINOR} "
                           "with a shared libpython found (looked for pyenv's versions/${FASTRT_PYTHON_MINOR}* under "

@@ -64,6 +64,11 @@ check "... saying which series and where it looked" \
   grep -q "FASTRT_PYTHON_MINOR=3.12: no CPython 3.12 with a shared libpython found (looked for pyenv's" <<<"$said"
 configure bad HOME="$work/home" "$plain_path" -- -DFASTRT_PYTHON_MINOR=3.11
 check "FASTRT_PYTHON_MINOR=3.11 (too old): configure fails" test $? -ne 0
+configure explicit HOME=/nonexistent "$plain_path" -- -DFASTRT_PYTHON_MINOR=3.12 -DFASTRT_PYTHON="$real312/bin/python3.12"
+check "FASTRT_PYTHON_MINOR=3.12 with an explicit FASTRT_PYTHON 3.12 (a build tree of the old preset)" \
+  embeds explicit "3\\.12\\.[0-9]+ "
+configure mismatch HOME=/nonexistent "$plain_path" -- -DFASTRT_PYTHON_MINOR=3.12 -DFASTRT_PYTHON="$real313/bin/python3.13"
+check "FASTRT_PYTHON_MINOR=3.12 with an explicit FASTRT_PYTHON 3.13: configure fails" test $? -ne 0
 configure newest HOME=/nonexistent PYENV_ROOT="$work/pyenv" "$plain_path" --
 check "no FASTRT_PYTHON_MINOR: the newest >= 3.12 (3.13)" embeds newest "3\\.13\\.[0-9]+ "
 
