@@ -3,8 +3,9 @@
 #   run_fuzzer.sh once FUZZER SEEDS REGRESSIONS
 #       every seed once, every saved regression input 50 times (some
 #       findings depend on timing: a timer against the next chunk)
-#   run_fuzzer.sh fuzz FUZZER SEEDS WORKDIR SECONDS DICT
-#       fuzzes for SECONDS from a fresh copy of SEEDS in WORKDIR/corpus;
+#   run_fuzzer.sh fuzz FUZZER SEEDS WORKDIR SECONDS DICT [SEED]
+#       fuzzes for SECONDS from a fresh copy of SEEDS in WORKDIR/corpus
+#       (libFuzzer's -seed: 0 or none, a new one each run);
 #       a crash, leak, UB report or timeout leaves its input in
 #       WORKDIR/artifacts/ (copy it to tests/fuzz/regressions/)
 # The exit status is libFuzzer's: non-zero on any finding.
@@ -21,14 +22,14 @@ case $mode in
     [ ${#regressions[@]} -eq 0 ] || "$fuzzer" -timeout=10 -runs=50 "${regressions[@]}"
     ;;
   fuzz)
-    work=$4 seconds=$5 dict=$6
+    work=$4 seconds=$5 dict=$6 seed=${7:-0}
     rm -rf "$work"
     mkdir -p "$work/corpus" "$work/artifacts"
     cp "$seeds"/* "$work/corpus/"
     # -close_fd_mask=2: the server's log lines would drown libFuzzer's (the
     # sanitizers' reports still come through). -timeout: an input normally
     # takes milliseconds; 10 s means the connection hung.
-    exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -max_len=16384 -dict="$dict" -close_fd_mask=2 \
+    exec "$fuzzer" -seed="$seed" -max_total_time="$seconds" -timeout=10 -max_len=16384 -dict="$dict" -close_fd_mask=2 \
       -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus"
     ;;
   *) echo "usage: run_fuzzer.sh once|fuzz ..." >&2; exit 2 ;;
