@@ -9,6 +9,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -233,4 +234,49 @@ TEST_CASE("with_timeout around an await on a future that completes late: timed_o
   std::thread late([p = std::move(p)]() mutable { p.set_value(9); });  // after the fact: harmless
   late.join();
   REQUIRE(f.is_ready());
+}
+
+TEST_CASE("io_context::current() is the loop running on this thread, null elsewhere") {
+  REQUIRE(io_context::current() == nullptr);
+  // Two loops on two io threads: work posted to each sees its own loop.
+  std::unique_ptr<io_context> first_owned = make_context(), second_owned = make_context();
+  io_context* const first = first_owned.get();
+  io_context* const second = second_owned.get();
+  std::atomic<io_context*> seen_first{nullptr}, seen_second{nullptr};
+  std::atomic<io_context*> after_first{first}, after_second{second};  // anything but null
+  std::atomic<int> answered{0};
+  auto loop = [](std::unique_ptr<io_context>& ctx, std::atomic<io_context*>& after) {
+    ctx->run();
+    after.store(io_context::current(), std::memory_order_release);  // run() returned: null again
+    ctx.reset();  // on its loop thread, as io_context asks
+  };
+  std::thread a(loop, std::ref(first_owned), std::ref(after_first));
+  std::thread b(loop, std::ref(second_owned), std::ref(after_second));
+  first->post([&] {
+    seen_first.store(io_context::current(), std::memory_order_release);
+    answered.fetch_add(1, std::memory_order_acq_rel);
+  });
+  second->post([&] {
+    seen_second.store(io_context::current(), std::memory_order_release);
+    answered.fetch_add(1, std::memory_order_acq_rel);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (answered.load(std::memory_order_acquire) < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  first->stop();
+  second->stop();
+  a.join();
+  b.join();
+  REQUIRE(answered.load() == 2);
+  CHECK(seen_first.load() == first);
+  CHECK(seen_second.load() == second);
+  CHECK(after_first.load() == nullptr);
+  CHECK(after_second.load() == nullptr);
+  CHECK(io_context::current() == nullptr);  // this thread ran no loop
+
+  // On this thread too: set inside run(), restored when it returns.
+  auto here = make_context();
+  auto body = [&]() -> coro_task<io_context*> { co_return io_context::current(); };
+  CHECK(run_on(*here, body()) == here.get());
+  CHECK(io_context::current() == nullptr);
 }

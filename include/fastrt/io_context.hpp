@@ -20,7 +20,8 @@
 // Thread-safety: run(), sqe() and the awaitables built on them belong to the
 // loop thread — the thread that first calls run() (it becomes the ring's
 // single issuer; another thread using it gets a fatal message, not a hang).
-// post(), stop() and stopped() may be called from any thread, and never block.
+// post(), stop() and stopped() may be called from any thread, and never block;
+// io_context::current() from any thread (it answers for the caller's own).
 // Destroy the context after run() has returned, on the loop thread, so that
 // requests still in flight (cancelled by their owners) are reaped; posted
 // functions that never ran are then destroyed without running.
@@ -158,6 +159,7 @@ class io_context {
     claim_issuer();
     owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     executor_scope scope(*this);
+    const current_scope running(this);
     arm_wakeup();
     while (!stop_requested_.load(std::memory_order_acquire)) {
       bool progressed = run_ready();
@@ -180,6 +182,13 @@ class io_context {
     while (run_ready() || reap() > 0) submit(false);
     owner_.store(std::thread::id{}, std::memory_order_relaxed);
   }
+
+  // The io_context whose run() is executing on the calling thread, or null
+  // (a thread running no loop, or the loop's thread before run() / after it
+  // returned). Code running on an io thread — a handler, a body_stream —
+  // finds its loop here for timers without being handed it. Cost: one
+  // thread_local read.
+  static io_context* current() noexcept { return current_; }
 
   // Any thread. run() returns soon after.
   void stop() noexcept {
@@ -282,6 +291,19 @@ class io_context {
 
  private:
   explicit io_context(io_context_options options) : options_(options), inbox_(options.post_capacity) {}
+
+  // Sets current() for run()'s duration; restores the previous value (a
+  // loop run from inside another's work, as tests do, nests).
+  class current_scope {
+   public:
+    explicit current_scope(io_context* ctx) noexcept : previous_(std::exchange(current_, ctx)) {}
+    current_scope(const current_scope&) = delete;
+    current_scope& operator=(const current_scope&) = delete;
+    ~current_scope() { current_ = previous_; }
+
+   private:
+    io_context* previous_;
+  };
 
   result<void> setup() {
     const unsigned base = IORING_SETUP_CQSIZE;
@@ -531,6 +553,7 @@ class io_context {
     overflow_.clear();
   }
 
+  static inline thread_local io_context* current_ = nullptr;  // see current()
   io_context_options options_;
   io_uring ring_{};
   bool ring_ready_ = false;
