@@ -3,6 +3,8 @@
 // no hop to a worker): keep them short or make them await.
 #pragma once
 
+#include <fastrt/http2/request.hpp>
+#include <fastrt/http2/response.hpp>
 #include <fastrt/http2/router.hpp>
 #include <fastrt/task.hpp>
 
@@ -13,11 +15,13 @@
 #include <string_view>
 #include <vector>
 
-#include "http2_names.hpp"
 
 namespace fastrt_h2 {
 
+using fastrt::http2::request;
+using fastrt::http2::response;
 using fastrt::http2::router;
+using fastrt::http2::text_response;
 
 namespace detail {
 

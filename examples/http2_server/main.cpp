@@ -10,38 +10,34 @@
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
 // Bad arguments: one-line error, exit 2. The port is owned (no SO_REUSEPORT,
 // a port in use is an error) unless --reuse-port: see open_listening_socket.
-#include <fastrt/async_scope.hpp>
 #include <fastrt/http2/python/app.hpp>
+#include <fastrt/http2/python/handler.hpp>
 #include <fastrt/http2/python/in_flight_calls.hpp>
 #include <fastrt/http2/python/module.hpp>
-#include <fastrt/io_threads.hpp>
+#include <fastrt/http2/server.hpp>
+#include <fastrt/http2/server_context.hpp>
 #include <fastrt/python/runtime.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
-#include <fastrt/tcp_listener.hpp>
 #include <fastrt/version.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-#include "accept_backoff.hpp"
 #include "cli.hpp"
 #include "cpp_handlers.hpp"
-#include "h2_session.hpp"
-#include "server_config.hpp"
+#include "log_observer.hpp"
 #include "shutdown_control.hpp"
 
 namespace {
@@ -73,7 +69,7 @@ struct options {
   bool cpp_demo_routes = false;
   std::string access_log;         // a file, "-" for stdout; empty: none
   py::executor_options workers;   // pinned/pooled/main workers, queue capacity
-  fastrt_h2::server_config limits;  // per connection and server-wide
+  fastrt::http2::server_config limits;  // per connection and server-wide
 };
 
 // The demo app's module is served: its directory goes on sys.path, and the
@@ -84,7 +80,7 @@ bool serves_demo(const options& o) { return o.app.starts_with("demo_app:"); }
 // value placeholder, how the value is read (range) and where it goes, help.
 std::vector<cli::flag> flags(options& o) {
   using namespace cli;
-  fastrt_h2::server_config& limits = o.limits;
+  fastrt::http2::server_config& limits = o.limits;
   py::executor_options& workers = o.workers;
   return {
       {"--app", "MODULE:FUNCTION", module_function(o.app),
@@ -176,116 +172,6 @@ fastrt::result<options> parse(int argc, char** argv) {
   return o;
 }
 
-fastrt::coro_task<> serve_connection(fastrt::io_context& ctx, fastrt::tcp_stream stream,
-                                     const fastrt_h2::app_context& app, fastrt_h2::connection_list& list) {
-  fastrt_h2::h2_connection connection(ctx, stream, app, list);
-  co_await connection.run();
-}
-
-// One io thread, as the others see it: where to hand it a connection.
-// Lives in main(), longer than the io threads.
-struct io_thread_slot {
-  std::mutex mutex;                      // ctx: published when serving, cleared before the loop ends
-  fastrt::io_context* ctx = nullptr;
-  fastrt::async_scope* connections = nullptr;  // these two: on that thread only; null once it stops serving
-  fastrt_h2::connection_list* live = nullptr;
-};
-
-// An accepted socket on its way to another io thread: closed unless taken.
-struct owned_socket_fd {
-  int fd;
-  explicit owned_socket_fd(int f) noexcept : fd(f) {}
-  owned_socket_fd(owned_socket_fd&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
-  owned_socket_fd& operator=(owned_socket_fd&&) = delete;
-  ~owned_socket_fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() noexcept { return std::exchange(fd, -1); }
-};
-
-// On `slot`'s own thread: serve connection `fd` there, or close it when that
-// thread no longer serves (shutting down).
-void serve_here(io_thread_slot& slot, fastrt::io_context& ctx, int fd, const fastrt_h2::app_context& app) {
-  if (!slot.connections) {
-    ::close(fd);
-    return;
-  }
-  slot.connections->spawn(serve_connection(ctx, fastrt::tcp_stream(ctx, fd), app, *slot.live));
-}
-
-// Hands connection `fd` to the io thread of `to` (a post to its loop), or
-// serves it here (`mine`) when that thread is not serving.
-void deal(io_thread_slot& to, io_thread_slot& mine, fastrt::io_context& here, int fd,
-          const fastrt_h2::app_context& app) {
-  if (&to != &mine) {
-    std::lock_guard lock(to.mutex);
-    if (fastrt::io_context* there = to.ctx) {
-      there->post([&to, there, socket = owned_socket_fd(fd), &app]() mutable {
-        serve_here(to, *there, socket.release(), app);
-      });
-      return;
-    }
-  }
-  serve_here(mine, here, fd, app);
-}
-
-// One io thread's part. With a listener it accepts: every io thread with
-// --reuse-port (each its own SO_REUSEPORT socket; the kernel spreads the
-// connections), io thread 0 alone otherwise, dealing the connections
-// round-robin to all io threads (`dealing`). Why not every thread accepting
-// on its own dup of the one socket: measured with --io-threads 2 and
-// h2load -c 20, one thread got every connection (0 vs 48 CPU ticks): a loop
-// that is running re-arms its accept and drains the backlog before the
-// woken, sleeping one gets there. Without a listener, a thread serves what
-// is dealt to it. When the thread is asked to stop (accept or the wait fails
-// with canceled), every connection starts its graceful shutdown here, on
-// its own thread.
-fastrt::coro_task<> serve(fastrt::io_context& ctx, fastrt::tcp_listener* listener, std::vector<io_thread_slot>& slots,
-                          std::size_t self, bool dealing, const fastrt_h2::app_context& app) {
-  fastrt::async_scope connections;
-  fastrt_h2::connection_list live;
-  io_thread_slot& mine = slots[self];
-  mine.connections = &connections;
-  mine.live = &live;
-  {
-    std::lock_guard lock(mine.mutex);
-    mine.ctx = &ctx;
-  }
-  fastrt_h2::accept_backoff backoff;
-  std::size_t next = self;
-  while (!listener) {  // connections are dealt to this thread; wait for the stop
-    auto slept = co_await fastrt::sleep_for(ctx, std::chrono::hours(1));
-    if (!slept && slept.error() == fastrt::errc::canceled) break;
-  }
-  while (listener) {
-    auto accepted = co_await listener->accept_descriptor();
-    if (!accepted) {
-      if (accepted.error() == fastrt::errc::canceled) break;  // shutting down
-      const int code = accepted.error().value();
-      if (!fastrt_h2::accept_backoff::is_resource_shortage(code)) {
-        std::fprintf(stderr, "fastrt-h2: accept: %s\n", std::strerror(code));
-        continue;
-      }
-      // Out of descriptors (or memory): retrying at once would spin and
-      // log in a loop; closing connections give them back meanwhile.
-      auto slept = co_await fastrt::sleep_for(ctx, backoff.failed(code, std::strerror(code)));
-      if (!slept && slept.error() == fastrt::errc::canceled) break;  // shutting down
-      continue;
-    }
-    backoff.succeeded();
-    io_thread_slot& to = dealing ? slots[next++ % slots.size()] : mine;
-    deal(to, mine, ctx, *accepted, app);
-  }
-  {
-    std::lock_guard lock(mine.mutex);
-    mine.ctx = nullptr;  // nothing is dealt to this thread any more
-  }
-  mine.connections = nullptr;
-  if (listener) listener->close();
-  live.for_each([](fastrt_h2::h2_connection& c) { c.begin_shutdown(); });
-  co_await connections.join();
-}
-
 // Each connection is a descriptor: allow as many as the hard limit permits.
 void raise_fd_limit() {
   rlimit limit{};
@@ -293,23 +179,6 @@ void raise_fd_limit() {
     limit.rlim_cur = limit.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &limit);
   }
-}
-
-// The listening socket when the port is owned (no --reuse-port): one
-// socket without SO_REUSEPORT, so that another server (this one started
-// twice, or anything else) cannot bind the port and take a share of its
-// connections, and a port in use is a clear error (before Python starts).
-// io thread 0 accepts on it and deals the connections to all io threads
-// (serve()). With --reuse-port each io thread binds its own SO_REUSEPORT
-// socket and the kernel spreads connections over them, and over other
-// processes' sockets on that port too (the point of the flag).
-fastrt::result<int> open_listening_socket(const options& o) {
-  auto fd = fastrt::tcp_listener::listen_socket(o.host, o.port, {.reuse_port = false});
-  if (!fd && fd.error().value() == EADDRINUSE) {
-    return fastrt::error(EADDRINUSE, o.host + ":" + std::to_string(o.port) +
-                                         " is already in use (another server? --reuse-port shares it on purpose)");
-  }
-  return fd;
 }
 
 }  // namespace
@@ -327,14 +196,12 @@ int main(int argc, char** argv) {
   fastrt_h2::install_stop_signals();
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
-  int owned_socket = -1;  // the listening socket, unless --reuse-port (io thread 0 takes it over)
-  if (!o.reuse_port) {
-    auto fd = open_listening_socket(o);
-    if (!fd) {
-      std::fprintf(stderr, "fastrt-h2: %s\n", fd.error().message().data());
-      return 1;
-    }
-    owned_socket = *fd;
+  // The port first: a port in use is an error before Python starts.
+  auto server = fastrt::http2::server::bind(
+      {.host = o.host, .port = o.port, .io_threads = o.io_threads, .reuse_port = o.reuse_port});
+  if (!server) {
+    std::fprintf(stderr, "fastrt-h2: %s\n", server.error().message().data());
+    return 1;
   }
   std::FILE* access_log = nullptr;
   if (o.access_log == "-") {
@@ -379,62 +246,37 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  fastrt_h2::app_context app;
-  app.config = o.limits;
-  app.config.access_log = access_log;
-  if (serves_demo(o) || o.cpp_demo_routes) app.routes = fastrt_h2::example_routes();  // else: every path is the app's
-  app.executor = executor->get();
+  fastrt_h2::log_observer log(access_log);
+  fastrt::http2::server_context context;
+  context.config = o.limits;
+  context.events = &log;
+  if (serves_demo(o) || o.cpp_demo_routes) context.routes = fastrt_h2::example_routes();  // else: every path is the app's
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
-  app.app = fastrt::http2::python::python_app((*executor)->handler_of("fastrt:Request").value(),
-                                  (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
+  const fastrt::http2::python::python_app app((*executor)->handler_of("fastrt:Request").value(),
+                                              (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
+  context.routes.fallback(fastrt::http2::python::python_handler(
+      app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}));
 
-  std::vector<std::optional<fastrt::tcp_listener>> listeners(o.io_threads);
-  std::vector<io_thread_slot> slots(o.io_threads);
-  std::atomic<int> bound{0}, failed{0};
-  auto threads = fastrt::io_threads::start(
-      o.io_threads,
-      [&](fastrt::io_context& ctx, std::size_t index) -> fastrt::coro_task<> {
-        // --reuse-port: a listener per thread; else thread 0 takes the owned socket.
-        if (o.reuse_port || index == 0) {
-          auto listener = o.reuse_port ? fastrt::tcp_listener::bind(ctx, o.host, o.port)
-                                       : fastrt::tcp_listener::adopt(ctx, std::exchange(owned_socket, -1));
-          if (!listener) {
-            std::fprintf(stderr, "fastrt-h2: %s: %s\n", listener.error().message().data(),
-                         std::strerror(listener.error().value()));
-            failed.fetch_add(1);
-            co_return;
-          }
-          listeners[index].emplace(std::move(listener).value());
-        }
-        bound.fetch_add(1);
-        co_await serve(ctx, listeners[index] ? &*listeners[index] : nullptr, slots, index, !o.reuse_port, app);
-        listeners[index].reset();
-      });
   std::optional<fastrt_h2::shutdown_watchdog> watchdog;
   int status = 0;
-  if (!threads) {
-    std::fprintf(stderr, "fastrt-h2: %s\n", threads.error().message().data());
+  if (auto started = (*server)->start(context); !started) {
+    std::fprintf(stderr, "fastrt-h2: %s\n", started.error().message().data());
     status = 1;
   } else {
-    while (static_cast<std::size_t>(bound.load() + failed.load()) < o.io_threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (failed.load() != 0) {
-      status = 1;
-    } else {
-      std::printf("fastrt-h2: serving %s on http://%s:%u (h2c) with %zu io thread(s); Python workers: %zu pinned, "
-                  "%zu pooled over %zu interpreter(s), %zu main\n",
-                  o.app.c_str(), o.host.c_str(), static_cast<unsigned>(o.port), o.io_threads, o.workers.pinned_workers,
-                  o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers);
-      int received = 0;
-      while ((received = fastrt_h2::stop_signal()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      std::fprintf(stderr, "fastrt-h2: %s: shutting down (up to --shutdown-timeout %g s; a second signal exits at once)\n",
-                   fastrt_h2::stop_signal_name(received),
-                   static_cast<double>(o.limits.shutdown_timeout.count()) / 1000.0);
-    }
+    std::printf("fastrt-h2: serving %s on http://%s:%u (h2c) with %zu io thread(s); Python workers: %zu pinned, "
+                "%zu pooled over %zu interpreter(s), %zu main\n",
+                o.app.c_str(), o.host.c_str(), static_cast<unsigned>(o.port), o.io_threads, o.workers.pinned_workers,
+                o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers);
+    int received = 0;
+    while ((received = fastrt_h2::stop_signal()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::fprintf(stderr, "fastrt-h2: %s: shutting down (up to --shutdown-timeout %g s; a second signal exits at once)\n",
+                 fastrt_h2::stop_signal_name(received), static_cast<double>(o.limits.shutdown_timeout.count()) / 1000.0);
     // Bounded: a handler that never returns or an app thread that never
     // ends must not keep the process alive (shutdown_control.hpp).
     watchdog.emplace(o.limits.shutdown_timeout, std::chrono::milliseconds(900), in_flight);
-    (*threads)->stop();  // GOAWAY, requests in flight answer, connections close
+    (*server)->stop();  // GOAWAY, requests in flight answer, connections close
   }
+  server->reset();
   if (watchdog) watchdog->step(fastrt_h2::shutdown_step::stopping_python_workers);
   if (auto down = (*executor)->shutdown(); !down) down.error().print(stderr, "fastrt-h2: stopping the Python workers");
   executor->reset();
@@ -442,6 +284,5 @@ int main(int argc, char** argv) {
   if (auto ended = (*runtime)->reset(); !ended) ended.error().print(stderr, "fastrt-h2: finalizing Python");
   if (watchdog) watchdog->finish();
   if (access_log && access_log != stdout) std::fclose(access_log);
-  if (owned_socket >= 0) ::close(owned_socket);  // io threads never started
   return status;
 }

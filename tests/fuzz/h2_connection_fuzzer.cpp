@@ -1,11 +1,11 @@
 // h2_connection_fuzzer.cpp — libFuzzer target: arbitrary bytes into one
-// fastrt-h2 connection (examples/http2_server/h2_session.hpp), the way a
+// fastrt-h2 connection (fastrt/http2/connection.hpp), the way a
 // client's bytes reach it: preface sniffing, the HTTP/1.1 upgrade head, the
 // nghttp2 session with the server's callbacks, request assembly, the C++
 // handlers' answers (plain, streamed, failing, awaiting) and the close.
 //
 // Transport: a socketpair(AF_UNIX, SOCK_STREAM) per input (kernel memory, no
-// network). The server end is a fastrt::tcp_stream running h2_connection on
+// network). The server end is a fastrt::tcp_stream running fastrt::http2::connection on
 // one io_context; the client end, on the same loop, writes the input in up to
 // four chunks (a short pause between them, so the server reads them apart:
 // partial frames and heads), half-closes (unless bit 4 below), reads
@@ -45,22 +45,21 @@
 #include <string_view>
 #include <vector>
 
-#include "cpp_handlers.hpp"
-#include "h2_session.hpp"
+#include <fastrt/http2/connection.hpp>
 
 namespace {
 
 using namespace std::chrono_literals;
 using fastrt::coro_task;
-using fastrt_h2::request;
-using fastrt_h2::response;
+using fastrt::http2::request;
+using fastrt::http2::response;
 
 struct harness {
   std::unique_ptr<fastrt::io_context> ctx;
-  fastrt_h2::app_context app;           // every request goes to a C++ route
-  fastrt_h2::app_context impatient;     // 5 ms timeouts, for clients that keep their side open
-  fastrt_h2::app_context over_capacity; // max_connections 0: the GOAWAY-at-once path
-  fastrt_h2::connection_list live;
+  fastrt::http2::server_context app;           // every request goes to a C++ route
+  fastrt::http2::server_context impatient;     // 5 ms timeouts, for clients that keep their side open
+  fastrt::http2::server_context over_capacity; // max_connections 0: the GOAWAY-at-once path
+  fastrt::http2::connection_list live;
 };
 harness* the = nullptr;
 
@@ -95,7 +94,7 @@ fastrt::http2::router fuzz_routes(fastrt::io_context& ctx) {
     std::string body = req.method + " " + req.path + "?" + req.query + " @" + req.authority + " fields=" +
                        std::to_string(req.headers.size()) + " body=" + std::to_string(req.body.size()) + "\n";
     for (const auto& [name, value] : req.headers) body += name + ": " + value + "\n";
-    response r = fastrt_h2::text_response(static_cast<int>(query_number(req.query, "status", 200, 599)), std::move(body));
+    response r = fastrt::http2::text_response(static_cast<int>(query_number(req.query, "status", 200, 599)), std::move(body));
     if (r.status < 200) r.status = 200;
     if (query_number(req.query, "header", 0, 1) == 1) {
       r.headers.emplace_back("connection", "close");
@@ -117,7 +116,7 @@ fastrt::http2::router fuzz_routes(fastrt::io_context& ctx) {
   // connection may end meanwhile.
   auto slow = routes.add(router::any_method, "/slow", [&ctx](const request& req, std::stop_token) -> coro_task<response> {
     (void)co_await fastrt::sleep_for(ctx, 1ms);
-    co_return fastrt_h2::text_response(200, "slow " + req.path + "\n");
+    co_return fastrt::http2::text_response(200, "slow " + req.path + "\n");
   });
   all.value();  // three distinct prefixes with handlers: none can fail
   stream.value();
@@ -134,8 +133,8 @@ void shorten_newer_timeouts(Config& config, std::chrono::milliseconds timeouts) 
   if constexpr (requires { config.body_timeout = timeouts; }) config.body_timeout = timeouts;
 }
 
-fastrt_h2::server_config fuzz_config(std::chrono::milliseconds timeouts) {
-  fastrt_h2::server_config config;
+fastrt::http2::server_config fuzz_config(std::chrono::milliseconds timeouts) {
+  fastrt::http2::server_config config;
   config.max_concurrent_streams = 8;
   config.max_header_list_size = 4096;  // reachable: 431
   config.max_body_size = 2048;         // reachable: 413
@@ -183,12 +182,12 @@ layout split(const std::uint8_t* data, std::size_t size) {
 }
 
 struct session {
-  fastrt_h2::h2_connection* connection = nullptr;  // while the server runs
+  fastrt::http2::connection* connection = nullptr;  // while the server runs
 };
 
-coro_task<> serve(fastrt::io_context& ctx, int fd, const fastrt_h2::app_context& app, session& s) {
+coro_task<> serve(fastrt::io_context& ctx, int fd, const fastrt::http2::server_context& app, session& s) {
   fastrt::tcp_stream stream(ctx, fd);
-  fastrt_h2::h2_connection connection(ctx, stream, app, the->live);
+  fastrt::http2::connection connection(ctx, stream, app, the->live);
   s.connection = &connection;
   co_await connection.run();
   s.connection = nullptr;

@@ -2,7 +2,7 @@
 // shares: streams and header sizes, body sizes and the memory budgets for
 // bodies, the connection cap, and each timeout (zero disables one). The
 // embedding program fills it (fastrt-h2 from its command line) before
-// serving.
+// serving. (Logs and access records go to the server's observer.hpp.)
 //
 // Thread-safety: read-only while serving (every io thread reads it). Cost:
 // a plain struct.
@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 
 namespace fastrt::http2 {
 
@@ -35,9 +34,6 @@ struct server_config {
   milliseconds shutdown_timeout{10'000};     // graceful shutdown: streams still open then are cut
   milliseconds send_timeout{30'000};         // data to send and nothing went out (also a zero window) → close
   milliseconds body_timeout{30'000};         // a request body without DATA for this long → 408, stream reset
-  // One line per answered request when set. Logging becomes a hook the
-  // embedding program supplies in a later step; until then, a stream.
-  std::FILE* access_log = nullptr;
 };
 
 }  // namespace fastrt::http2

@@ -1,9 +1,9 @@
 // accept_backoff.hpp — what an accept loop does when accept() fails for
 // lack of resources (EMFILE at RLIMIT_NOFILE, ENFILE, ENOBUFS, ENOMEM):
 // wait before trying again, 10 ms doubling up to 1 s, back to 10 ms after
-// the next success; and log at most one line per second for the whole
-// process (every io thread's loop shares the rate limit), naming the fd
-// limit. New connections meanwhile wait in the listen backlog.
+// the next success; and say so (observer.hpp) at most once per second for
+// the whole process (every io thread's loop shares the rate limit), naming
+// the fd limit. New connections meanwhile wait in the listen backlog.
 //
 // Thread-safety: one accept_backoff per accept loop; the log rate limit is a
 // process-wide atomic. Cost: nothing on the success path but a store.
@@ -15,10 +15,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
+#include <string>
 #include <string_view>
 
-namespace fastrt_h2 {
+#include <fastrt/http2/observer.hpp>
+
+namespace fastrt::http2 {
 
 class accept_backoff {
  public:
@@ -32,9 +34,9 @@ class accept_backoff {
     return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
   }
 
-  // After a failed accept with a resource shortage: how long to wait. Logs
-  // (to stderr) when no io thread has logged within the last second.
-  std::chrono::milliseconds failed(int error, std::string_view message) {
+  // After a failed accept with a resource shortage: how long to wait. Tells
+  // `events` when no io thread has within the last second.
+  std::chrono::milliseconds failed(int error, std::string_view message, observer& events) {
     const std::chrono::milliseconds wait = next_;
     next_ = std::min(next_ * 2, longest);
     const auto now = clock::now().time_since_epoch().count();
@@ -42,20 +44,14 @@ class accept_backoff {
     const auto second = std::chrono::duration_cast<clock::duration>(std::chrono::seconds(1)).count();
     if ((last == 0 || now - last >= second) &&
         last_log().compare_exchange_strong(last, now, std::memory_order_acq_rel)) {
+      std::string line = "accept: ";
+      line += message;
       rlimit limit{};
-      const bool known = getrlimit(RLIMIT_NOFILE, &limit) == 0;
-      if (error == EMFILE && known) {
-        std::fprintf(stderr,
-                     "fastrt-h2: accept: %.*s: the open-file limit (RLIMIT_NOFILE %llu) is reached; new "
-                     "connections wait (retrying within %lld ms; at most one such line per second)\n",
-                     static_cast<int>(message.size()), message.data(), static_cast<unsigned long long>(limit.rlim_cur),
-                     static_cast<long long>(wait.count()));
-      } else {
-        std::fprintf(stderr,
-                     "fastrt-h2: accept: %.*s; new connections wait (retrying within %lld ms; at most one such "
-                     "line per second)\n",
-                     static_cast<int>(message.size()), message.data(), static_cast<long long>(wait.count()));
-      }
+      if (error == EMFILE && getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        line += ": the open-file limit (RLIMIT_NOFILE " + std::to_string(limit.rlim_cur) + ") is reached";
+      line += "; new connections wait (retrying within " + std::to_string(wait.count()) +
+              " ms; at most one such line per second)";
+      events.log(log_level::error, line);
     }
     return wait;
   }
@@ -71,4 +67,4 @@ class accept_backoff {
   std::chrono::milliseconds next_ = first;
 };
 
-}  // namespace fastrt_h2
+}  // namespace fastrt::http2

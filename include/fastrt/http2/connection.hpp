@@ -1,0 +1,858 @@
+// connection.hpp — one HTTP/2 server connection over a transport
+// (transport.hpp): reads frames into its nghttp2 session (session.hpp),
+// runs each complete request's handler (the server's router), sends the
+// answers (response_submission.hpp, frame_writer.hpp), and enforces the
+// timeouts, limits and the graceful shutdown. Everything runs on the
+// connection's io thread.
+//
+//   fastrt::http2::connection c(ctx, tcp, server, list);   co_await c.run();
+//
+// The connection, as a state machine (connection_phase):
+//
+//   sniffing ──"PRI " / h2c upgrade (101)──▶ serving
+//   sniffing ──HTTP/1.x answer (400, 413, 426, 431) or not HTTP──▶ finished
+//   serving ──client EOF──▶ input_ended ──every complete request answered──▶ completed
+//   serving ──GOAWAY exchanged and every stream closed──▶ completed
+//   serving, input_ended ──error, deadline, peer gone, flood──▶ (cut) finished
+//   completed ──▶ finished
+//
+// In `finished` the reader has stopped: a cut connection gives its GOAWAY
+// and queued bytes a second to go out, stops its handlers, waits for them,
+// then closes the transport (lingering, so that the last bytes arrive).
+// Graceful shutdown (begin_shutdown, from the server) is orthogonal
+// (shutdown_state): GOAWAY(2^31-1) plus a PING, then — when the PING comes
+// back or after a second — GOAWAY with the last stream id; streams already
+// open complete, whatever is left at --shutdown-timeout is cut. A stream's
+// own life is stream.hpp's.
+//
+// Requests: a request completed inside the session's receive() is started
+// after it returns (a handler may answer at once, and nghttp2 must not be
+// asked to send from inside its callbacks). Every handler gets a stop token
+// stopped when its stream is reset or closed, or the connection is cut.
+// What no route matches goes to the router's fallback; without one, 404.
+//
+// Hostile clients: request and response bodies are charged to a
+// per-connection and a server-wide budget (body_budget.hpp: beyond it a
+// request is refused, an answer becomes 503); a request body that stops
+// arriving for --body-timeout gets 408 and its stream reset; a connection
+// whose answers cannot go out for --send-timeout (a shut window included) is
+// closed; the streams a client resets or gets reset — its RST_STREAMs and
+// the ones its bad frames provoke — are rate-limited (stream_reset_limit.hpp:
+// GOAWAY ENHANCE_YOUR_CALM); a stream with a reset queued never starts its
+// handler. A client that half-closes still gets its complete requests
+// answered. Responses are checked first (response_rules.hpp): one HTTP/2
+// peers would reject, or larger than the client's header list limit,
+// becomes a 500 with a log line.
+//
+// Thread-safety: the connection's io thread only; the server_context is
+// shared read-only (see server_context.hpp). Cost: nghttp2's session, one
+// stream object per open stream, and the bodies being held (bounded by the
+// budgets); nothing per idle connection beyond that.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fastrt/async_scope.hpp>
+#include <fastrt/http2/body_budget.hpp>
+#include <fastrt/http2/connection_deadlines.hpp>
+#include <fastrt/http2/field_rules.hpp>
+#include <fastrt/http2/frame_writer.hpp>
+#include <fastrt/http2/observer.hpp>
+#include <fastrt/http2/protocol_sniffer.hpp>
+#include <fastrt/http2/response_rules.hpp>
+#include <fastrt/http2/response_submission.hpp>
+#include <fastrt/http2/server_context.hpp>
+#include <fastrt/http2/session.hpp>
+#include <fastrt/http2/stream.hpp>
+#include <fastrt/http2/stream_reset_limit.hpp>
+#include <fastrt/http2/stream_table.hpp>
+#include <fastrt/http2/transport.hpp>
+#include <fastrt/io_context.hpp>
+#include <fastrt/task.hpp>
+#include <fastrt/tcp_stream.hpp>
+#include <fastrt/timer.hpp>
+#include <fastrt/with_stop_token.hpp>
+
+namespace fastrt::http2 {
+
+enum class connection_phase : std::uint8_t { sniffing, serving, input_ended, completed, finished };
+enum class shutdown_state : std::uint8_t { none, notice_sent, final_goaway_sent };
+
+template <class Connection>
+class basic_connection_list;
+
+template <transport Transport>
+class basic_connection {
+ public:
+  using list = basic_connection_list<basic_connection>;
+
+  basic_connection(io_context& ctx, Transport& transport, const server_context& server, list& live)
+      : ctx_(ctx), transport_(transport), server_(server), events_(*server.events), list_(live),
+        deadlines_(server.config, clock::now()), sniffer_(server.config.max_body_size),
+        writer_(ctx, transport, session_, deadlines_, events_, reader_stop_),
+        budget_(server.buffered, server.config.max_buffered_per_connection, server.config.max_buffered) {
+    list_.add(this);
+    server_.connections.fetch_add(1, std::memory_order_relaxed);
+    events_.count(metric::connections_opened);
+  }
+  basic_connection(const basic_connection&) = delete;
+  basic_connection& operator=(const basic_connection&) = delete;
+  ~basic_connection() {
+    server_.connections.fetch_sub(1, std::memory_order_relaxed);
+    events_.count(metric::connections_closed);
+    list_.remove(this);
+  }
+
+  coro_task<> run() {
+    if (!session_.start(*this, server_.config)) co_return;
+    if (server_.connections.load(std::memory_order_relaxed) > server_.config.max_connections) {
+      // Over the cap: tell the client at once (last stream id 0: nothing was
+      // processed, it may retry elsewhere or later).
+      events_.count(metric::connections_refused);
+      session_.goaway(0, NGHTTP2_ENHANCE_YOUR_CALM, "connection limit reached");
+      co_await writer_.flush_within(std::chrono::seconds(1), background_);
+      co_await background_.join();
+      co_await writer_.linger_close();
+      co_return;
+    }
+    background_.spawn(watch());
+    co_await with_stop_token(read_loop(), reader_token_);
+
+    if (phase_ != connection_phase::completed) {
+      // Peer gone, protocol error or a deadline: the GOAWAY (if any) and
+      // what is already queued get a second to go out, then answers still
+      // in flight are dropped. A client not yet known to speak HTTP/2
+      // (silent, or an HTTP/1.1 head cut by --header-timeout or a shutdown)
+      // gets no HTTP/2 bytes at all.
+      if (phase_ == connection_phase::sniffing) writer_.close();
+      if (close_code_ && !writer_.closed()) {
+        session_.goaway(session_.last_processed_stream(), *close_code_, close_reason_);
+      }
+      co_await writer_.flush_within(std::chrono::seconds(1), background_);
+      writer_.close();
+      cut_all_streams();
+    }
+    phase_ = connection_phase::finished;
+    wake_watchdog();
+    co_await background_.join();
+    co_await requests_.join();  // every request coroutine refers to this connection
+    co_await writer_.linger_close();
+  }
+
+  // Graceful shutdown, phase one (on this connection's io thread).
+  void begin_shutdown() {
+    if (phase_ == connection_phase::finished || shutdown_ != shutdown_state::none) return;
+    shutdown_ = shutdown_state::notice_sent;
+    deadlines_.shutdown_began(clock::now());
+    if (phase_ == connection_phase::sniffing) {  // nothing was asked yet (or an HTTP/1.1 head is half read)
+      stop_reading(std::nullopt, {});
+      return;
+    }
+    session_.shutdown_notice(shutdown_ping);
+    background_.spawn(flush());
+    wake_watchdog();
+  }
+
+  connection_phase phase() const noexcept { return phase_; }
+
+  // --- the session's events (session.hpp; inside receive() or next_output()) --
+  void header_block_started() { deadlines_.header_block_started(connection_deadlines::coarse_now()); }
+  void header_block_done() { deadlines_.header_block_done(); }
+
+  void request_begins(std::int32_t id) {
+    auto s = std::make_unique<stream>();
+    s->id = id;
+    if (access_records_) s->started = clock::now();
+    session_.set_stream_user_data(id, s.get());
+    streams_.open(std::move(s));
+  }
+
+  void request_field(std::int32_t id, std::string_view name, std::string_view value) {
+    stream* s = find(id);
+    if (!s || s->phase != stream_phase::receiving) return;  // oversized: the rest is decoded and dropped
+    s->header_bytes += name.size() + value.size() + 32;  // RFC 9113 §6.5.2's accounting
+    if (s->header_bytes > server_.config.max_header_list_size) {
+      // Answered with 431 once the block is complete (the block must still
+      // be decoded: HPACK state is shared by the connection).
+      s->phase = stream_phase::receiving_oversized;
+      s->req = request{};
+      return;
+    }
+    add_field(s->req, name, value);
+  }
+
+  void request_data(std::int32_t id, std::string_view bytes) {
+    stream* s = find(id);
+    if (!s || s->reset != stream_reset::none) return;
+    s->body_progress = connection_deadlines::coarse_now();  // (PINGs and empty frames do not count)
+    if (s->dispatched()) return;  // answered early: the rest of the body is discarded
+    if (s->req.body.size() + bytes.size() > server_.config.max_body_size) {
+      answer_early(*s, 413, "request body larger than --max-body-size\n");
+      return;
+    }
+    if (!budget_.try_charge(bytes.size())) {
+      refuse(*s);
+      return;
+    }
+    s->charged_request += bytes.size();
+    s->req.body.append(bytes);
+  }
+
+  void request_frame_received(std::int32_t id, bool headers, bool end_stream) {
+    stream* s = find(id);
+    if (!s || s->dispatched()) return;
+    if (s->phase == stream_phase::receiving_oversized) {
+      answer_early(*s, 431, "request header fields larger than SETTINGS_MAX_HEADER_LIST_SIZE\n");
+      return;
+    }
+    if (headers && !end_stream) {
+      s->body_progress = connection_deadlines::coarse_now();  // --body-timeout runs from here
+      // A body follows: refuse at once when it announces more than we take.
+      const auto it = std::find_if(s->req.headers.begin(), s->req.headers.end(),
+                                   [](const auto& h) { return h.first == "content-length"; });
+      if (it != s->req.headers.end() && it->second.size() < 20 &&
+          std::strtoull(it->second.c_str(), nullptr, 10) > server_.config.max_body_size) {
+        answer_early(*s, 413, "request body larger than --max-body-size\n");
+      }
+      return;
+    }
+    if (end_stream) dispatch(*s);
+  }
+
+  void settings_received(bool ack) {
+    if (ack) deadlines_.settings_acked();
+    else deadlines_.preface_done();
+  }
+
+  void ping_acknowledged(std::span<const std::uint8_t, 8> opaque) {
+    // The client has seen the shutdown notice (one round trip).
+    if (std::equal(opaque.begin(), opaque.end(), shutdown_ping.begin())) send_final_goaway();
+  }
+
+  void reset_received() {
+    events_.count(metric::streams_reset_by_peer);
+    count_reset();  // the same budget as the resets the client provokes
+  }
+
+  // RFC 9113 §5.1.1: a HEADERS opening a stream id not above every earlier
+  // one is a connection error PROTOCOL_ERROR. nghttp2 silently ignores such
+  // a block when it no longer knows the stream, because it could be
+  // trailers racing an RST_STREAM of ours (which §5.1 tolerates): tell the
+  // two apart with the ids we reset lately.
+  void headers_frame_begins(std::int32_t id) {
+    if (id <= 0 || (id & 1) == 0) return;
+    // §6.8: after our GOAWAY, frames on streams above its last id are ignored
+    // (nghttp2 drops them; their trailers must not look like a reused id).
+    if (shutdown_ == shutdown_state::final_goaway_sent && id > goaway_last_id_) return;
+    if (id > max_client_stream_) {
+      max_client_stream_ = id;
+      return;
+    }
+    if (session_.stream_open(id)) return;  // trailers of an open stream
+    if (std::find(reset_lately_.begin(), reset_lately_.end(), id) != reset_lately_.end()) return;
+    session_.terminate(NGHTTP2_PROTOCOL_ERROR);
+  }
+
+  // nghttp2 rejected a frame on stream `id` (e.g. a WINDOW_UPDATE
+  // overflowing its window) and queued a RST_STREAM for it: its handler
+  // must not start, or stop.
+  void invalid_frame(std::int32_t id) {
+    stream* s = find(id);
+    if (s && s->reset == stream_reset::none) {
+      s->reset = stream_reset::provoked;
+      s->cancel.request_stop();
+    }
+  }
+
+  void reset_sent(std::int32_t id, std::uint32_t code) {
+    if (reset_lately_.size() == 64) reset_lately_.erase(reset_lately_.begin());  // the last 64 streams we reset
+    reset_lately_.push_back(id);
+    stream* s = find(id);
+    const bool ours = s && (s->reset == stream_reset::ours || s->reset == stream_reset::after_answer);
+    // A reset the client's frames provoked (nghttp2 found a stream error,
+    // or refused a stream over the concurrency limit): counted like the
+    // client's own (MadeYouReset, CVE-2025-8671).
+    if (code != NGHTTP2_NO_ERROR && !ours) {
+      events_.count(metric::streams_reset_by_peer);
+      count_reset();
+    }
+    if (s) s->cancel.request_stop();  // its handler stops; work it queued is skipped
+  }
+
+  void data_sent() { deadlines_.send_progress(connection_deadlines::coarse_now()); }
+
+  void end_stream_sent(std::int32_t id) {
+    stream* s = find(id);
+    if (!s) return;
+    if (s->reset == stream_reset::after_answer) {
+      // The 408 of --body-timeout is out: RFC 9113 §8.1 lets the server
+      // stop the upload with RST_STREAM(NO_ERROR), which frees the stream.
+      s->reset = stream_reset::ours;
+      session_.reset_stream(s->id, NGHTTP2_NO_ERROR);
+    }
+    // The whole answer is out. (After an early 413/431 the rest of the
+    // upload is read and discarded, not reset: RFC 9113 §8.1 would allow
+    // RST_STREAM NO_ERROR, but curl then often reports a failed transfer
+    // instead of the 413. A client that never finishes its upload just
+    // leaves the connection idle, and the idle timeout ends it.)
+    if (s->phase == stream_phase::answering) move(*s, stream_phase::answered);
+  }
+
+  // A response HEADERS nghttp2 could not send: reset the stream, so that it
+  // is freed and the client is not left waiting. (submit() checks the size
+  // beforehand.)
+  void response_headers_failed(std::int32_t id, int error) {
+    const stream* s = find(id);
+    if (!s) return;
+    log_request_problem(*s, std::string("the response header fields could not be sent: ") + session::describe(error),
+                        "stream reset");
+    session_.reset_stream(id, NGHTTP2_INTERNAL_ERROR);
+  }
+
+  void stream_closed(std::int32_t id) {
+    stream* s = find(id);  // (the user data is still there during this callback)
+    if (!s) return;
+    record_access(*s);
+    // Reset by the client (or answered): a handler still running stops, and
+    // work it queued is skipped.
+    s->cancel.request_stop();
+    budget_.release(s->charged_request + s->charged_response);
+    if (streams_.close(*s)) became_idle();
+  }
+
+  // --- response_submission.hpp's events -------------------------------------
+  bool next_piece_wanted(stream& s) {
+    if (writer_.closed()) return false;
+    requests_.spawn(fetch_piece(s.key()));
+    return true;
+  }
+
+  void streamed_length_mismatch(const stream& s, std::string_view more_or_fewer) {
+    std::string why = "the streamed body has ";
+    why += more_or_fewer;
+    why += " bytes than its content-length: " + std::to_string(s.declared_length);
+    log_request_problem(s, why, "stream reset");
+  }
+
+ private:
+  using clock = connection_deadlines::clock;
+  static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
+
+  stream* find(std::int32_t id) const noexcept {
+    return streams_.find(id, static_cast<stream*>(session_.stream_user_data(id)));
+  }
+  stream* find(stream_key key) const noexcept { return find(key.id); }
+
+  // --- reading ----------------------------------------------------------------
+  // Stopped (reader_token_) by the watchdog, a failed send or a graceful
+  // shutdown that has nothing left to wait for.
+  coro_task<> read_loop() {
+    for (;;) {
+      auto chunk = co_await transport_.recv();
+      if (!chunk) break;  // stopped or error
+      if (chunk->empty()) {  // EOF: the client may still read its answers
+        co_await end_of_input();
+        break;
+      }
+      deadlines_.received(connection_deadlines::coarse_now());
+      std::string_view data = chunk->text();
+      if (phase_ == connection_phase::sniffing) {
+        const sniff_outcome sniffed = sniffer_.feed(data);
+        if (!co_await act_on(sniffed)) break;
+        if (phase_ == connection_phase::sniffing) continue;  // incomplete
+        data = sniffed.http2_bytes;
+      }
+      receiving_ = true;
+      const long consumed = session_.receive(data);
+      receiving_ = false;
+      sniffer_.release();
+      start_ready();
+      if (consumed < 0) {
+        // A fatal protocol error (flooding included): nghttp2 has queued a
+        // GOAWAY (floods get ENHANCE_YOUR_CALM from us, nghttp2 would just
+        // close); send it and close this connection only.
+        if (session::flooded(consumed)) {
+          events_.count(metric::connections_calmed);
+          session_.terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        if (session::not_http2(consumed)) {
+          writer_.close();  // RFC 9113 §3.4: not an HTTP/2 client, it gets no HTTP/2 frame
+        } else {
+          events_.log(log_level::warning, std::string("closing a connection: ") + session::describe(consumed));
+        }
+        co_await flush();
+        break;
+      }
+      co_await flush();
+      if (writer_.closed() || close_code_ || phase_ == connection_phase::completed) break;
+      if (session_.over()) {
+        phase_ = connection_phase::completed;  // GOAWAY exchanged and every stream closed
+        break;
+      }
+    }
+  }
+
+  // The sniffer's verdict (protocol_sniffer.hpp); false when the connection
+  // is over. An h2c upgrade answers 101 and starts stream 1 here.
+  coro_task<bool> act_on(const sniff_outcome& sniffed) {
+    switch (sniffed.verdict) {
+      case sniff_verdict::incomplete:
+        co_return true;
+      case sniff_verdict::http2:
+        phase_ = connection_phase::serving;
+        co_return true;
+      case sniff_verdict::not_http:
+        writer_.close();  // not a byte goes out
+        co_return false;
+      case sniff_verdict::answer_and_close:
+        co_await close_http1(sniffed.answer);
+        co_return false;
+      case sniff_verdict::upgrade:
+        break;
+    }
+    auto s = std::make_unique<stream>();
+    s->id = 1;
+    if (access_records_) s->started = clock::now();
+    s->req = sniffed.upgrade.req;
+    const int rv = session_.upgrade(sniffed.upgrade.settings, s->req.method == "HEAD", s.get());
+    if (rv != 0) {
+      events_.log(log_level::error, std::string("h2c upgrade failed: ") + session::describe(rv) + " (500)");
+      co_await close_http1(http1::closing_response("500 Internal Server Error", "h2c upgrade failed\n"));
+      co_return false;
+    }
+    streams_.open_upgraded(std::move(s));
+    if (!co_await writer_.send_raw(std::string(http1::switching_protocols))) {
+      writer_.close();
+      co_return false;
+    }
+    phase_ = connection_phase::serving;
+    if (stream* first = find(1)) dispatch(*first);
+    co_return true;
+  }
+
+  coro_task<> close_http1(std::string answer) {
+    (void)co_await writer_.send_raw(std::move(answer));
+    (void)transport_.shutdown(SHUT_WR);
+    writer_.close();
+  }
+
+  // The client half-closed (shutdown(SHUT_WR)) or closed: no request can
+  // still arrive, but those complete are answered (a client that only
+  // half-closed reads them) before the connection closes; the handler,
+  // send and shutdown timeouts bound the wait. Requests the client had not
+  // finished can no longer complete and are dropped.
+  coro_task<> end_of_input() {
+    if (phase_ != connection_phase::serving) co_return;
+    phase_ = connection_phase::input_ended;
+    if (streams_.busy() > 0 && !session_.over())
+      (void)co_await with_stop_token(sleep_for(ctx_, std::chrono::hours(24)), reader_token_);
+    if (phase_ == connection_phase::completed) co_return;
+    if ((streams_.busy() > 0 && !session_.over()) || close_code_ || writer_.closed()) co_return;  // cut
+    session_.terminate(NGHTTP2_NO_ERROR);
+    co_await writer_.flush_within(std::chrono::seconds(1), background_);
+    phase_ = connection_phase::completed;
+  }
+
+  // Ends the read loop; with a code, a GOAWAY saying why goes out first.
+  void stop_reading(std::optional<std::uint32_t> code, std::string_view why) {
+    if (!close_code_) {
+      close_code_ = code;
+      close_reason_ = why;
+    }
+    reader_stop_.request_stop();
+  }
+
+  // The connection ends as soon as nothing is left to read or write: after
+  // our final GOAWAY that is a clean end; otherwise nghttp2 ended the session
+  // over a connection error (its GOAWAY is out), whatever streams still look busy.
+  void finish_if_done() {
+    if (writer_.closed() || phase_ == connection_phase::sniffing || !session_.over()) return;
+    if (shutdown_ == shutdown_state::final_goaway_sent && phase_ != connection_phase::finished)
+      phase_ = connection_phase::completed;
+    reader_stop_.request_stop();
+  }
+
+  // Sends what the session queued, then ends the connection if that was all.
+  coro_task<> flush() {
+    co_await writer_.flush();
+    finish_if_done();
+  }
+
+  // --- requests ---------------------------------------------------------------
+  // Requests completed inside receive() start after it returns.
+  void dispatch(stream& s) {
+    // After the final GOAWAY went into the queue, streams above its last id
+    // are refused by nghttp2 when it goes out (the client may retry them):
+    // they must not run.
+    if (shutdown_ == shutdown_state::final_goaway_sent && s.id > goaway_last_id_) return;
+    if (s.reset != stream_reset::none) return;  // a RST_STREAM is on its way
+    s.body_progress = {};
+    move(s, stream_phase::handling);
+    s.head_request = s.req.method == "HEAD";
+    s.dispatched_req = std::make_shared<const request>(std::move(s.req));
+    events_.count(metric::requests_dispatched);
+    if (receiving_) ready_.push_back(s.id);
+    else start(s);
+  }
+
+  void start_ready() {
+    for (const std::int32_t id : ready_) {
+      stream* s = find(id);
+      // Reset in the same read (by the client, or by us over its frames), or
+      // the connection is closing over an error: no handler runs.
+      if (!s || s->reset != stream_reset::none || close_code_) continue;
+      start(*s);
+    }
+    ready_.clear();
+  }
+
+  void start(stream& s) {
+    const router::handler* handler = server_.routes.find(s.dispatched_req->method, s.dispatched_req->path);
+    requests_.spawn(handle(s.key(), handler, s.dispatched_req, s.cancel.get_token()));
+  }
+
+  coro_task<> handle(stream_key key, const router::handler* handler, std::shared_ptr<const request> req,
+                     std::stop_token cancel) {
+    response resp;
+    if (handler) resp = co_await with_stop_token((*handler)(*req, cancel), cancel);  // (no co_await in ?: : g++ 12)
+    else resp = text_response(404, "Not Found\n");
+    if (writer_.closed()) co_return;
+    stream* s = find(key);
+    if (!s) co_return;  // closed meanwhile
+    if (s->reset != stream_reset::none || cancel.stop_requested()) {  // reset meanwhile: nothing goes out
+      move(*s, stream_phase::abandoned);
+      co_return;
+    }
+    req.reset();
+    forget_request_body(*s);
+    if (!resp.stream && !budget_.try_charge(resp.body.size())) {
+      log_over_budget("answers get 503");
+      resp = text_response(503, "Service Unavailable: too many response bytes held\n");
+      resp.headers.emplace_back("retry-after", "1");
+    } else if (!resp.stream) {
+      s->charged_response = resp.body.size();
+    }
+    deadlines_.send_progress(connection_deadlines::coarse_now());
+    submit(*s, std::move(resp));
+    co_await flush();
+  }
+
+  // Answers before the request is complete (408, 413, 431); the rest of
+  // the request body is discarded.
+  void answer_early(stream& s, int status, std::string body) {
+    drop_request_body(s);
+    s.body_progress = connection_deadlines::coarse_now();  // the rest of the body must keep coming
+    deadlines_.send_progress(connection_deadlines::coarse_now());
+    s.head_request = s.req.method == "HEAD";
+    s.dispatched_req = std::make_shared<const request>(std::move(s.req));
+    events_.count(metric::requests_answered_early);
+    submit(s, text_response(status, std::move(body)));
+  }
+
+  // Sends `r` as `s`'s response (the stream moves to answering). A response
+  // that breaks response_rules.hpp is replaced by a 500 (with a log line
+  // saying why); one nghttp2 refuses resets the stream.
+  void submit(stream& s, response r) {
+    move(s, stream_phase::answering);
+    response_verdict verdict = check_response(r, s.head_request);
+    bool tell = true;
+    const std::uint32_t client_limit = session_.client_max_header_list_size();
+    if (verdict.problem.empty() && verdict.header_bytes > client_limit) {
+      verdict.problem = "the header fields take " + std::to_string(verdict.header_bytes) +
+                        " bytes, more than the client's SETTINGS_MAX_HEADER_LIST_SIZE of " +
+                        std::to_string(client_limit);
+      // Said once per connection: a client can set a tiny limit on purpose.
+      tell = !told_client_limit_;
+      told_client_limit_ = true;
+    }
+    if (!verdict.problem.empty()) {
+      if (tell) log_request_problem(s, verdict.problem, "500");
+      r = text_response(500, "Internal Server Error\n");
+      verdict = response_verdict{};
+    }
+    s.declared_length = verdict.declared_length;
+    s.resp = std::move(r);
+    s.offset = 0;
+    if (const int rv = submit_response<basic_connection>(session_, s); rv != 0) {
+      log_request_problem(s, session::describe(rv), "stream reset");
+      session_.reset_stream(s.id, NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  // Pulls the next piece of a streamed body and resumes its DATA frames.
+  coro_task<> fetch_piece(stream_key key) {
+    co_await ctx_.schedule();  // not inside nghttp2's read callback
+    const stream* before = find(key);
+    if (!before) co_return;  // reset meanwhile
+    // The function lives in this frame while its coroutine runs: a reset
+    // stream frees its stream (and response) meanwhile.
+    const body_stream next = before->resp.stream;
+    // A cut connection does not wait for a slow producer.
+    auto piece = co_await with_stop_token(next(), cut_token_);
+    stream* found = writer_.closed() ? nullptr : find(key);
+    if (!found) co_return;
+    stream& s = *found;
+    s.pieces = piece_state::ready;
+    if (s.reset != stream_reset::none) co_return;
+    budget_.release(std::exchange(s.charged_response, 0));  // the previous piece is all sent
+    if (!piece || !budget_.try_charge(piece->size())) {
+      if (!piece) {
+        log_request_problem(s, "the response body failed: " + std::string(piece.error().message()), "stream reset");
+      } else {
+        log_over_budget("streamed bodies are reset");
+      }
+      s.reset = stream_reset::ours;
+      session_.reset_stream(s.id, NGHTTP2_INTERNAL_ERROR);
+    } else {
+      s.charged_response = piece->size();
+      if (piece->empty()) s.pieces = piece_state::last;
+      s.piece = std::move(piece).value();
+      s.offset = 0;
+      deadlines_.send_progress(connection_deadlines::coarse_now());
+      session_.resume_data(s.id);
+    }
+    co_await flush();
+  }
+
+  // --- the body budget ----------------------------------------------------------
+  // The request body is no longer needed once the handler answered: a large
+  // one is dropped (the access record keeps the request line) and its charge
+  // given back. A small one stays until the stream closes (copying the
+  // request line for it would cost more than it frees).
+  void forget_request_body(stream& s) {
+    static constexpr std::size_t worth_dropping = 16 * 1024;
+    if (s.charged_request < worth_dropping || !s.dispatched_req) return;
+    auto line = std::make_shared<request>();
+    line->method = s.dispatched_req->method;
+    line->path = s.dispatched_req->path;
+    line->query = s.dispatched_req->query;
+    s.dispatched_req = std::move(line);
+    budget_.release(std::exchange(s.charged_request, 0));
+  }
+
+  void drop_request_body(stream& s) {
+    std::string().swap(s.req.body);
+    budget_.release(std::exchange(s.charged_request, 0));
+  }
+
+  // The body budget is spent: the stream is refused (the client may retry
+  // it; no handler ran) and what arrived of its body freed.
+  void refuse(stream& s) {
+    drop_request_body(s);
+    s.body_progress = {};
+    s.reset = stream_reset::ours;
+    events_.count(metric::streams_refused);
+    log_over_budget("request bodies are refused");
+    session_.reset_stream(s.id, NGHTTP2_REFUSED_STREAM);
+  }
+
+  // Once per connection: a flood of refusals must not flood the log.
+  void log_over_budget(std::string_view consequence) {
+    if (budget_logged_) return;
+    budget_logged_ = true;
+    events_.log(log_level::warning, "a connection is over --max-buffered-per-connection (" +
+                                        std::to_string(budget_.used()) + " bytes held) or --max-buffered (" +
+                                        std::to_string(server_.buffered.used()) + " bytes held in all): " +
+                                        std::string(consequence));
+  }
+
+  // One stream reset the client sent or provoked; over the limit the
+  // connection ends with GOAWAY(ENHANCE_YOUR_CALM).
+  void count_reset() {
+    if (resets_.allow(stream_reset_limit::clock::now()) || close_code_) return;
+    events_.count(metric::connections_calmed);
+    events_.log(log_level::warning, "closing a connection: too many streams reset (sent or provoked by the client)");
+    stop_reading(NGHTTP2_ENHANCE_YOUR_CALM, "too many streams reset");
+  }
+
+  // --- streams ------------------------------------------------------------------
+  void move(stream& s, stream_phase to) {
+    if (streams_.move(s, to)) became_idle();
+  }
+
+  void became_idle() {
+    deadlines_.became_idle(connection_deadlines::coarse_now());
+    if (phase_ == connection_phase::input_ended) reader_stop_.request_stop();  // end_of_input: every answer is out
+  }
+
+  void cut_all_streams() {
+    cut_.request_stop();  // body pieces still awaited
+    streams_.for_each([](stream& s) { s.cancel.request_stop(); });
+  }
+
+  // "METHOD PATH: WHY (OUTCOME)", the request escaped.
+  void log_request_problem(const stream& s, std::string_view why, std::string_view outcome) const {
+    std::string line;
+    if (s.dispatched_req) {
+      fields::escape_for_log(s.dispatched_req->method, line);
+      line += ' ';
+      fields::escape_for_log(s.dispatched_req->path, line);
+    } else {
+      line += "stream " + std::to_string(s.id);
+    }
+    line += ": ";
+    line += why;
+    line += " (";
+    line += outcome;
+    line += ")";
+    events_.log(log_level::error, line);
+  }
+
+  void record_access(const stream& s) const {
+    if (!access_records_ || !s.answer_submitted() || !s.dispatched_req) return;
+    const request& r = *s.dispatched_req;
+    events_.access(access_record{.method = r.method,
+                                 .path = r.path,
+                                 .query = r.query,
+                                 .protocol = "HTTP/2",
+                                 .status = s.resp.status,
+                                 .body_bytes = s.bytes_sent,
+                                 .duration = clock::now() - s.started});
+  }
+
+  // --- watchdog: timeouts and graceful shutdown ------------------------------
+  coro_task<> watch() {
+    while (phase_ != connection_phase::finished) {
+      const auto now = clock::now();
+      if (expire_stalled_bodies(now)) {
+        co_await flush();
+        continue;
+      }
+      const bool idle = streams_.busy() == 0;
+      if (auto expiry = deadlines_.expired(now, idle, waiting_to_send())) {
+        if (expiry->why != "idle timeout" && expiry->why != "shutdown deadline") {
+          events_.count(metric::connections_timed_out);
+          events_.log(log_level::warning, "closing a connection: " + std::string(expiry->why));
+        }
+        stop_reading(expiry->code, expiry->why);
+        co_return;
+      }
+      std::optional<clock::time_point> final_goaway_at;
+      if (shutdown_ == shutdown_state::notice_sent) {
+        final_goaway_at = *deadlines_.shutdown_since() + std::chrono::seconds(1);
+        if (now >= *final_goaway_at) {
+          send_final_goaway();  // no PING answer within a second: do not wait longer
+          co_await flush();
+          continue;
+        }
+      }
+      wake_ = std::stop_source();
+      (void)co_await with_stop_token(sleep_for(ctx_, deadlines_.next(now, idle, final_goaway_at) - now),
+                                     wake_.get_token());
+    }
+  }
+
+  void wake_watchdog() { wake_.request_stop(); }
+
+  // --body-timeout: a request body that got no DATA for that long (PINGs
+  // and other frames do not count) gets 408 and its stream reset; its
+  // memory is freed at once. True if any stream was.
+  bool expire_stalled_bodies(clock::time_point now) {
+    const std::chrono::milliseconds limit = server_.config.body_timeout;
+    if (limit.count() <= 0 || writer_.closed()) return false;
+    std::size_t expired = 0;
+    streams_.for_each([&](stream& s) {
+      if (s.body_progress == clock::time_point{} || now - s.body_progress < limit) return;
+      s.body_progress = {};
+      if (s.reset != stream_reset::none || session_.stream_remote_closed(s.id)) return;
+      ++expired;
+      if (!s.dispatched()) {
+        answer_early(s, 408, "Request Timeout: the request body stopped arriving\n");
+        s.reset = stream_reset::after_answer;
+      } else if (s.busy()) {
+        s.reset = stream_reset::after_answer;  // its early answer (413, 431) is still going out
+      } else {
+        s.reset = stream_reset::ours;
+        session_.reset_stream(s.id, NGHTTP2_NO_ERROR);
+      }
+    });
+    if (expired) {
+      events_.count(metric::bodies_timed_out, expired);
+      events_.log(log_level::warning, std::to_string(expired) + (expired == 1 ? " request body" : " request bodies") +
+                                          " stalled for --body-timeout (408, stream reset)");
+    }
+    return expired > 0;
+  }
+
+  // An answer has bytes ready that only the client's flow-control windows
+  // hold back (not one waiting for its app to produce the next piece).
+  bool waiting_to_send() const noexcept {
+    return streams_.any_of([](const stream& s) { return s.waiting_for_window(); });
+  }
+
+  void send_final_goaway() {
+    if (shutdown_ == shutdown_state::final_goaway_sent || writer_.closed()) return;
+    shutdown_ = shutdown_state::final_goaway_sent;
+    goaway_last_id_ = session_.last_processed_stream();
+    session_.goaway(goaway_last_id_, NGHTTP2_NO_ERROR);
+  }
+
+  io_context& ctx_;
+  Transport& transport_;
+  const server_context& server_;
+  observer& events_;
+  list& list_;
+  connection_deadlines deadlines_;
+  stream_table streams_;  // outlives session_: nghttp2_session_del calls no close callback, the table frees the rest
+  session session_;
+  protocol_sniffer sniffer_;
+  std::stop_source reader_stop_;  // the read loop ends
+  const std::stop_token reader_token_ = reader_stop_.get_token();
+  frame_writer<Transport> writer_;
+  std::stop_source cut_;  // the connection ends without a clean close
+  const std::stop_token cut_token_ = cut_.get_token();
+  std::stop_source wake_;  // replaced before each watchdog nap
+  async_scope requests_;    // handlers and body fetches
+  async_scope background_;  // the watchdog and shutdown flushes
+  connection_phase phase_ = connection_phase::sniffing;
+  shutdown_state shutdown_ = shutdown_state::none;
+  std::optional<std::uint32_t> close_code_;
+  std::string_view close_reason_;  // static text
+  std::int32_t max_client_stream_ = 0;
+  std::int32_t goaway_last_id_ = 0;  // valid once the final GOAWAY was sent
+  std::vector<std::int32_t> ready_;  // requests completed during receive()
+  std::vector<std::int32_t> reset_lately_;
+  connection_body_budget budget_;  // request and response body bytes held
+  stream_reset_limit resets_;      // streams the client reset or got reset
+  const bool access_records_ = events_.wants_access_records();
+  bool receiving_ = false;           // inside session_.receive(): handlers start after it
+  bool told_client_limit_ = false;   // a response over the client's header list limit was logged
+  bool budget_logged_ = false;       // going over the body budget was logged
+};
+
+// The live connections of one io thread (used on that thread only), so that
+// its accept loop can start their graceful shutdown.
+template <class Connection>
+class basic_connection_list {
+ public:
+  void add(Connection* c) { live_.push_back(c); }
+  void remove(Connection* c) { std::erase(live_, c); }
+  // Graceful shutdown of every connection.
+  void begin_shutdown() const {
+    const std::vector<Connection*> snapshot = live_;  // shutting down may end connections
+    for (Connection* c : snapshot) c->begin_shutdown();
+  }
+  std::size_t size() const noexcept { return live_.size(); }
+
+ private:
+  std::vector<Connection*> live_;
+};
+
+using connection = basic_connection<tcp_stream>;
+using connection_list = connection::list;
+
+}  // namespace fastrt::http2
