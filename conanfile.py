@@ -111,6 +111,10 @@ class FastrtConan(ConanFile):
             http2.requires = ["core", "libnghttp2::libnghttp2"]
             http2.bindirs = []
             http2.libdirs = []
+            # The nghttp2 flood limits the headers may call, as configure found
+            # them in Conan's libnghttp2 (recorded in fastrt-http2.pc's Cflags).
+            pc = load(self, os.path.join(self.package_folder, "lib", "pkgconfig", "fastrt-http2.pc"))
+            http2.defines = re.findall(r"-D(FASTRT_HAVE_NGHTTP2_\w+=1)", pc)
 
         if self.options.with_python:
             # The CPython recorded at package time (outside the package).

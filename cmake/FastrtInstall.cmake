@@ -7,7 +7,10 @@
 # link imported targets (PkgConfig::LIBURING, a libpython path,
 # PkgConfig::NGHTTP2) that belong to this build, so fastrtConfig.cmake finds
 # those dependencies again on the consumer's machine and defines
-# fastrt::uring / fastrt::python / fastrt::http2 itself.
+# fastrt::uring / fastrt::python / fastrt::http2 itself. fastrt::http2's
+# nghttp2 feature definitions are asked of the consumer's libnghttp2 there
+# (FastrtNghttp2Features.cmake, installed beside the config); fastrt-http2.pc
+# cannot ask, so it records this build's.
 include(CMakePackageConfigHelpers)
 
 set(FASTRT_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/fastrt CACHE STRING
@@ -39,6 +42,12 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/fastrtConfigVersion.cmake
   COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
 install(FILES ${PROJECT_BINARY_DIR}/fastrtConfig.cmake ${PROJECT_BINARY_DIR}/fastrtConfigVersion.cmake
         DESTINATION ${FASTRT_INSTALL_CMAKEDIR} COMPONENT fastrt_development)
+if(FASTRT_HAVE_HTTP2)
+  install(FILES ${PROJECT_SOURCE_DIR}/cmake/FastrtNghttp2Features.cmake
+          DESTINATION ${FASTRT_INSTALL_CMAKEDIR} COMPONENT fastrt_development)
+  list(TRANSFORM FASTRT_HTTP2_DEFINITIONS PREPEND "-D" OUTPUT_VARIABLE FASTRT_HTTP2_PC_CFLAGS)
+  list(JOIN FASTRT_HTTP2_PC_CFLAGS " " FASTRT_HTTP2_PC_CFLAGS)
+endif()
 
 # pkg-config files locate the prefix from their own directory (${pcfiledir}),
 # so `cmake --install --prefix` anywhere gives working files.

@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "support/elapsed.hpp"
 #include "support/io.hpp"
 
 using namespace std::chrono_literals;
@@ -20,14 +21,10 @@ using fastrt::coro_task;
 using fastrt::result;
 using fastrt::detail::frame_allocator;
 using fastrt::test::make_context;
+using fastrt::test::ms_since;
 using fastrt::test::run_on;
 
-namespace {
 using clock_type = std::chrono::steady_clock;
-double ms_since(clock_type::time_point start) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
-}
-}  // namespace
 
 TEST_CASE("with_timeout on a future that never completes in time: timed_out, the late value is dropped") {
   auto ctx = make_context();

@@ -17,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "support/elapsed.hpp"
 #include "support/io.hpp"
 
 using namespace std::chrono_literals;
@@ -26,15 +27,12 @@ using fastrt::result;
 using fastrt::with_stop_token;
 using fastrt::detail::frame_allocator;
 using fastrt::test::make_context;
+using fastrt::test::ms_since;
 using fastrt::test::run_on;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-double ms_since(clock_type::time_point start) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
-}
 
 coro_task<std::stop_token> token_seen() { co_return co_await fastrt::this_task::stop_token(); }
 

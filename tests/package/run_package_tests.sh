@@ -9,7 +9,12 @@
 #   3. tests/package/pkg_config builds the same programs with pkg-config;
 #   4. negative cases: a bogus component, (with python) a Python root that
 #      does not exist and (with http2) a pkg-config that cannot find
-#      libnghttp2 make find_package fail with a message naming them.
+#      libnghttp2 make find_package fail with a message naming them;
+#   5. (with http2) the nghttp2 flood limits: consume_http2 checks that the
+#      FASTRT_HAVE_NGHTTP2_* definitions it was given (by find_package, by
+#      pkg-config) are the ones its libnghttp2 offers, as found here by
+#      compiling against it (FASTRT_TEST_NGHTTP2_FEATURES); and against a
+#      libnghttp2 that lacks them, find_package gives none.
 # Usage: run_package_tests.sh BUILD_DIR CXX_COMPILER COMPONENTS (comma-separated)
 set -euo pipefail
 build=$1
@@ -23,6 +28,21 @@ prefix=$work/prefix
 has() { [[ " ${components[*]} " == *" $1 "* ]]; }
 step() { echo "--- package: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# The flood limits the libnghttp2 that pkg-config finds offers, in
+# consume_http2's order ("reset_rate_limit max_continuations"): a program
+# taking each function's address compiles and links, or it does not.
+nghttp2_offers() {
+  local offered=() pair
+  for pair in reset_rate_limit:nghttp2_option_set_stream_reset_rate_limit \
+              max_continuations:nghttp2_option_set_max_continuations; do
+    # shellcheck disable=SC2046  # pkg-config's output is meant to be word-split
+    if printf '#include <nghttp2/nghttp2.h>\nint main() { (void)&%s; }\n' "${pair#*:}" |
+       "$cxx" -std=c++20 -x c++ - -o "$work/nghttp2_probe" $(pkg-config --cflags --libs libnghttp2) 2>/dev/null; then
+      offered+=("${pair%%:*}")
+    fi
+  done
+  echo "${offered[*]}"
+}
 
 step "cmake --install $build --prefix $prefix"
 cmake --install "$build" --prefix "$prefix" >"$work/install.log" || { cat "$work/install.log"; fail "install"; }
@@ -65,6 +85,11 @@ if [ -x "$prefix/bin/fastrt-h2" ] && command -v curl >/dev/null; then
 fi
 
 cmake_list=$(IFS=';'; echo "${components[*]}")
+if has http2; then
+  FASTRT_TEST_NGHTTP2_FEATURES=$(nghttp2_offers)
+  export FASTRT_TEST_NGHTTP2_FEATURES
+  step "libnghttp2 offers the flood limits '$FASTRT_TEST_NGHTTP2_FEATURES'"
+fi
 step "find_package(fastrt 0.1 REQUIRED COMPONENTS ${components[*]})"
 cmake -S "$here/find_package" -B "$work/consumer" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
       -DCMAKE_PREFIX_PATH="$prefix" "-DFASTRT_TEST_COMPONENTS=$cmake_list" >"$work/consumer.log" 2>&1 \
@@ -111,6 +136,32 @@ if has http2; then
     export PKG_CONFIG_LIBDIR=$work/no-pkgconfig PKG_CONFIG_PATH=
     expect_configure_failure missing_nghttp2 "component 'http2': libnghttp2 >= 1\.43 not found by pkg-config" \
       "-DFASTRT_TEST_COMPONENTS=core;http2"
+  ) || exit 1
+
+  # A libnghttp2 from before the flood limits (1.52 without Debian's
+  # backports), stood in for by this one's header with both functions renamed
+  # away: the installed config asks the consumer's libnghttp2, so
+  # consume_http2 gets no FASTRT_HAVE_NGHTTP2_* and calls neither.
+  step "find_package(fastrt COMPONENTS http2) with a libnghttp2 without the flood limits"
+  old=$work/old-nghttp2
+  mkdir -p "$old/include/nghttp2" "$old/pkgconfig"
+  system_include=$(pkg-config --variable=includedir libnghttp2)
+  cp "$system_include/nghttp2/nghttp2ver.h" "$old/include/nghttp2/"
+  sed -e 's/nghttp2_option_set_stream_reset_rate_limit/fastrt_test_no_reset_rate_limit/' \
+      -e 's/nghttp2_option_set_max_continuations/fastrt_test_no_max_continuations/' \
+      "$system_include/nghttp2/nghttp2.h" >"$old/include/nghttp2/nghttp2.h"
+  sed "s|^includedir=.*|includedir=$old/include|" \
+      "$(pkg-config --variable=pcfiledir libnghttp2)/libnghttp2.pc" >"$old/pkgconfig/libnghttp2.pc"
+  (
+    export PKG_CONFIG_PATH=$old/pkgconfig:$PKG_CONFIG_PATH
+    FASTRT_TEST_NGHTTP2_FEATURES=$(nghttp2_offers)
+    [ -z "$FASTRT_TEST_NGHTTP2_FEATURES" ] || fail "the stand-in libnghttp2 still offers '$FASTRT_TEST_NGHTTP2_FEATURES'"
+    cmake -S "$here/find_package" -B "$work/old_nghttp2" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
+          -DCMAKE_PREFIX_PATH="$prefix" "-DFASTRT_TEST_COMPONENTS=core;http2" >"$work/old_nghttp2.log" 2>&1 \
+      || { cat "$work/old_nghttp2.log"; fail "configure against the stand-in libnghttp2"; }
+    cmake --build "$work/old_nghttp2" --target consume_http2 >>"$work/old_nghttp2.log" 2>&1 \
+      || { cat "$work/old_nghttp2.log"; fail "consume_http2 against the stand-in libnghttp2"; }
+    "$work/old_nghttp2/consume_http2" || fail "consume_http2 (stand-in libnghttp2) exited $?"
   ) || exit 1
 fi
 echo "package tests passed (${components[*]})"
