@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/elapsed.hpp"
 #include "support/io.hpp"
 #include "support/python.hpp"
 
@@ -32,6 +33,7 @@ namespace h2 = fastrt::http2;
 using namespace std::chrono_literals;
 using fastrt::coro_task;
 using fastrt::test::make_context;
+using fastrt::test::ms_since;
 using fastrt::test::run_on;
 using h2::python::python_app;
 using h2::python::python_handler;
@@ -108,10 +110,6 @@ std::string header(const h2::response& r, std::string_view name) {
     if (n == name) return v;
   }
   return "<none>";
-}
-
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 // Holds the worker busy in a job of its own until release() (at most 20 s,
@@ -192,6 +190,17 @@ TEST_CASE("python_handler: an app slower than the timeout gives 504 in time, and
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].level == h2::log_level::error);
   CHECK(lines[0].line == "GET /slow: the app did not answer within --handler-timeout (504)");
+}
+
+TEST_CASE("python_handler: a request the server holds by a shared_ptr is shared with the job, not copied") {
+  server s;
+  const auto h = s.handler("slow", 100ms);
+  const auto held = std::make_shared<const h2::request>(get("/shared", "1"));  // as connection.hpp holds it
+  const h2::response r = s.answer(h, *held);  // 504 after 100 ms; the app sleeps on for 1 s
+  CHECK(r.status == 504);
+  CHECK(held.use_count() >= 2);  // the worker's job holds this very request
+  const h2::request plain = get("/copied", "1");
+  CHECK(plain.weak_from_this().expired());  // not held: python_handler copies it (the 504 test above)
 }
 
 TEST_CASE("python_handler: full worker queues give 503 with retry-after, and nothing is logged") {

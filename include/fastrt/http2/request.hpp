@@ -3,12 +3,14 @@
 // all plain owned strings, so a request can cross threads and interpreters
 // as it is.
 //
-// Thread-safety: a plain value (no shared state). Cost: add_field copies the
-// field into the request (the first regular field reserves room for eight);
-// cookie crumbs are joined in place.
+// Thread-safety: a plain value (no shared state; a copy does not share who
+// holds the original). Cost: add_field copies the field into the request
+// (the first regular field reserves room for eight); cookie crumbs are
+// joined in place.
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,7 +20,13 @@ namespace fastrt::http2 {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
-struct request {
+// The server holds each request by a shared_ptr (connection.hpp): a
+// handler whose work outlives its call (a job on a Python worker) keeps it
+// with weak_from_this().lock() instead of copying it; that is null for a
+// request not held so (then copy).
+struct request : std::enable_shared_from_this<request> {
+  request() = default;  // (not an aggregate: `request{}` value-initializes, the base's constructor is protected)
+
   std::string method;
   std::string path;   // without the query
   std::string query;  // after '?', empty when there is none

@@ -30,9 +30,10 @@
 // (io_context::current(): its timers bound the timeout). `executor` and
 // `events` must outlive the handler and every response it made (a streamed
 // body pulls through the executor).
-// Cost per request: one copy of the request (body included) shared with
-// the job, one executor job, a timer when there is a timeout; per streamed
-// piece: one job and, with a timeout, one timer.
+// Cost per request: the request shared with the job (copied, body
+// included, only when the caller does not hold it by a shared_ptr), one
+// executor job, a timer when there is a timeout; per streamed piece: one
+// job and, with a timeout, one timer.
 #pragma once
 
 #include <fastrt/io_context.hpp>
@@ -173,9 +174,12 @@ inline fastrt::coro_task<response> answer(python_app app, fastrt::python::subint
 inline router::handler python_handler(python_app app, fastrt::python::subinterpreter_executor& executor,
                                       python_handler_options options = {}) {
   return [app, executor = &executor, options](const request& req, std::stop_token token) {
-    // Copied here, before the coroutine starts: the caller's request only
-    // has to live for this call, and the job may outlive the answer.
-    return detail::answer(app, *executor, options, std::make_shared<const request>(req), std::move(token));
+    // Shared (or copied) here, before the coroutine starts: the caller's
+    // request only has to live for this call, and the job may outlive the
+    // answer. The server's requests are shared, not copied (request.hpp).
+    std::shared_ptr<const request> held = req.weak_from_this().lock();
+    if (!held) held = std::make_shared<const request>(req);
+    return detail::answer(app, *executor, options, std::move(held), std::move(token));
   };
 }
 
