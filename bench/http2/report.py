@@ -4,13 +4,18 @@
 usage: report.py RESULTS_DIR
 
 RESULTS_DIR/runs.jsonl   one line per h2load run (h2load_stats.py)
-RESULTS_DIR/servers.json name -> {"role": ..., "body_bytes": ...}
-RESULTS_DIR/rss.jsonl    one line per idle-connection test (h2_idle_conns.py + "server")
+RESULTS_DIR/servers.json name -> {"role": ..., "body_bytes": ...[, "baseline_of": NAME]}
+RESULTS_DIR/rss.jsonl    one line per idle-connection test (h2_idle_conns.py + "server"
+                         [+ "baseline_of"])
 
 Req/s and latencies are medians over the rounds (each round runs every
 server once per load, interleaved, so a noisy moment hits all of them
 alike); the spread column is min-max req/s over the rounds. Exit status 1
 if any run failed (the verdicts are still printed).
+
+A server with "baseline_of" is another fastrt-h2 binary (--baseline) running
+the same test as the server it names: the "new / baseline" section divides
+the named server's numbers by its baseline's. Baselines get no target verdicts.
 """
 
 import json
@@ -32,15 +37,22 @@ def fmt_us(us):
     return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us} µs"
 
 
-def main():
-    results = sys.argv[1]
-    runs = load_jsonl(os.path.join(results, "runs.jsonl"))
-    servers = json.load(open(os.path.join(results, "servers.json")))
-    rss = load_jsonl(os.path.join(results, "rss.jsonl"))
-    failed_any = False
+def fmt_ratio(value, digits=2):
+    return "–" if value is None else f"{value:.{digits}f}×"
 
-    loads = list(dict.fromkeys(r["load"] for r in runs))
-    summary = {}  # (server, load) -> dict
+
+def quotient(a, b):
+    # a / b, or None when either is missing or b is 0 (a failed or absent run).
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def summarize(runs, servers, loads):
+    """(server, load) -> {"rounds", "failed"[, "rps", "n", "lo", "hi", "p50", "p99"]}.
+
+    The medians are only there when every round of that pair succeeded."""
+    summary = {}
     for name in servers:
         for load in loads:
             mine = [r for r in runs if r["server"] == name and r["load"] == load]
@@ -55,13 +67,12 @@ def main():
                            p50=statistics.median(r["p50_us"] for r in good),
                            p99=statistics.median(r["p99_us"] for r in good))
             summary[(name, load)] = row
+    return summary
 
-    def ratio(name, load, peer):
-        a, b = summary.get((name, load), {}), summary.get((peer, load), {})
-        if "rps" not in a or "rps" not in b or b["rps"] == 0:
-            return None
-        return a["rps"] / b["rps"]
 
+def print_load_table(summary, servers, loads, ratio):
+    """The throughput/latency table; returns True if a run failed."""
+    failed_any = False
     print("| server | load (h2load) | body | requests/run | req/s (median) | req/s spread | p50 | p99 | × nghttpd | × Hypercorn |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for load in loads:
@@ -77,21 +88,73 @@ def main():
             rn, rh = ratio(name, load, "nghttpd"), ratio(name, load, "Hypercorn")
             print(f"| {name} | {load} | {info['body_bytes']} B | {row['n']:,} | {row['rps']:,.0f} | {row['lo']:,.0f}–{row['hi']:,.0f} "
                   f"| {fmt_us(row['p50'])} | {fmt_us(row['p99'])} "
-                  f"| {'–' if rn is None else f'{rn:.2f}×'} | {'–' if rh is None else f'{rh:.1f}×'} |")
+                  f"| {fmt_ratio(rn)} | {fmt_ratio(rh, 1)} |")
+    return failed_any
 
-    if rss:
+
+def print_rss_table(rss):
+    """The idle-connection table; returns True if a client reported errors."""
+    failed_any = False
+    print()
+    print("| server (idle h2c connections) | connections held | RSS before | RSS after | RSS per connection |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rss:
+        held = f"{r['still_open']:,} of {r['connections']:,}"
+        if r.get("errors"):
+            held += " (errors: " + "; ".join(r["errors"]) + ")"
+            failed_any = True
+        print(f"| {r['server']} | {held} | {r['rss_before'] / 2**20:.1f} MiB | {r['rss_after'] / 2**20:.1f} MiB "
+              f"| {r['bytes_per_conn']:,.0f} B ({r['bytes_per_conn'] / 1024:.1f} KiB) |")
+    return failed_any
+
+
+def per_round_rps_ratios(runs, name, baseline, load):
+    """new / baseline req/s for each round in which both runs succeeded: the two ran
+    back to back in that round, so the ratio of a pair sees nearly the same noise."""
+    def by_round(server):
+        return {r["round"]: r["rps"] for r in runs if r["server"] == server and r["load"] == load and r["ok"]}
+    new, base = by_round(name), by_round(baseline)
+    return [new[k] / base[k] for k in sorted(new.keys() & base.keys()) if base[k]]
+
+
+def print_baseline_comparison(summary, runs, servers, loads, rss):
+    """The "new / baseline" section: one row per fastrt-h2 test that has a baseline."""
+    pairs = [(info["baseline_of"], name) for name, info in servers.items() if info.get("baseline_of")]
+    print()
+    print("New / baseline (each fastrt-h2 test divided by the same test of the --baseline binary, "
+          "run in the same rounds; req/s above 1× and latency or RSS below 1× favour the new binary):")
+    print()
+    print("| fastrt-h2 | load (h2load) | req/s new | req/s baseline | new / baseline req/s | per-round range "
+          "| p50 new / baseline | p99 new / baseline |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for load in loads:
+        for name, baseline in pairs:
+            a, b = summary.get((name, load), {}), summary.get((baseline, load), {})
+            per_round = per_round_rps_ratios(runs, name, baseline, load)
+            spread = "–" if not per_round else fmt_ratio(per_round[0]) if len(per_round) == 1 \
+                else f"{min(per_round):.2f}–{max(per_round):.2f}×"
+            shown = [f"{row['rps']:,.0f}" if "rps" in row else "**FAILED**" for row in (a, b)]
+            print(f"| {name} | {load} | {shown[0]} | {shown[1]} "
+                  f"| {fmt_ratio(quotient(a.get('rps'), b.get('rps')))} | {spread} "
+                  f"| {fmt_ratio(quotient(a.get('p50'), b.get('p50')))} | {fmt_ratio(quotient(a.get('p99'), b.get('p99')))} |")
+
+    rss_by_server = {r["server"]: r for r in rss}
+    rss_pairs = [(r["baseline_of"], r["server"]) for r in rss if r.get("baseline_of")]
+    if rss_pairs:
         print()
-        print("| server (idle h2c connections) | connections held | RSS before | RSS after | RSS per connection |")
-        print("|---|---:|---:|---:|---:|")
-        for r in rss:
-            held = f"{r['still_open']:,} of {r['connections']:,}"
-            if r.get("errors"):
-                held += " (errors: " + "; ".join(r["errors"]) + ")"
-                failed_any = True
-            print(f"| {r['server']} | {held} | {r['rss_before'] / 2**20:.1f} MiB | {r['rss_after'] / 2**20:.1f} MiB "
-                  f"| {r['bytes_per_conn']:,.0f} B ({r['bytes_per_conn'] / 1024:.1f} KiB) |")
+        print("| fastrt-h2 (idle h2c connections) | RSS per connection new | RSS per connection baseline | new / baseline |")
+        print("|---|---:|---:|---:|")
+        for name, baseline in rss_pairs:
+            a, b = rss_by_server.get(name, {}), rss_by_server.get(baseline, {})
+            shown = [f"{r['bytes_per_conn']:,.0f} B" if "bytes_per_conn" in r else "–" for r in (a, b)]
+            print(f"| {name} | {shown[0]} | {shown[1]} "
+                  f"| {fmt_ratio(quotient(a.get('bytes_per_conn'), b.get('bytes_per_conn')))} |")
 
-    # Verdicts: one line per target and load. A failed run counts as missed.
+
+def print_verdicts(servers, loads, rss, ratio):
+    """One line per target and load (a failed run counts as missed); returns True if
+    an idle-connection test lost connections."""
+    failed_any = False
     print()
     print("Targets:")
 
@@ -109,12 +172,33 @@ def main():
         for name in pys:
             verdict(f"{name} vs Hypercorn, {load}", ratio(name, load, "Hypercorn"), 15)
     for r in rss:
-        if r["server"].startswith("fastrt-h2"):
+        if r["server"].startswith("fastrt-h2") and not r.get("baseline_of"):
             ok = not r.get("errors") and r["still_open"] == r["connections"] and r["bytes_per_conn"] <= 4096
             print(f"- {'MET   ' if ok else 'MISSED'} {r['server']} RSS per idle connection: "
                   f"{r['bytes_per_conn']:,.0f} B (target ≤ 4096 B)")
         if r["still_open"] != r["connections"]:
             failed_any = True
+    return failed_any
+
+
+def main():
+    results = sys.argv[1]
+    runs = load_jsonl(os.path.join(results, "runs.jsonl"))
+    servers = json.load(open(os.path.join(results, "servers.json")))
+    rss = load_jsonl(os.path.join(results, "rss.jsonl"))
+
+    loads = list(dict.fromkeys(r["load"] for r in runs))
+    summary = summarize(runs, servers, loads)
+
+    def ratio(name, load, peer):
+        return quotient(summary.get((name, load), {}).get("rps"), summary.get((peer, load), {}).get("rps"))
+
+    failed_any = print_load_table(summary, servers, loads, ratio)
+    if rss:
+        failed_any |= print_rss_table(rss)
+    if any(info.get("baseline_of") for info in servers.values()):
+        print_baseline_comparison(summary, runs, servers, loads, rss)
+    failed_any |= print_verdicts(servers, loads, rss, ratio)
     return 1 if failed_any else 0
 
 

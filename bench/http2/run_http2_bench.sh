@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fastrt-h2 against real HTTP/2 servers, side by side in one run.
 #
-#   bench/http2/run_http2_bench.sh [--quick] [--fastrt-h2 PATH] [--rounds N] [--duration S] [--connections N]
+#   bench/http2/run_http2_bench.sh [--quick] [--fastrt-h2 PATH] [--baseline PATH] [--rounds N] [--duration S]
+#                                  [--connections N]
 #
 # Throughput/latency: h2load (h2c prior knowledge, one thread, pinned to CPU 1)
 # against each server (pinned to CPU 0), all answering a ~13-byte GET:
@@ -9,6 +10,10 @@
 #   file), fastrt-h2 Python app with 1 and 2 pinned workers, Hypercorn (ASGI).
 # Memory: server RSS per idle h2c connection with N (10,000) connections held,
 #   for fastrt-h2 (C++ route), nghttpd and h2o.
+# --baseline PATH: another fastrt-h2 binary (e.g. a build of an older commit) runs
+#   every fastrt-h2 test too, right next to the same test of the binary under test
+#   in each round (their order alternates between rounds); the report adds its rows
+#   and a "new / baseline" section.
 # Prints a markdown table with ratios to nghttpd and Hypercorn and the target
 # verdicts. Exit status: 0 if every run answered 2xx for every request.
 set -euo pipefail
@@ -19,6 +24,7 @@ py=/usr/bin/python3  # Debian's python3: hypercorn is installed for it, not for 
 
 quick=0
 fastrt_h2=""
+baseline=""     # another fastrt-h2 binary measured alongside (--baseline)
 rounds=3        # interleaved rounds; medians are reported (the machine may be noisy)
 duration=10     # seconds each measured run should last (sets its request count, see below)
 connections=10000
@@ -26,10 +32,11 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --fastrt-h2) fastrt_h2="$2"; shift ;;
+    --baseline) baseline="$2"; shift ;;
     --rounds) rounds="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --connections) connections="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_http2_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -64,7 +71,9 @@ if [ -z "$fastrt_h2" ]; then
   }
   rm -f "$build_log"
 fi
-[ -x "$fastrt_h2" ] || { echo "run_http2_bench: $fastrt_h2 is not an executable" >&2; exit 1; }
+for binary in "$fastrt_h2" ${baseline:+"$baseline"}; do
+  [ -x "$binary" ] || { echo "run_http2_bench: $binary is not an executable" >&2; exit 1; }
+done
 
 # 10k held connections = 10k fds in the server and 10k in the client; servers inherit this limit.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -151,7 +160,7 @@ verify() {
 # --- 2. Throughput and latency -------------------------------------------------------------------
 # Every server runs for the whole load phase (idle ones cost nothing: they sleep in epoll /
 # io_uring waits); rounds visit each (load, server) in turn so that noise is shared.
-declare -A url role body_bytes server_pid
+declare -A url role body_bytes server_pid baseline_of
 names=()
 add_server() {  # NAME ROLE URL_PATH EXACT_BODY PORT CMD...
   local name="$1" r="$2" path="$3" want="$4" port="$5"; shift 5
@@ -163,15 +172,39 @@ add_server() {  # NAME ROLE URL_PATH EXACT_BODY PORT CMD...
   names+=("$name")
 }
 
+# add_fastrt_h2 NAME ROLE URL_PATH EXACT_BODY ARGS... — the binary under test with ARGS (and a free
+# --port) and, with --baseline, the baseline binary with the same ARGS as "NAME (baseline)".
+add_fastrt_h2() {
+  local name="$1" r="$2" path="$3" want="$4" p; shift 4
+  p=$(free_port); add_server "$name" "$r" "$path" "$want" "$p" "$fastrt_h2" --port "$p" "$@"
+  [ -n "$baseline" ] || return 0
+  p=$(free_port); add_server "$name (baseline)" baseline "$path" "$want" "$p" "$baseline" --port "$p" "$@"
+  baseline_of["$name (baseline)"]="$name"
+}
+
+# round_order ROUND — the servers in the order round ROUND visits them: as added, except that
+# even rounds run each baseline before its counterpart (neither always gets the warmer slot).
+round_order() {
+  local order=("${names[@]}") i b
+  if [ $(($1 % 2)) -eq 0 ]; then
+    for i in "${!order[@]}"; do
+      b="${order[$i]}"
+      [ -n "${baseline_of[$b]:-}" ] || continue
+      order[i]="${order[i - 1]}"; order[i - 1]="$b"
+    done
+  fi
+  printf '%s\n' "${order[@]}"
+}
+
 echo "run_http2_bench: starting servers (results and logs in $out)" >&2
-p=$(free_port); add_server "fastrt-h2 C++" cpp /cpp/hello "" "$p" \
-  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes
+add_fastrt_h2 "fastrt-h2 C++" cpp /cpp/hello "" \
+  --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes
 p=$(free_port); add_server nghttpd peer /hello.txt "$hello" "$p" nghttpd --no-tls -d "$out/htdocs" "$p"
 p=$(free_port); write_h2o_conf "$p"; add_server h2o peer /hello.txt "$hello" "$p" h2o -c "$out/h2o-$p.conf"
-p=$(free_port); add_server "fastrt-h2 Python, 1 pinned" python / "$hello" "$p" \
-  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app
-p=$(free_port); add_server "fastrt-h2 Python, 2 pinned" python / "$hello" "$p" \
-  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 2 --app-dir "$here" --app hello_app:app
+add_fastrt_h2 "fastrt-h2 Python, 1 pinned" python / "$hello" \
+  --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app
+add_fastrt_h2 "fastrt-h2 Python, 2 pinned" python / "$hello" \
+  --io-threads 1 --pinned 2 --app-dir "$here" --app hello_app:app
 # One worker, default asyncio worker class (Debian has no uvloop for it by default); h2c
 # prior knowledge works on a plain --bind.
 p=$(free_port); add_server Hypercorn peer / "$hello" "$p" \
@@ -181,7 +214,8 @@ p=$(free_port); add_server Hypercorn peer / "$hello" "$p" \
   echo "{"
   for i in "${!names[@]}"; do
     n="${names[$i]}"; sep=,; [ "$i" -eq $((${#names[@]} - 1)) ] && sep=
-    echo "  \"$n\": {\"role\": \"${role[$n]}\", \"body_bytes\": ${body_bytes[$n]}}$sep"
+    extra=; [ -n "${baseline_of[$n]:-}" ] && extra=", \"baseline_of\": \"${baseline_of[$n]}\""
+    echo "  \"$n\": {\"role\": \"${role[$n]}\", \"body_bytes\": ${body_bytes[$n]}$extra}$sep"
   done
   echo "}"
 } > "$out/servers.json"
@@ -189,8 +223,9 @@ p=$(free_port); add_server Hypercorn peer / "$hello" "$p" \
 declare -A dead
 total_runs=$((rounds * ${#loads[@]} * ${#names[@]})); run=0
 for round in $(seq "$rounds"); do
+  mapfile -t order < <(round_order "$round")
   for load in "${loads[@]}"; do
-    for name in "${names[@]}"; do
+    for name in "${order[@]}"; do
       run=$((run + 1))
       tag="$(echo "$name $load r$round" | tr -c 'A-Za-z0-9\n' '_')"
       if [ -n "${dead[$name]:-}" ]; then
@@ -238,8 +273,8 @@ cleanup
 # --- 4. RSS per idle connection ------------------------------------------------------------------
 # A fresh server each time (the load phase's heap would hide the growth), then
 # h2_idle_conns.py: N connections, each preface + SETTINGS + one GET read in full, then idle.
-rss_test() {  # NAME PATH PORT CMD...
-  local name="$1" path="$2" port="$3"; shift 3
+rss_test() {  # NAME BASELINE_OF|"" PATH PORT CMD...
+  local name="$1" of="$2" path="$3" port="$4"; shift 4
   echo "run_http2_bench: RSS with $connections idle connections: $name" >&2
   start_server "rss-$name" "$port" "$@"
   local pid=$started_pid bytes
@@ -248,18 +283,27 @@ rss_test() {  # NAME PATH PORT CMD...
   # A failed client still prints its JSON (errors, connections held): the report shows it.
   taskset -c 1 "$py" "$here/h2_idle_conns.py" --port "$port" --path "$path" --body-len "$bytes" \
     --pid "$pid" --connections "$connections" > "$out/rss-one.json" || true
-  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["server"]=sys.argv[2]; print(json.dumps(d))' \
-    "$out/rss-one.json" "$name" >> "$out/rss.jsonl" || echo "run_http2_bench: $name: the idle-connection client failed" >&2
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["server"]=sys.argv[2]; d.update({"baseline_of": sys.argv[3]} if sys.argv[3] else {}); print(json.dumps(d))' \
+    "$out/rss-one.json" "$name" "$of" >> "$out/rss.jsonl" || echo "run_http2_bench: $name: the idle-connection client failed" >&2
   cleanup
 }
-p=$(free_port); rss_test "fastrt-h2 (C++ route)" /cpp/hello "$p" \
-  "$fastrt_h2" --port "$p" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes
-p=$(free_port); rss_test nghttpd /hello.txt "$p" nghttpd --no-tls -d "$out/htdocs" "$p"
-p=$(free_port); write_h2o_conf "$p"; rss_test h2o /hello.txt "$p" h2o -c "$out/h2o-$p.conf"
+# rss_fastrt_h2 NAME PATH ARGS... — rss_test for the binary under test and then, with --baseline,
+# for the baseline binary, with the same ARGS (and a free --port).
+rss_fastrt_h2() {
+  local name="$1" path="$2" p; shift 2
+  p=$(free_port); rss_test "$name" "" "$path" "$p" "$fastrt_h2" --port "$p" "$@"
+  [ -n "$baseline" ] || return 0
+  p=$(free_port); rss_test "$name (baseline)" "$name" "$path" "$p" "$baseline" --port "$p" "$@"
+}
+rss_fastrt_h2 "fastrt-h2 (C++ route)" /cpp/hello \
+  --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes
+p=$(free_port); rss_test nghttpd "" /hello.txt "$p" nghttpd --no-tls -d "$out/htdocs" "$p"
+p=$(free_port); write_h2o_conf "$p"; rss_test h2o "" /hello.txt "$p" h2o -c "$out/h2o-$p.conf"
 
 # --- 3. Report -----------------------------------------------------------------------------------
 echo
 echo "h2load -t 1 -n (sized for ~${duration}s after a warm-up run), $rounds round(s); servers on CPU 0, h2load on CPU 1; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "$baseline" ] || { echo; echo "fastrt-h2: $fastrt_h2"; echo "baseline: $baseline"; }
 echo
 status=0
 "$py" "$here/report.py" "$out" || status=$?
