@@ -69,6 +69,7 @@
 #include <fastrt/async_scope.hpp>
 #include <fastrt/http2/body_budget.hpp>
 #include <fastrt/http2/connection_deadlines.hpp>
+#include <fastrt/http2/connection_watchdog.hpp>
 #include <fastrt/http2/field_rules.hpp>
 #include <fastrt/http2/frame_writer.hpp>
 #include <fastrt/http2/observer.hpp>
@@ -129,7 +130,7 @@ class basic_connection {
       co_await writer_.linger_close();
       co_return;
     }
-    background_.spawn(watch());
+    background_.spawn(watchdog_.run(*this));
     co_await with_stop_token(read_loop(), reader_token_);
 
     if (phase_ != connection_phase::completed) {
@@ -147,7 +148,7 @@ class basic_connection {
       cut_all_streams();
     }
     phase_ = connection_phase::finished;
-    wake_watchdog();
+    watchdog_.wake();
     co_await background_.join();
     co_await requests_.join();  // every request coroutine refers to this connection
     co_await writer_.linger_close();
@@ -164,7 +165,7 @@ class basic_connection {
     }
     session_.shutdown_notice(shutdown_ping);
     background_.spawn(flush());
-    wake_watchdog();
+    watchdog_.wake();
   }
 
   connection_phase phase() const noexcept { return phase_; }
@@ -348,6 +349,66 @@ class basic_connection {
     log_request_problem(s, why, "stream reset");
   }
 
+  // --- connection_watchdog.hpp's events -----------------------------------------
+  bool watched() const noexcept { return phase_ != connection_phase::finished; }
+  bool idle() const noexcept { return streams_.busy() == 0; }
+  bool final_goaway_due() const noexcept { return shutdown_ == shutdown_state::notice_sent; }
+  void deadline_passed(const connection_deadlines::expiry& expiry) {
+    if (expiry.why != "idle timeout" && expiry.why != "shutdown deadline") {
+      events_.count(metric::connections_timed_out);
+      events_.log(log_level::warning, "closing a connection: " + std::string(expiry.why));
+    }
+    stop_reading(expiry.code, expiry.why);
+  }
+  // Sends what the session queued, then ends the connection if that was all.
+  coro_task<> flush() {
+    co_await writer_.flush();
+    finish_if_done();
+  }
+
+  // --body-timeout: a request body that got no DATA for that long (PINGs
+  // and other frames do not count) gets 408 and its stream reset; its
+  // memory is freed at once. True if any stream was.
+  bool expire_stalled_bodies(connection_deadlines::time_point now) {
+    const std::chrono::milliseconds limit = server_.config.body_timeout;
+    if (limit.count() <= 0 || writer_.closed()) return false;
+    std::size_t expired = 0;
+    streams_.for_each([&](stream& s) {
+      if (s.body_progress == clock::time_point{} || now - s.body_progress < limit) return;
+      s.body_progress = {};
+      if (s.reset != stream_reset::none || session_.stream_remote_closed(s.id)) return;
+      ++expired;
+      if (!s.dispatched()) {
+        answer_early(s, 408, "Request Timeout: the request body stopped arriving\n");
+        s.reset = stream_reset::after_answer;
+      } else if (s.busy()) {
+        s.reset = stream_reset::after_answer;  // its early answer (413, 431) is still going out
+      } else {
+        s.reset = stream_reset::ours;
+        session_.reset_stream(s.id, NGHTTP2_NO_ERROR);
+      }
+    });
+    if (expired) {
+      events_.count(metric::bodies_timed_out, expired);
+      events_.log(log_level::warning, std::to_string(expired) + (expired == 1 ? " request body" : " request bodies") +
+                                          " stalled for --body-timeout (408, stream reset)");
+    }
+    return expired > 0;
+  }
+
+  // An answer has bytes ready that only the client's flow-control windows
+  // hold back (not one waiting for its app to produce the next piece).
+  bool waiting_to_send() const noexcept {
+    return streams_.any_of([](const stream& s) { return s.waiting_for_window(); });
+  }
+
+  void send_final_goaway() {
+    if (shutdown_ == shutdown_state::final_goaway_sent || writer_.closed()) return;
+    shutdown_ = shutdown_state::final_goaway_sent;
+    goaway_last_id_ = session_.last_processed_stream();
+    session_.goaway(goaway_last_id_, NGHTTP2_NO_ERROR);
+  }
+
  private:
   using clock = connection_deadlines::clock;
   static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
@@ -484,12 +545,6 @@ class basic_connection {
     if (shutdown_ == shutdown_state::final_goaway_sent && phase_ != connection_phase::finished)
       phase_ = connection_phase::completed;
     reader_stop_.request_stop();
-  }
-
-  // Sends what the session queued, then ends the connection if that was all.
-  coro_task<> flush() {
-    co_await writer_.flush();
-    finish_if_done();
   }
 
   // --- requests ---------------------------------------------------------------
@@ -724,83 +779,6 @@ class basic_connection {
                                  .duration = clock::now() - s.started});
   }
 
-  // --- watchdog: timeouts and graceful shutdown ------------------------------
-  coro_task<> watch() {
-    while (phase_ != connection_phase::finished) {
-      const auto now = clock::now();
-      if (expire_stalled_bodies(now)) {
-        co_await flush();
-        continue;
-      }
-      const bool idle = streams_.busy() == 0;
-      if (auto expiry = deadlines_.expired(now, idle, waiting_to_send())) {
-        if (expiry->why != "idle timeout" && expiry->why != "shutdown deadline") {
-          events_.count(metric::connections_timed_out);
-          events_.log(log_level::warning, "closing a connection: " + std::string(expiry->why));
-        }
-        stop_reading(expiry->code, expiry->why);
-        co_return;
-      }
-      std::optional<clock::time_point> final_goaway_at;
-      if (shutdown_ == shutdown_state::notice_sent) {
-        final_goaway_at = *deadlines_.shutdown_since() + std::chrono::seconds(1);
-        if (now >= *final_goaway_at) {
-          send_final_goaway();  // no PING answer within a second: do not wait longer
-          co_await flush();
-          continue;
-        }
-      }
-      wake_ = std::stop_source();
-      (void)co_await with_stop_token(sleep_for(ctx_, deadlines_.next(now, idle, final_goaway_at) - now),
-                                     wake_.get_token());
-    }
-  }
-
-  void wake_watchdog() { wake_.request_stop(); }
-
-  // --body-timeout: a request body that got no DATA for that long (PINGs
-  // and other frames do not count) gets 408 and its stream reset; its
-  // memory is freed at once. True if any stream was.
-  bool expire_stalled_bodies(clock::time_point now) {
-    const std::chrono::milliseconds limit = server_.config.body_timeout;
-    if (limit.count() <= 0 || writer_.closed()) return false;
-    std::size_t expired = 0;
-    streams_.for_each([&](stream& s) {
-      if (s.body_progress == clock::time_point{} || now - s.body_progress < limit) return;
-      s.body_progress = {};
-      if (s.reset != stream_reset::none || session_.stream_remote_closed(s.id)) return;
-      ++expired;
-      if (!s.dispatched()) {
-        answer_early(s, 408, "Request Timeout: the request body stopped arriving\n");
-        s.reset = stream_reset::after_answer;
-      } else if (s.busy()) {
-        s.reset = stream_reset::after_answer;  // its early answer (413, 431) is still going out
-      } else {
-        s.reset = stream_reset::ours;
-        session_.reset_stream(s.id, NGHTTP2_NO_ERROR);
-      }
-    });
-    if (expired) {
-      events_.count(metric::bodies_timed_out, expired);
-      events_.log(log_level::warning, std::to_string(expired) + (expired == 1 ? " request body" : " request bodies") +
-                                          " stalled for --body-timeout (408, stream reset)");
-    }
-    return expired > 0;
-  }
-
-  // An answer has bytes ready that only the client's flow-control windows
-  // hold back (not one waiting for its app to produce the next piece).
-  bool waiting_to_send() const noexcept {
-    return streams_.any_of([](const stream& s) { return s.waiting_for_window(); });
-  }
-
-  void send_final_goaway() {
-    if (shutdown_ == shutdown_state::final_goaway_sent || writer_.closed()) return;
-    shutdown_ = shutdown_state::final_goaway_sent;
-    goaway_last_id_ = session_.last_processed_stream();
-    session_.goaway(goaway_last_id_, NGHTTP2_NO_ERROR);
-  }
-
   io_context& ctx_;
   Transport& transport_;
   const server_context& server_;
@@ -815,7 +793,7 @@ class basic_connection {
   frame_writer<Transport> writer_;
   std::stop_source cut_;  // the connection ends without a clean close
   const std::stop_token cut_token_ = cut_.get_token();
-  std::stop_source wake_;  // replaced before each watchdog nap
+  connection_watchdog watchdog_{ctx_, deadlines_};
   async_scope requests_;    // handlers and body fetches
   async_scope background_;  // the watchdog and shutdown flushes
   connection_phase phase_ = connection_phase::sniffing;
