@@ -67,12 +67,13 @@ struct server {
   py::handler request_type;
   captured_log log;
 
-  explicit server(std::size_t queue_capacity = 64) {
+  explicit server(std::size_t queue_capacity = 64, std::size_t batch = 64) {
     if (fastrt::test::extra_builtins().empty())
       fastrt::test::extra_builtins().push_back({"fastrt", &h2::python::init});
     py::executor_options options;
     options.pinned_workers = 1;
     options.queue_capacity = queue_capacity;
+    options.batch = batch;
     options.handlers = {"fastrt:Request"};
     for (const char* a : apps) options.handlers.push_back(std::string("fastrt_handler_app:") + a);
     exec = fastrt::test::start_executor(std::move(options));
@@ -196,9 +197,10 @@ TEST_CASE("python_handler: an app slower than the timeout gives 504 in time, and
 
 TEST_CASE("python_handler: full worker queues give 503 with retry-after, and nothing is logged") {
   // Two slots: the blocker's own stays taken while it runs (a worker hands
-  // back its batch's slots when the batch ends), the first request takes the
+  // back a batch's slots when the batch ends: batches of one job, so that no
+  // earlier job's slot is still taken too), the first request takes the
   // other.
-  server s(2);
+  server s(2, 1);
   const auto h = s.handler("hello", 5s);
   worker_blocker blocker(*s.exec);
   REQUIRE(blocker.started());
