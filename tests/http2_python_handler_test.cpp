@@ -41,7 +41,7 @@ using h2::python::python_handler_options;
 
 namespace {
 
-constexpr const char* apps[] = {"hello", "boom", "slow", "count", "stalls"};
+constexpr const char* apps[] = {"hello", "boom", "slow", "count", "stalls", "bad_return"};
 
 // What the handler logged.
 struct captured_log : h2::observer {
@@ -69,12 +69,13 @@ struct server {
   py::handler request_type;
   captured_log log;
 
-  explicit server(std::size_t queue_capacity = 64) {
+  explicit server(std::size_t queue_capacity = 64, std::size_t batch = 64) {
     if (fastrt::test::extra_builtins().empty())
       fastrt::test::extra_builtins().push_back({"fastrt", &h2::python::init});
     py::executor_options options;
     options.pinned_workers = 1;
     options.queue_capacity = queue_capacity;
+    options.batch = batch;
     options.handlers = {"fastrt:Request"};
     for (const char* a : apps) options.handlers.push_back(std::string("fastrt_handler_app:") + a);
     exec = fastrt::test::start_executor(std::move(options));
@@ -176,6 +177,28 @@ TEST_CASE("python_handler: an app that raises gives 500 and one error line with 
   CHECK(!line.ends_with("\n"));
 }
 
+TEST_CASE("python_handler: an app returning something unusable gives 500 and an error line saying what") {
+  server s;
+  const auto h = s.handler("bad_return");
+  const h2::response r = s.answer(h, get("/bad"));
+  CHECK(r.status == 500);
+  const auto lines = s.log.taken();
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].level == h2::log_level::error);
+  CHECK(lines[0].line ==
+        "GET /bad: app returned a int; expected bytes, str, (status, headers, body) or fastrt.Response (500)");
+}
+
+TEST_CASE("python_handler: an executor that is shutting down gives 503, not a hang") {
+  server s;
+  const auto h = s.handler("hello", 5s);
+  REQUIRE(s.exec->shutdown().has_value());
+  const h2::response r = s.answer(h, get("/late"));
+  CHECK(r.status == 503);
+  CHECK(r.body == "Service Unavailable: the Python workers are stopping\n");
+  CHECK(s.log.taken().empty());
+}
+
 TEST_CASE("python_handler: an app slower than the timeout gives 504 in time, and a log line") {
   server s;
   const auto h = s.handler("slow", 100ms);
@@ -205,9 +228,10 @@ TEST_CASE("python_handler: a request the server holds by a shared_ptr is shared 
 
 TEST_CASE("python_handler: full worker queues give 503 with retry-after, and nothing is logged") {
   // Two slots: the blocker's own stays taken while it runs (a worker hands
-  // back its batch's slots when the batch ends), the first request takes the
+  // back a batch's slots when the batch ends: batches of one job, so that no
+  // earlier job's slot is still taken too), the first request takes the
   // other.
-  server s(2);
+  server s(2, 1);
   const auto h = s.handler("hello", 5s);
   worker_blocker blocker(*s.exec);
   REQUIRE(blocker.started());
@@ -232,39 +256,43 @@ TEST_CASE("python_handler: full worker queues give 503 with retry-after, and not
 }
 
 TEST_CASE("python_handler: a request given up before a worker takes it never runs the app") {
-  server s;
-  const auto h = s.handler("count", 5s);
-  {
-    // Stopped while its job waits behind a busy worker: the handler returns
-    // at once (the connection drops the answer) and the job skips the app.
-    worker_blocker blocker(*s.exec);
-    REQUIRE(blocker.started());
-    std::stop_source reset;
-    auto body = [&]() -> coro_task<h2::response> {
-      auto stopper = [&]() -> coro_task<> {
-        reset.request_stop();
-        co_return;
+  // With a timeout and without: the stop token reaches the await either way.
+  for (const std::chrono::milliseconds timeout : {0ms, 5000ms}) {
+    INFO("timeout " << timeout.count() << " ms");
+    server s;
+    const auto h = s.handler("count", timeout);
+    {
+      // Stopped while its job waits behind a busy worker: the handler returns
+      // at once (the connection drops the answer) and the job skips the app.
+      worker_blocker blocker(*s.exec);
+      REQUIRE(blocker.started());
+      std::stop_source reset;
+      auto body = [&]() -> coro_task<h2::response> {
+        auto stopper = [&]() -> coro_task<> {
+          reset.request_stop();
+          co_return;
+        };
+        auto [given_up, unused] = co_await fastrt::when_all(h(get("/count"), reset.get_token()), stopper());
+        co_return std::move(given_up);
       };
-      auto [given_up, unused] = co_await fastrt::when_all(h(get("/count"), reset.get_token()), stopper());
-      co_return std::move(given_up);
-    };
-    const auto start = std::chrono::steady_clock::now();
-    const h2::response r = run_on(*s.ctx, body());
-    CHECK(ms_since(start) < 5000.0);  // did not wait for the worker
-    CHECK(r.status == 503);
+      const auto start = std::chrono::steady_clock::now();
+      const h2::response r = run_on(*s.ctx, body());
+      CHECK(ms_since(start) < 2000.0);  // did not wait for the worker (held up to 20 s)
+      CHECK(r.status == 503);
+    }
+    {
+      // Stopped before the handler was even called.
+      std::stop_source reset;
+      reset.request_stop();
+      const h2::response r = s.answer(h, get("/count"), reset.get_token());
+      CHECK(r.status == 503);
+    }
+    // The one worker runs jobs in order: both skipped jobs ran before this one.
+    const h2::response r = s.answer(h, get("/count"));
+    CHECK(r.status == 200);
+    CHECK(r.body == "1");  // the app's first call
+    CHECK(s.log.taken().empty());
   }
-  {
-    // Stopped before the handler was even called.
-    std::stop_source reset;
-    reset.request_stop();
-    const h2::response r = s.answer(h, get("/count"), reset.get_token());
-    CHECK(r.status == 503);
-  }
-  // The one worker runs jobs in order: both skipped jobs ran before this one.
-  const h2::response r = s.answer(h, get("/count"));
-  CHECK(r.status == 200);
-  CHECK(r.body == "1");  // the app's first call
-  CHECK(s.log.taken().empty());
 }
 
 TEST_CASE("python_handler: a streamed body's stalled piece fails with timed_out") {

@@ -33,3 +33,7 @@ def stalls(request):
         yield "late"
 
     return (200, [("content-type", "text/plain")], body())
+
+
+def bad_return(request):
+    return 42

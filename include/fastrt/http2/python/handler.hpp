@@ -26,8 +26,9 @@
 // does not call the app.
 //
 // Thread-safety: the handler is an immutable value, called on any io
-// thread at once; each call must run on an io_context's loop thread
-// (io_context::current(): its timers bound the timeout). `executor` and
+// thread at once. With a timeout, a call and each streamed piece must run
+// on an io_context's loop thread (io_context::current(): its timers bound
+// the timeout; elsewhere the answer is a 500 saying so). `executor` and
 // `events` must outlive the handler and every response it made (a streamed
 // body pulls through the executor).
 // Cost per request: the request shared with the job (copied, body
