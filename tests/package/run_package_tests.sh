@@ -26,7 +26,8 @@ IFS=, read -r -a components <<<"$3"
 here=$(cd "$(dirname "$0")" && pwd)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastrt-package.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+downstream_pid=""  # the downstream server while it runs: killed if the script ends early
+trap '[ -z "$downstream_pid" ] || kill -KILL "$downstream_pid" 2>/dev/null; rm -rf "$work"' EXIT
 prefix=$work/prefix
 has() { [[ " ${components[*]} " == *" $1 "* ]]; }
 step() { echo "--- package: $*"; }
@@ -64,6 +65,7 @@ serve_downstream() {
     port=$(test_port)
     "$bin" "$port" "$app_dir" >"$log" 2>&1 &
     pid=$!
+    downstream_pid=$pid
     for _ in $(seq 200); do  # 10 s: its own "serving" line proves it is the one listening
       grep -q "^consumer: serving on 127.0.0.1:$port\$" "$log" && break
       kill -0 "$pid" 2>/dev/null || break
@@ -74,6 +76,7 @@ serve_downstream() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" || status=$?
     pid=""
+    downstream_pid=""
     [ "$status" = 2 ] && grep -q "already in use" "$log" && continue
     fail "consume_server ($how) did not start (status $status): $(cat "$log")"
   done
@@ -96,6 +99,7 @@ serve_downstream() {
   kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "consume_server ($how) still runs 15 s after SIGTERM: $(cat "$log")"; }
   status=0
   wait "$pid" || status=$?
+  downstream_pid=""
   [ "$status" = 0 ] || fail "consume_server ($how) exited $status on SIGTERM: $(cat "$log")"
   local dispatched
   dispatched=$(sed -n 's/^consumer: \([0-9]*\) requests dispatched$/\1/p' "$log")
