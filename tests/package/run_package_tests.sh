@@ -10,7 +10,10 @@
 #   4. negative cases: a bogus component, (with python) a Python root that
 #      does not exist and (with http2) a pkg-config that cannot find
 #      libnghttp2 make find_package fail with a message naming them;
-#   5. (with http2) the nghttp2 flood limits: consume_http2 checks that the
+#   5. (with http2, python and uring) a downstream HTTP/2 server,
+#      consumers/server_main.cpp, built both ways: it serves its own C++
+#      route and a Python app (curl, h2load) and stops cleanly on SIGTERM;
+#   6. (with http2) the nghttp2 flood limits: consume_http2 checks that the
 #      FASTRT_HAVE_NGHTTP2_* definitions it was given (by find_package, by
 #      pkg-config) are the ones its libnghttp2 offers, as found here by
 #      compiling against it (FASTRT_TEST_NGHTTP2_FEATURES); and against a
@@ -23,11 +26,16 @@ IFS=, read -r -a components <<<"$3"
 here=$(cd "$(dirname "$0")" && pwd)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastrt-package.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+downstream_pid=""  # the downstream server while it runs: killed if the script ends early
+trap '[ -z "$downstream_pid" ] || kill -KILL "$downstream_pid" 2>/dev/null; rm -rf "$work"' EXIT
 prefix=$work/prefix
 has() { [[ " ${components[*]} " == *" $1 "* ]]; }
 step() { echo "--- package: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# A port for a test server: 20000-32000, below the ephemeral range (32768
+# and up) the clients' own connections take theirs from. It may be taken by
+# the time the server binds: callers retry on "in use".
+test_port() { echo $((20000 + RANDOM % 12000)); }
 # The flood limits the libnghttp2 that pkg-config finds offers, in
 # consume_http2's order ("reset_rate_limit max_continuations"): a program
 # taking each function's address compiles and links, or it does not.
@@ -42,6 +50,63 @@ nghttp2_offers() {
     fi
   done
   echo "${offered[*]}"
+}
+
+# serve_downstream BINARY HOW: the downstream server (consumers/server_main.cpp)
+# serves its C++ route and its Python app, h2load gets 200 2xx answers, and
+# SIGTERM ends it with status 0, having dispatched every request.
+serve_downstream() {
+  local bin=$1 how=$2 log=$work/server-$2.log app_dir=$work/app-$2 port="" pid="" status body
+  # The app in a folder of its own, as a downstream project has it (and its
+  # __pycache__ out of the source tree).
+  mkdir -p "$app_dir"
+  cp "$here/consumers/consumer_app.py" "$app_dir/"
+  for _ in $(seq 10); do  # a port someone else took: exit 2, try another
+    port=$(test_port)
+    "$bin" "$port" "$app_dir" >"$log" 2>&1 &
+    pid=$!
+    downstream_pid=$pid
+    for _ in $(seq 200); do  # 10 s: its own "serving" line proves it is the one listening
+      grep -q "^consumer: serving on 127.0.0.1:$port\$" "$log" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    grep -q "^consumer: serving on 127.0.0.1:$port\$" "$log" && break
+    status=0
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" || status=$?
+    pid=""
+    downstream_pid=""
+    [ "$status" = 2 ] && grep -q "already in use" "$log" && continue
+    fail "consume_server ($how) did not start (status $status): $(cat "$log")"
+  done
+  [ -n "$pid" ] || fail "consume_server ($how): no free port in 10 tries"
+  local url=http://127.0.0.1:$port
+  body=$(curl -s --max-time 10 --http2-prior-knowledge "$url/native" || true)
+  [ "$body" = "native route of a downstream server" ] || { kill -KILL "$pid"; fail "consume_server ($how) /native answered '$body': $(cat "$log")"; }
+  body=$(curl -s --max-time 10 --http2-prior-knowledge "$url/anything" || true)
+  [ "$body" = "python app of a downstream server: /anything" ] \
+    || { kill -KILL "$pid"; fail "consume_server ($how) /anything answered '$body': $(cat "$log")"; }
+  # Both handlers in turn (h2load cycles through its URIs): 100 requests each.
+  timeout 60 h2load -n 200 -c 4 "$url/native" "$url/from-h2load" >"$work/h2load-$how.log" 2>&1 || true
+  if ! grep -q "requests: 200 total, 200 started, 200 done, 200 succeeded" "$work/h2load-$how.log" ||
+     ! grep -q "status codes: 200 2xx, 0 3xx, 0 4xx, 0 5xx" "$work/h2load-$how.log"; then
+    kill -KILL "$pid"
+    fail "consume_server ($how): h2load did not get 200 2xx: $(cat "$work/h2load-$how.log" "$log")"
+  fi
+  kill -TERM "$pid"
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done  # 15 s to stop
+  kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "consume_server ($how) still runs 15 s after SIGTERM: $(cat "$log")"; }
+  status=0
+  wait "$pid" || status=$?
+  downstream_pid=""
+  [ "$status" = 0 ] || fail "consume_server ($how) exited $status on SIGTERM: $(cat "$log")"
+  local dispatched
+  dispatched=$(sed -n 's/^consumer: \([0-9]*\) requests dispatched$/\1/p' "$log")
+  if [ -z "$dispatched" ] || [ "$dispatched" -lt 202 ]; then
+    fail "consume_server ($how) dispatched '$dispatched' requests, expected >= 202: $(cat "$log")"
+  fi
+  echo "consume_server ($how): /native, /anything, h2load 200/200 2xx, $dispatched requests dispatched, exit 0"
 }
 
 step "cmake --install $build --prefix $prefix"
@@ -70,7 +135,7 @@ if [ -x "$prefix/bin/fastrt-h2" ] && command -v curl >/dev/null; then
   step "installed fastrt-h2 serves share/fastrt/http2_server/app"
   sed -i 's/Hello from fastrt-h2 (Python)/Hello from the installed demo app/' \
       "$prefix/share/fastrt/http2_server/app/demo_app.py"
-  port=$((20000 + RANDOM % 20000))
+  port=$(test_port)
   "$prefix/bin/fastrt-h2" --port "$port" --pinned 1 >"$work/h2.log" 2>&1 &
   h2_pid=$!
   reply=""
@@ -98,10 +163,21 @@ cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 || { cat "$work/consu
 for c in "${components[@]}"; do
   "$work/consumer/consume_$c" || fail "consume_$c (find_package) exited $?"
 done
+serves_downstream() { has http2 && has python && has uring; }
+if serves_downstream; then
+  step "downstream server (find_package): a C++ route and a Python app"
+  [ -x "$work/consumer/consume_server" ] || fail "consume_server was not built (find_package)"
+  serve_downstream "$work/consumer/consume_server" find_package
+fi
 
 step "pkg-config"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 "$here/pkg_config/build.sh" "$work/pkg" "${components[@]}"
+if serves_downstream; then
+  step "downstream server (pkg-config): a C++ route and a Python app"
+  [ -x "$work/pkg/server" ] || fail "consume_server was not built (pkg-config)"
+  serve_downstream "$work/pkg/server" pkg_config
+fi
 
 # Negative cases: configure must fail, and say why.
 expect_configure_failure() {  # NAME PATTERN CMAKE_ARGS...

@@ -2,6 +2,9 @@
 # Builds and runs tests/package/consumers/<component>_main.cpp with nothing
 # but `c++ $(pkg-config --cflags --libs <package>) -std=c++20`: fastrt for
 # core, fastrt-uring, fastrt-python, fastrt-http2. PKG_CONFIG_PATH must reach the install.
+# With http2, python and uring among them it also builds OUT_DIR/server from
+# consumers/server_main.cpp (a downstream HTTP/2 server; run_package_tests.sh
+# serves with it): `pkg-config --cflags --libs fastrt-http2 fastrt-uring fastrt-python`.
 # Usage: build.sh OUT_DIR COMPONENT...
 set -euo pipefail
 out=$1
@@ -17,3 +20,10 @@ for component in "$@"; do
       $(pkg-config --cflags --libs "$package")
   "$out/$component" || { echo "FAIL: $component (pkg-config) exited $?" >&2; exit 1; }
 done
+
+if [[ " $* " == *" http2 "* && " $* " == *" python "* && " $* " == *" uring "* ]]; then
+  echo "c++ server_main.cpp \$(pkg-config --cflags --libs fastrt-http2 fastrt-uring fastrt-python) -std=c++20"
+  # shellcheck disable=SC2046  # pkg-config's output is meant to be word-split
+  c++ -std=c++20 -Wall -Wextra -Werror -fno-exceptions -fno-rtti "$consumers/server_main.cpp" -o "$out/server" \
+      $(pkg-config --cflags --libs fastrt-http2 fastrt-uring fastrt-python)
+fi
