@@ -39,6 +39,8 @@ class FastrtConan(ConanFile):
             check_min_cppstd(self, 20)
         if self.options.with_uring and self.settings.os != "Linux":
             raise ConanInvalidConfiguration("fastrt: with_uring needs Linux (io_uring)")
+        if self.options.with_http2 and not self.options.with_uring:
+            raise ConanInvalidConfiguration("fastrt: with_http2 needs with_uring (its connections run on io_uring)")
 
     def requirements(self):
         if self.options.with_uring:
@@ -108,7 +110,7 @@ class FastrtConan(ConanFile):
             http2 = self.cpp_info.components["http2"]
             http2.set_property("cmake_target_name", "fastrt::http2")
             http2.set_property("pkg_config_name", "fastrt-http2")
-            http2.requires = ["core", "libnghttp2::libnghttp2"]
+            http2.requires = ["uring", "libnghttp2::libnghttp2"]  # its connections run on io_uring
             http2.bindirs = []
             http2.libdirs = []
             # The nghttp2 flood limits the headers may call, as configure found

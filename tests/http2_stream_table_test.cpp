@@ -105,6 +105,8 @@ TEST_CASE("stream table: for_each and any_of see every open stream; the destruct
   some->pieces = piece_state::fetching;  // waiting for the app's next piece, not for the client's window
   CHECK_FALSE(t->any_of([](const stream& s) { return s.waiting_for_window(); }));
   some->pieces = piece_state::ready;
+  some->reset = stream_reset::after_answer;  // a 408 whose reset waits for it: still going out
+  CHECK(t->any_of([](const stream& s) { return s.waiting_for_window(); }));
   some->reset = stream_reset::ours;  // a reset is on its way: nothing more goes out
   CHECK_FALSE(t->any_of([](const stream& s) { return s.waiting_for_window(); }));
   t.reset();  // ASan: the five streams are freed

@@ -105,9 +105,12 @@ struct stream {
   }
   // Being answered: holds the connection open (not idle).
   bool busy() const noexcept { return phase == stream_phase::handling || phase == stream_phase::answering; }
-  // Answer bytes are ready and only the client's windows hold them back.
+  // Answer bytes are ready and only the client's windows hold them back
+  // (--send-timeout applies). A 408 whose RST_STREAM waits for it counts:
+  // a shut window must not keep it — and the connection — busy forever.
   bool waiting_for_window() const noexcept {
-    return phase == stream_phase::answering && pieces != piece_state::fetching && reset == stream_reset::none;
+    const bool answer_going_out = reset == stream_reset::none || reset == stream_reset::after_answer;
+    return phase == stream_phase::answering && pieces != piece_state::fetching && answer_going_out;
   }
 };
 
