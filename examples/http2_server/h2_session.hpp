@@ -1125,9 +1125,14 @@ class h2_connection {
 
   // An answer has bytes ready that only the client's flow-control windows
   // hold back (not one waiting for its app to produce the next piece).
+  // after_answer counts: its 408 (or early 413/431) is still going out and
+  // its RST_STREAM waits for it, so a shut window would keep the stream busy
+  // (no idle timeout) for as long as the client liked. The other resets have
+  // a RST_STREAM queued, which no window holds: their answers are dropped.
   bool waiting_to_send() const noexcept {
     for (const stream_data* s = open_streams_; s; s = s->next) {
-      if (s->answered && s->busy && !s->fetching && s->reset == stream_reset::none) return true;
+      const bool answer_going_out = s->reset == stream_reset::none || s->reset == stream_reset::after_answer;
+      if (s->answered && s->busy && !s->fetching && answer_going_out) return true;
     }
     return false;
   }
