@@ -19,7 +19,8 @@ import h2.exceptions
 import h2.settings
 
 from h2frames import (ACK, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, GOAWAY, HEADERS, PING,
-                      RST_STREAM, SETTINGS, WINDOW_UPDATE, body_of, connect, frame, goaway_code, read_frames, request_block, statuses)
+                      RST_STREAM, SETTINGS, WINDOW_UPDATE, body_of, connect, frame, goaway_code, read_frames,
+                      request_block, statuses)
 
 _args = argparse.ArgumentParser()
 _args.add_argument("check")
