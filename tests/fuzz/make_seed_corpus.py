@@ -87,6 +87,12 @@ def exchanges():
         .get(3, "/slow").add(rst_stream(3, CANCEL)).get(5).out
     yield "window_update", Client((SETTINGS_INITIAL_WINDOW_SIZE, 0)).get(1, "/stream?pieces=3&size=20000") \
         .add(window_update(0, 100000), window_update(1, 30000), window_update(1, 2**31 - 1)).out
+    # Uploads that stall behind a shut window: --body-timeout's 408, and an
+    # early 413 whose upload then stalls, both held by the window.
+    c = Client((SETTINGS_INITIAL_WINDOW_SIZE, 0))
+    yield "stalled_upload_zero_window", c.add(
+        frame(HEADERS, END_HEADERS, 1, c.block("/echo", "POST")), frame(DATA, 0, 1, b"part"),
+        frame(HEADERS, END_HEADERS, 3, c.block("/echo", "POST", [("content-length", "99999")]))).out
     c = Client()
     prio = struct.pack(">IB", 0, 15)
     yield "priority", c.add(frame(PRIORITY, 0, 3, prio), frame(HEADERS, END_STREAM | END_HEADERS | PRIORITY_FLAG, 1,
@@ -165,7 +171,8 @@ def main():
         if name in ("get", "h2c_upgrade"):
             variants["over_capacity"] = seed(OVER_CAPACITY_BIT, [], payload)
         if name in ("get", "many_streams", "rst_stream", "window_update", "no_settings_ack", "preface_only",
-                    "http1_incomplete", "continuation", "h2c_upgrade", "settings_ack_only"):
+                    "http1_incomplete", "continuation", "h2c_upgrade", "settings_ack_only",
+                    "stalled_upload_zero_window"):
             variants["keep_open"] = seed(KEEP_OPEN_BIT, [], payload)
         if name in ("get", "many_streams", "h2c_upgrade", "preface_only"):
             variants["keep_open_shutdown"] = seed(KEEP_OPEN_BIT | SHUTDOWN_BIT, [], payload)

@@ -18,8 +18,9 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from h2frames import (ACK, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, GOAWAY, HEADERS, PING, RST_STREAM, SETTINGS,
-                      WINDOW_UPDATE, body_of, connect, frame, goaway_code, read_frames, request_block, statuses)
+from h2frames import (ACK, END_HEADERS, END_STREAM, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, GOAWAY, HEADERS, PING,
+                      RST_STREAM, SETTINGS, WINDOW_UPDATE, body_of, connect, frame, goaway_code, read_frames,
+                      request_block, statuses)
 
 _args = argparse.ArgumentParser()
 _args.add_argument("check")
@@ -337,6 +338,89 @@ def made_you_reset(port):
     time.sleep(0.5)  # anything queued on the worker runs by then
     after = int(fresh_get("/hits"))
     check(f"no handler ran for a reset stream (hits {before} -> {after})", after == before)
+
+
+def frames_until_eof(s, limit):
+    """Every frame the server sends until it closes or `limit` s pass in all
+    (its SETTINGS acknowledged); (frames, seconds until EOF or None)."""
+    start, buf, frames = time.monotonic(), b"", []
+    while True:
+        left = limit - (time.monotonic() - start)
+        if left <= 0:
+            return frames, None
+        s.settimeout(left)
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            return frames, None
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return frames, time.monotonic() - start
+        buf += chunk
+        while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+            length = int.from_bytes(buf[:3], "big")
+            kind, flags, sid = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            frames.append((kind, flags, sid, buf[9:9 + length]))
+            buf = buf[9 + length:]
+            if kind == SETTINGS and not flags & ACK:
+                s.sendall(frame(SETTINGS, ACK, 0))
+
+
+def stalled_body_shut_window(port):
+    """--send-timeout 3 --body-timeout 1: clients with SETTINGS_INITIAL_WINDOW_SIZE=0
+    whose upload stalls while the early answer's body cannot go out (found by
+    the fuzzer: the connection stayed open for as long as the client kept it):
+      408    the upload stalls: 408 (its body held by the window), then the
+             connection is closed within --send-timeout (+ slack)
+      413    a content-length over --max-body-size: 413 at once (its body
+             held), then the upload stalls: the same
+      reset  the 408 is held, then a WINDOW_UPDATE overflows stream 1's window:
+             RST_STREAM FLOW_CONTROL_ERROR frees it, and the connection still
+             serves a GET
+    Run at once (each bounded by 8 s)."""
+    zero_window = frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (0).to_bytes(4, "big"))
+    results = {}
+
+    def stalled(name, block):
+        s = connect(port)
+        s.sendall(zero_window + frame(HEADERS, END_HEADERS, 1, block))
+        results[name] = frames_until_eof(s, 8.0)
+        s.close()
+
+    def overflow():
+        s = connect(port)
+        s.sendall(zero_window + frame(HEADERS, END_HEADERS, 1, request_block("/echo", "POST")))
+        frames, _ = read_frames(s, lambda k, f, sid, p: k == HEADERS and sid == 1, 4)
+        held = statuses(frames).get(1)
+        s.sendall(frame(WINDOW_UPDATE, 0, 1, (1).to_bytes(4, "big")) +
+                  frame(WINDOW_UPDATE, 0, 1, (2**31 - 1).to_bytes(4, "big")) +
+                  frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (65535).to_bytes(4, "big")) +
+                  frame(HEADERS, END_HEADERS | END_STREAM, 3, request_block("/")))
+        more, _ = read_frames(s, lambda k, f, sid, p: sid == 3 and f & END_STREAM, 4)
+        resets = [int.from_bytes(p[:4], "big") for k, _, sid, p in more if k == RST_STREAM and sid == 1]
+        results["reset"] = (held, resets, statuses(frames + more).get(3), body_of(more, 3))
+        s.close()
+
+    clients = [threading.Thread(target=stalled, args=("408", request_block("/echo", "POST"))),
+               threading.Thread(target=stalled, args=("413", request_block(
+                   "/echo", "POST", [("content-length", str(10**12))]))),
+               threading.Thread(target=overflow)]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join(12)
+    for name in ("408", "413"):
+        frames, took = results.get(name, ([], None))
+        got = statuses(frames).get(1)
+        goaways = [goaway_code(p) for k, _, _, p in frames if k == GOAWAY]
+        check(f"stalled upload, {name} held by a shut window: the connection closes within 8 s "
+              f"(status {got}, GOAWAY {goaways}, closed after {took and round(took, 2)} s)",
+              got == name and took is not None and goaways[-1:] == [0])
+    held, resets, status, body = results.get("reset", (None, [], None, b""))
+    check(f"408 held, then stream 1's window overflows: RST_STREAM FLOW_CONTROL_ERROR, the connection serves on "
+          f"(408 {held}, resets {resets}, GET {status} {body!r})",
+          held == "408" and resets == [FLOW_CONTROL_ERROR] and status == "200" and body == b"ok\n")
 
 
 def half_closed(port):

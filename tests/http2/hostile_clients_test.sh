@@ -34,6 +34,8 @@ hostile slow_post
 check "the stalled bodies are logged" grep -q "stalled for --body-timeout" "$work/server.err"
 start_server --pinned 2 --send-timeout 2 --body-timeout 2 "${budget[@]}"
 hostile both
+start_server --pinned 1 --send-timeout 3 --body-timeout 1
+hostile stalled_body_shut_window
 start_server --pinned 1 --handler-timeout 1
 hostile stalled_piece
 check "the stalled piece is logged" grep -q "no piece within --handler-timeout" "$work/server.err"
