@@ -1,9 +1,11 @@
 // connection.hpp — one HTTP/2 server connection over a transport
-// (transport.hpp): reads frames into its nghttp2 session (session.hpp),
-// runs each complete request's handler (the server's router), sends the
-// answers (response_submission.hpp, frame_writer.hpp), and enforces the
-// timeouts, limits and the graceful shutdown. Everything runs on the
-// connection's io thread.
+// (transport.hpp): tells HTTP/2 from HTTP/1.x (protocol_sniffer.hpp), reads
+// frames into its nghttp2 session (session.hpp), keeps its streams
+// (stream_table.hpp), runs each complete request's handler
+// (request_dispatch.hpp), sends the answers (response_submission.hpp,
+// frame_writer.hpp), and enforces the timeouts, limits and the graceful
+// shutdown (connection_watchdog.hpp). This file holds the state machine
+// that ties them; everything runs on the connection's io thread.
 //
 //   fastrt::http2::connection c(ctx, tcp, server, list);   co_await c.run();
 //
@@ -25,11 +27,10 @@
 // open complete, whatever is left at --shutdown-timeout is cut. A stream's
 // own life is stream.hpp's.
 //
-// Requests: a request completed inside the session's receive() is started
-// after it returns (a handler may answer at once, and nghttp2 must not be
-// asked to send from inside its callbacks). Every handler gets a stop token
-// stopped when its stream is reset or closed, or the connection is cut.
-// What no route matches goes to the router's fallback; without one, 404.
+// Requests: handlers start outside nghttp2's callbacks (request_dispatch.hpp).
+// Every handler gets a stop token stopped when its stream is reset or
+// closed, or the connection is cut. What no route matches goes to the
+// router's fallback; without one, 404.
 //
 // Hostile clients: request and response bodies are charged to a
 // per-connection and a server-wide budget (body_budget.hpp: beyond it a
@@ -74,6 +75,7 @@
 #include <fastrt/http2/frame_writer.hpp>
 #include <fastrt/http2/observer.hpp>
 #include <fastrt/http2/protocol_sniffer.hpp>
+#include <fastrt/http2/request_dispatch.hpp>
 #include <fastrt/http2/response_rules.hpp>
 #include <fastrt/http2/response_submission.hpp>
 #include <fastrt/http2/server_context.hpp>
@@ -349,6 +351,36 @@ class basic_connection {
     log_request_problem(s, why, "stream reset");
   }
 
+  // --- request_dispatch.hpp's events ---------------------------------------------
+  stream* find(stream_key key) const noexcept { return find(key.id); }
+  // Reset in the same read (by the client, or by us over its frames), or
+  // the connection is closing over an error: no handler runs.
+  bool may_start(const stream& s) const noexcept { return s.reset == stream_reset::none && !close_code_; }
+  async_scope& request_scope() noexcept { return requests_; }
+
+  // The handler's response for stream `key` goes out, unless the stream was
+  // reset or closed meanwhile (its stop token says so too).
+  coro_task<> answer(stream_key key, response resp, std::stop_token cancel) {
+    if (writer_.closed()) co_return;
+    stream* s = find(key);
+    if (!s) co_return;  // closed meanwhile
+    if (s->reset != stream_reset::none || cancel.stop_requested()) {  // reset meanwhile: nothing goes out
+      move(*s, stream_phase::abandoned);
+      co_return;
+    }
+    forget_request_body(*s);
+    if (!resp.stream && !budget_.try_charge(resp.body.size())) {
+      log_over_budget("answers get 503");
+      resp = text_response(503, "Service Unavailable: too many response bytes held\n");
+      resp.headers.emplace_back("retry-after", "1");
+    } else if (!resp.stream) {
+      s->charged_response = resp.body.size();
+    }
+    deadlines_.send_progress(connection_deadlines::coarse_now());
+    submit(*s, std::move(resp));
+    co_await flush();
+  }
+
   // --- connection_watchdog.hpp's events -----------------------------------------
   bool watched() const noexcept { return phase_ != connection_phase::finished; }
   bool idle() const noexcept { return streams_.busy() == 0; }
@@ -416,7 +448,6 @@ class basic_connection {
   stream* find(std::int32_t id) const noexcept {
     return streams_.find(id, static_cast<stream*>(session_.stream_user_data(id)));
   }
-  stream* find(stream_key key) const noexcept { return find(key.id); }
 
   // --- reading ----------------------------------------------------------------
   // Stopped (reader_token_) by the watchdog, a failed send or a graceful
@@ -437,11 +468,13 @@ class basic_connection {
         if (phase_ == connection_phase::sniffing) continue;  // incomplete
         data = sniffed.http2_bytes;
       }
-      receiving_ = true;
-      const long consumed = session_.receive(data);
-      receiving_ = false;
+      long consumed = 0;
+      {
+        const request_dispatch::receiving span(dispatch_);
+        consumed = session_.receive(data);
+      }
       sniffer_.release();
-      start_ready();
+      dispatch_.start_ready(*this);
       if (consumed < 0) {
         // A fatal protocol error (flooding included): nghttp2 has queued a
         // GOAWAY (floods get ENHANCE_YOUR_CALM from us, nghttp2 would just
@@ -548,7 +581,8 @@ class basic_connection {
   }
 
   // --- requests ---------------------------------------------------------------
-  // Requests completed inside receive() start after it returns.
+  // A complete request goes to its handler (request_dispatch.hpp), unless it
+  // must not run.
   void dispatch(stream& s) {
     // After the final GOAWAY went into the queue, streams above its last id
     // are refused by nghttp2 when it goes out (the client may retry them):
@@ -560,50 +594,7 @@ class basic_connection {
     s.head_request = s.req.method == "HEAD";
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
     events_.count(metric::requests_dispatched);
-    if (receiving_) ready_.push_back(s.id);
-    else start(s);
-  }
-
-  void start_ready() {
-    for (const std::int32_t id : ready_) {
-      stream* s = find(id);
-      // Reset in the same read (by the client, or by us over its frames), or
-      // the connection is closing over an error: no handler runs.
-      if (!s || s->reset != stream_reset::none || close_code_) continue;
-      start(*s);
-    }
-    ready_.clear();
-  }
-
-  void start(stream& s) {
-    const router::handler* handler = server_.routes.find(s.dispatched_req->method, s.dispatched_req->path);
-    requests_.spawn(handle(s.key(), handler, s.dispatched_req, s.cancel.get_token()));
-  }
-
-  coro_task<> handle(stream_key key, const router::handler* handler, std::shared_ptr<const request> req,
-                     std::stop_token cancel) {
-    response resp;
-    if (handler) resp = co_await with_stop_token((*handler)(*req, cancel), cancel);  // (no co_await in ?: : g++ 12)
-    else resp = text_response(404, "Not Found\n");
-    if (writer_.closed()) co_return;
-    stream* s = find(key);
-    if (!s) co_return;  // closed meanwhile
-    if (s->reset != stream_reset::none || cancel.stop_requested()) {  // reset meanwhile: nothing goes out
-      move(*s, stream_phase::abandoned);
-      co_return;
-    }
-    req.reset();
-    forget_request_body(*s);
-    if (!resp.stream && !budget_.try_charge(resp.body.size())) {
-      log_over_budget("answers get 503");
-      resp = text_response(503, "Service Unavailable: too many response bytes held\n");
-      resp.headers.emplace_back("retry-after", "1");
-    } else if (!resp.stream) {
-      s->charged_response = resp.body.size();
-    }
-    deadlines_.send_progress(connection_deadlines::coarse_now());
-    submit(*s, std::move(resp));
-    co_await flush();
+    dispatch_.dispatch(*this, s);
   }
 
   // Answers before the request is complete (408, 413, 431); the rest of
@@ -794,6 +785,7 @@ class basic_connection {
   std::stop_source cut_;  // the connection ends without a clean close
   const std::stop_token cut_token_ = cut_.get_token();
   connection_watchdog watchdog_{ctx_, deadlines_};
+  request_dispatch dispatch_{server_.routes};
   async_scope requests_;    // handlers and body fetches
   async_scope background_;  // the watchdog and shutdown flushes
   connection_phase phase_ = connection_phase::sniffing;
@@ -802,12 +794,10 @@ class basic_connection {
   std::string_view close_reason_;  // static text
   std::int32_t max_client_stream_ = 0;
   std::int32_t goaway_last_id_ = 0;  // valid once the final GOAWAY was sent
-  std::vector<std::int32_t> ready_;  // requests completed during receive()
   std::vector<std::int32_t> reset_lately_;
   connection_body_budget budget_;  // request and response body bytes held
   stream_reset_limit resets_;      // streams the client reset or got reset
   const bool access_records_ = events_.wants_access_records();
-  bool receiving_ = false;           // inside session_.receive(): handlers start after it
   bool told_client_limit_ = false;   // a response over the client's header list limit was logged
   bool budget_logged_ = false;       // going over the body budget was logged
 };

@@ -1,0 +1,97 @@
+// request_dispatch.hpp — when and how a complete request reaches its
+// handler: the router picks it (a route, the fallback, else 404), and the
+// handler runs in its own coroutine with the stream's stop token.
+//
+// Handlers start only outside nghttp2's callbacks: a request completed
+// inside the session's receive() waits in a queue until receive() returns
+// (start_ready), because a handler may answer at once and nghttp2 must not
+// be asked to send from inside its own callbacks. A request completed
+// elsewhere (the h2c upgrade's stream 1) starts at once. Before a queued
+// request starts, the connection may still refuse it (reset in the same
+// read, or the connection closing over an error).
+//
+// The Receiver (basic_connection) provides:
+//   stream* find(stream_key);                  null once the stream closed
+//   bool may_start(const stream&);             false: skip its handler
+//   async_scope& request_scope();              where handler coroutines run
+//   coro_task<> answer(stream_key, response, std::stop_token);   the handler's response
+//
+// Thread-safety: the connection's io thread. Cost: one coroutine per
+// request (plus the handler's own); the queue's capacity is reused.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stop_token>
+#include <utility>
+#include <vector>
+
+#include <fastrt/async_scope.hpp>
+#include <fastrt/http2/request.hpp>
+#include <fastrt/http2/response.hpp>
+#include <fastrt/http2/router.hpp>
+#include <fastrt/http2/stream.hpp>
+#include <fastrt/task.hpp>
+#include <fastrt/with_stop_token.hpp>
+
+namespace fastrt::http2 {
+
+class request_dispatch {
+ public:
+  explicit request_dispatch(const router& routes) noexcept : routes_(routes) {}
+
+  // Marks the span of a session's receive(): requests completed inside it
+  // are queued, not started.
+  class receiving {
+   public:
+    explicit receiving(request_dispatch& d) noexcept : d_(d) { d_.receiving_ = true; }
+    receiving(const receiving&) = delete;
+    receiving& operator=(const receiving&) = delete;
+    ~receiving() { d_.receiving_ = false; }
+
+   private:
+    request_dispatch& d_;
+  };
+
+  // `s` holds a complete request (dispatched_req).
+  template <class Receiver>
+  void dispatch(Receiver& connection, stream& s) {
+    if (receiving_) ready_.push_back(s.id);
+    else start(connection, s);
+  }
+
+  // After receive(): starts what it completed.
+  template <class Receiver>
+  void start_ready(Receiver& connection) {
+    for (const std::int32_t id : ready_) {
+      stream* s = connection.find(stream_key{id});
+      if (s && connection.may_start(*s)) start(connection, *s);
+    }
+    ready_.clear();
+  }
+
+ private:
+  template <class Receiver>
+  void start(Receiver& connection, stream& s) {
+    const router::handler* handler = routes_.find(s.dispatched_req->method, s.dispatched_req->path);
+    connection.request_scope().spawn(run(connection, s.key(), handler, s.dispatched_req, s.cancel.get_token()));
+  }
+
+  // The request is shared with this frame: the stream may be freed while
+  // the handler runs.
+  template <class Receiver>
+  static coro_task<> run(Receiver& connection, stream_key key, const router::handler* handler,
+                         std::shared_ptr<const request> req, std::stop_token cancel) {
+    response resp;
+    if (handler) resp = co_await with_stop_token((*handler)(*req, cancel), cancel);  // (no co_await in ?: : g++ 12)
+    else resp = text_response(404, "Not Found\n");
+    req.reset();
+    co_await connection.answer(key, std::move(resp), std::move(cancel));
+  }
+
+  const router& routes_;
+  std::vector<std::int32_t> ready_;  // requests completed during receive()
+  bool receiving_ = false;
+};
+
+}  // namespace fastrt::http2
