@@ -92,8 +92,21 @@
 
 namespace fastrt::http2 {
 
-enum class connection_phase : std::uint8_t { sniffing, serving, input_ended, completed, finished };
-enum class shutdown_state : std::uint8_t { none, notice_sent, final_goaway_sent };
+// Where a connection stands (the diagram at the top of this file).
+enum class connection_phase : std::uint8_t {
+  sniffing,     // the first bytes have not told HTTP/2 from HTTP/1.x yet: no HTTP/2 byte goes out
+  serving,      // HTTP/2: frames are read, requests answered
+  input_ended,  // the client half-closed: complete requests are answered, then the session ends
+  completed,    // everything was exchanged (a clean end): the reader stops
+  finished,     // the reader has stopped: handlers wind down, then the transport closes
+};
+
+// Graceful shutdown, orthogonal to the phase.
+enum class shutdown_state : std::uint8_t {
+  none,
+  notice_sent,        // GOAWAY(2^31-1) and a PING: the client learns no new stream is certain
+  final_goaway_sent,  // GOAWAY(last stream id): streams above it are refused, the rest complete
+};
 
 template <class Connection>
 class basic_connection_list;
@@ -171,6 +184,16 @@ class basic_connection {
   }
 
   connection_phase phase() const noexcept { return phase_; }
+
+ private:
+  // The pieces that call back into the connection (their Receiver
+  // interfaces are the event sections below).
+  friend class session;
+  friend class request_dispatch;
+  friend class connection_watchdog;
+  template <class Receiver>
+  friend ssize_t detail::read_stream(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t, std::uint32_t*,
+                                     nghttp2_data_source*, void*);
 
   // --- the session's events (session.hpp; inside receive() or next_output()) --
   void header_block_started() { deadlines_.header_block_started(connection_deadlines::coarse_now()); }
@@ -441,7 +464,6 @@ class basic_connection {
     session_.goaway(goaway_last_id_, NGHTTP2_NO_ERROR);
   }
 
- private:
   using clock = connection_deadlines::clock;
   static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
 
