@@ -57,6 +57,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -214,7 +215,7 @@ class basic_connection {
     if (s->header_bytes > server_.config.max_header_list_size) {
       // Answered with 431 once the block is complete (the block must still
       // be decoded: HPACK state is shared by the connection).
-      s->phase = stream_phase::receiving_oversized;
+      move(*s, stream_phase::receiving_oversized);
       s->req = request{};
       return;
     }
