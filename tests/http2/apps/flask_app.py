@@ -1,5 +1,6 @@
 # A Flask app served unchanged by fastrt-h2 (--interface auto picks WSGI) and
 # by gunicorn; tests/http2/wsgi_test.py compares their answers.
+import datetime
 import hashlib
 import json
 
@@ -35,7 +36,9 @@ def path(name):
 @app.route("/cookie/set")
 def cookie_set():
     r = Response("set\n", mimetype="text/plain")
-    r.set_cookie("flavour", "oatmeal", max_age=60, httponly=True)
+    # A fixed expiry: max_age would put the current time in Expires.
+    r.set_cookie("flavour", "oatmeal", expires=datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc),
+                 httponly=True)
     r.set_cookie("colour", "blue", path="/cookie")
     return r
 
