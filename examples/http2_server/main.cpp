@@ -94,9 +94,10 @@ std::vector<cli::flag> flags(options& o) {
       {"--app-dir", "DIR", text(o.app_dir),
        "prepended to sys.path so that MODULE can be imported (the current directory is on sys.path too, after it; "
        "PYTHONPATH etc. work as in python3)"},
-      {"--interface", "auto|native|wsgi", text(o.interface),
-       "how the app is called: native app(request), wsgi app(environ, start_response) (Flask ...); auto looks at "
-       "its parameters at start-up and says what it chose on the serving line (ASGI: not supported yet)"},
+      {"--interface", "INTERFACE", text(o.interface),
+       "auto, native or wsgi: how the app is called — native app(request), wsgi app(environ, start_response) "
+       "(Flask ...); auto looks at its parameters at start-up and says what it chose on the serving line (ASGI: "
+       "not supported yet)"},
       {"--python-path", "DIR", appended(o.python_path),
        "prepended to sys.path, repeatable (first given first), e.g. /usr/lib/python3/dist-packages for Debian's "
        "Flask"},
