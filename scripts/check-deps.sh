@@ -53,6 +53,8 @@ file       /usr/bin/python3             tests/http2 (raw frames), tests/fuzz (se
 pymod      hpack                        tests/http2/h2frames.py, raw_frames.py, tests/fuzz/make_seed_corpus.py
 pymod      h2                           tests/http2 (python-h2 clients)
 pymod      hypercorn                    bench/http2/run_http2_bench.sh (peer)
+pymod      flask                        tests/http2/wsgi_test.sh (the Flask app, also in fastrt-h2 via --python-path)
+prog       gunicorn                     tests/http2/wsgi_test.sh (the WSGI server answers are compared with)
 prog       curl                         tests/http2, tests/package, bench/http2
 prog       nghttp                       tests/http2
 prog       h2load                       tests/http2, bench/http2

@@ -26,6 +26,9 @@ packages=(
   # (asio), bench/http2 (nghttpd, h2o, Hypercorn), profiling (perf, bench/README).
   libboost1.74-dev libconcurrentqueue-dev libreaderwriterqueue-dev libasio-dev
   nghttp2-server h2o python3-hypercorn linux-perf
+  # WSGI: the Flask app fastrt-h2 serves in tests/http2/wsgi_test.sh, and
+  # gunicorn, the server its answers are compared with (and a benchmark peer).
+  python3-flask gunicorn
   # Base tools the scripts call. Essential (or required) on Debian, so always
   # present; listed so that every program the scripts run is accounted for.
   bash coreutils sed grep mawk diffutils util-linux libc-bin

@@ -29,7 +29,8 @@ namespace {
 constexpr const char* routes[] = {"fastrt_module_app:app",        "fastrt_module_app:check_fields",
                                   "fastrt_module_app:check_headers", "fastrt_module_app:method_only",
                                   "fastrt_module_app:keep",         "fastrt_module_app:keep_in_generator",
-                                  "fastrt_module_app:read_kept",    "fastrt_module_app:check_response_errors"};
+                                  "fastrt_module_app:read_kept",    "fastrt_module_app:check_response_errors",
+                                  "fastrt_module_app:check_connection", "fastrt_module_app:check_no_connection"};
 
 // Two pinned workers (two own-GIL interpreters) with the fastrt module and the
 // test app loaded.
@@ -112,6 +113,30 @@ std::string header(const fastrt::http2::response& r, const std::string& name) {
 
 }  // namespace
 
+TEST_CASE("fastrt.Request: scheme, client, server, authority/host and raw_path from the connection") {
+  server s;
+  fastrt::http2::request req;
+  req.method = "GET";
+  req.path = "/caf%C3%A9/x";
+  req.query = "q=1";
+  req.authority = "example.test:8443";
+  fastrt::http2::connection_info info;
+  info.client = {"127.0.0.1", 50123};
+  info.server = {"::1", 8443};
+  fastrt::http2::set_connection(req, info);
+  auto known = s.call(s.app("check_connection"), req);
+  REQUIRE(known.has_value());
+  CHECK(known->body == "ok");
+
+  fastrt::http2::request bare;
+  bare.method = "GET";
+  bare.path = "/";
+  bare.headers = {{"host", "from-host-field"}};
+  auto unknown = s.call(s.app("check_no_connection"), bare);
+  REQUIRE(unknown.has_value());
+  CHECK(unknown->body == "ok");
+}
+
 TEST_CASE("fastrt.Request: fields, lazy headers, case-insensitive get and getall") {
   server s;
   const fastrt::http2::request req = sample_request();
@@ -148,7 +173,7 @@ TEST_CASE("fastrt.Request: fields, lazy headers, case-insensitive get and getall
     return text;
   }));
   REQUIRE(report.has_value());
-  CHECK(*report == "----- +---- +--+- 1");
+  CHECK(*report == "---------- +--------- +--+------ 1");  // ten fields, only what was read is made
 }
 
 TEST_CASE("fastrt.Request kept by the app after the call still reads correctly") {

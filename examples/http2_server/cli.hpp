@@ -142,6 +142,16 @@ inline binding text(std::string& field) {
   return b;
 }
 
+// A repeatable flag: each occurrence appends its value.
+inline binding appended(std::vector<std::string>& field) {
+  binding b;
+  b.set = [&field](std::string_view, const char* value) -> fastrt::result<void> {
+    field.emplace_back(value);
+    return {};
+  };
+  return b;
+}
+
 // "module:function": a colon with something on both sides.
 inline binding module_function(std::string& field) {
   binding b = text(field);

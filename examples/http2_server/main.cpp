@@ -1,16 +1,19 @@
 // fastrt-h2 — the reference HTTP/2 server: nghttp2 sessions over io_uring
 // (one io_context per io thread; see serve() for how they share the port), C++ handlers on
-// the io threads and a Python `def app(request)` on subinterpreter workers.
+// the io threads and a Python app — `def app(request)` or a WSGI app such as
+// Flask (--interface) — on subinterpreter workers.
 // Built with -fno-exceptions -fno-rtti.
 //
 //   fastrt-h2                      # the bundled demo app on 127.0.0.1:8080
 //   fastrt-h2 --app mymod:app --app-dir ./src --port 9000
+//   fastrt-h2 --app flask_app:app --python-path /usr/lib/python3/dist-packages   # WSGI, detected
 // SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
 // answer, exit 0; still running after --shutdown-timeout + 1 s: a line
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
 // Bad arguments: one-line error, exit 2. The port is owned (no SO_REUSEPORT,
 // a port in use is an error) unless --reuse-port: see open_listening_socket.
 #include <fastrt/http2/python/app.hpp>
+#include <fastrt/http2/python/app_interface.hpp>
 #include <fastrt/http2/python/handler.hpp>
 #include <fastrt/http2/python/in_flight_calls.hpp>
 #include <fastrt/http2/python/module.hpp>
@@ -18,6 +21,7 @@
 #include <fastrt/http2/server_context.hpp>
 #include <fastrt/python/runtime.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
+#include <fastrt/sync_wait.hpp>
 #include <fastrt/version.hpp>
 
 #include <sys/resource.h>
@@ -62,6 +66,8 @@ std::string installed_demo_dir() {
 struct options {
   std::string app = "demo_app:app";
   std::string app_dir;
+  std::string interface = "auto";        // auto | native | wsgi (app_interface.hpp)
+  std::vector<std::string> python_path;  // --python-path, in the order given
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::size_t io_threads = 1;
@@ -88,6 +94,13 @@ std::vector<cli::flag> flags(options& o) {
       {"--app-dir", "DIR", text(o.app_dir),
        "prepended to sys.path so that MODULE can be imported (the current directory is on sys.path too, after it; "
        "PYTHONPATH etc. work as in python3)"},
+      {"--interface", "INTERFACE", text(o.interface),
+       "auto, native or wsgi: how the app is called — native app(request), wsgi app(environ, start_response) "
+       "(Flask ...); auto looks at its parameters at start-up and says what it chose on the serving line (ASGI: "
+       "not supported yet)"},
+      {"--python-path", "DIR", appended(o.python_path),
+       "prepended to sys.path, repeatable (first given first), e.g. /usr/lib/python3/dist-packages for Debian's "
+       "Flask"},
       {"--host", "ADDR", text(o.host), "numeric address to listen on"},
       {"--port", "P", number(o.port, 0, 65535), "TCP port"},
       {"--io-threads", "N", number(o.io_threads, 1, 256), "io_uring threads; the first accepts, all serve"},
@@ -166,6 +179,8 @@ fastrt::result<options> parse(int argc, char** argv) {
   // for those workers, not for pinned ones beside them.
   if (!given.was_given("--pinned") && (o.workers.pooled_threads > 0 || o.workers.main_workers > 0))
     o.workers.pinned_workers = 0;
+  if (auto wanted = fastrt::http2::python::parse_interface(o.interface); !wanted)
+    return fastrt::error(wanted.error().code(), "--interface: " + std::string(wanted.error().message()));
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument,
                          "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
@@ -223,6 +238,8 @@ int main(int argc, char** argv) {
   runtime_options.unbuffered_stdio = true;
   // sys.path: --app-dir, then the current directory (like `python -m`,
   // uvicorn and gunicorn: `cd myapp && fastrt-h2 --app api:app` works).
+  // --python-path dirs come first, in the order given, then --app-dir.
+  for (const std::string& dir : o.python_path) runtime_options.path.push_back(dir);
   if (!o.app_dir.empty()) runtime_options.path.push_back(o.app_dir);
   if (std::string cwd(4096, '\0'); ::getcwd(cwd.data(), cwd.size())) runtime_options.path.push_back(cwd.c_str());
   if (serves_demo(o)) {
@@ -246,6 +263,23 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // How the app is called: looked at once, in a worker's interpreter.
+  const auto wanted = fastrt::http2::python::parse_interface(o.interface).value();
+  const py::handler app_handler = (*executor)->handler_of(o.app).value();
+  auto detected = fastrt::sync_wait((*executor)->submit(
+      [app_handler, wanted](py::call_context& ctx) -> fastrt::result<fastrt::http2::python::app_interface> {
+        PyObject* callable = ctx.object(app_handler);
+        if (!callable) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
+        return fastrt::http2::python::detect_interface(callable, wanted);
+      }));
+  if (!detected) {
+    std::fprintf(stderr, "fastrt-h2: %s: %s\n", o.app.c_str(), detected.error().message().data());
+    (void)(*executor)->shutdown();
+    executor->reset();
+    (void)(*runtime)->reset();
+    return 1;
+  }
+
   fastrt_h2::log_observer log(access_log);
   fastrt::http2::server_context context;
   context.config = o.limits;
@@ -253,7 +287,7 @@ int main(int argc, char** argv) {
   if (serves_demo(o) || o.cpp_demo_routes) context.routes = fastrt_h2::example_routes();  // else: every path is the app's
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
   const fastrt::http2::python::python_app app((*executor)->handler_of("fastrt:Request").value(),
-                                              (*executor)->handler_of(o.app).value(), executor->get(), &in_flight);
+                                              app_handler, executor->get(), &in_flight, *detected);
   context.routes.fallback(fastrt::http2::python::python_handler(
       app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}));
 
@@ -264,9 +298,10 @@ int main(int argc, char** argv) {
     status = 1;
   } else {
     std::printf("fastrt-h2: serving %s on http://%s:%u (h2c) with %zu io thread(s); Python workers: %zu pinned, "
-                "%zu pooled over %zu interpreter(s), %zu main\n",
+                "%zu pooled over %zu interpreter(s), %zu main; interface %s%s\n",
                 o.app.c_str(), o.host.c_str(), static_cast<unsigned>(o.port), o.io_threads, o.workers.pinned_workers,
-                o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers);
+                o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers,
+                std::string(fastrt::http2::python::name_of(*detected)).c_str(), wanted ? "" : " (auto)");
     int received = 0;
     while ((received = fastrt_h2::stop_signal()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::fprintf(stderr, "fastrt-h2: %s: shutting down (up to --shutdown-timeout %g s; a second signal exits at once)\n",

@@ -152,3 +152,24 @@ def app(request):
     if path == "/raise":
         raise KeyError("boom")
     raise AssertionError(f"no route {path}")
+
+
+def check_connection(request):
+    # What the connection knows (request.hpp's scheme, client, server).
+    assert request.scheme == "http", request.scheme
+    assert request.client == ("127.0.0.1", 50123), request.client
+    assert request.server == ("::1", 8443), request.server
+    assert request.authority == "example.test:8443" and request.host == request.authority, request.authority
+    assert request.raw_path == b"/caf%C3%A9/x", request.raw_path
+    assert type(request.raw_path) is bytes
+    assert request.path == "/caf%C3%A9/x", request.path
+    return "ok"
+
+
+def check_no_connection(request):
+    # A request with no addresses (a socketpair): None, and the host field
+    # when there is no :authority.
+    assert request.client is None and request.server is None, (request.client, request.server)
+    assert request.authority == "from-host-field" and request.host == "from-host-field", request.authority
+    assert request.raw_path == b"/", request.raw_path
+    return "ok"

@@ -70,6 +70,7 @@
 
 #include <fastrt/async_scope.hpp>
 #include <fastrt/http2/body_budget.hpp>
+#include <fastrt/http2/connection_info.hpp>
 #include <fastrt/http2/connection_deadlines.hpp>
 #include <fastrt/http2/connection_watchdog.hpp>
 #include <fastrt/http2/field_rules.hpp>
@@ -117,8 +118,12 @@ class basic_connection {
  public:
   using list = basic_connection_list<basic_connection>;
 
-  basic_connection(io_context& ctx, Transport& transport, const server_context& server, list& live)
-      : ctx_(ctx), transport_(transport), server_(server), events_(*server.events), list_(live),
+  // `info`: the scheme and endpoints stamped on every request (the server
+  // reads them from the socket; a transport without addresses leaves them
+  // empty).
+  basic_connection(io_context& ctx, Transport& transport, const server_context& server, list& live,
+                   connection_info info = {})
+      : ctx_(ctx), transport_(transport), server_(server), events_(*server.events), list_(live), info_(std::move(info)),
         deadlines_(server.config, clock::now()), sniffer_(server.config.max_body_size),
         writer_(ctx, transport, session_, deadlines_, events_, reader_stop_),
         budget_(server.buffered, server.config.max_buffered_per_connection, server.config.max_buffered) {
@@ -204,6 +209,7 @@ class basic_connection {
     auto s = std::make_unique<stream>();
     s->id = id;
     if (access_records_) s->started = clock::now();
+    set_connection(s->req, info_);
     session_.set_stream_user_data(id, s.get());
     streams_.open(std::move(s));
   }
@@ -217,6 +223,7 @@ class basic_connection {
       // be decoded: HPACK state is shared by the connection).
       move(*s, stream_phase::receiving_oversized);
       s->req = request{};
+      set_connection(s->req, info_);
       return;
     }
     add_field(s->req, name, value);
@@ -545,6 +552,7 @@ class basic_connection {
     s->id = 1;
     if (access_records_) s->started = clock::now();
     s->req = sniffed.upgrade.req;
+    set_connection(s->req, info_);
     const int rv = session_.upgrade(sniffed.upgrade.settings, s->req.method == "HEAD", s.get());
     if (rv != 0) {
       events_.log(log_level::error, std::string("h2c upgrade failed: ") + session::describe(rv) + " (500)");
@@ -798,6 +806,7 @@ class basic_connection {
   const server_context& server_;
   observer& events_;
   list& list_;
+  const connection_info info_;  // scheme and endpoints, stamped on every request
   connection_deadlines deadlines_;
   stream_table streams_;  // outlives session_: nghttp2_session_del calls no close callback, the table frees the rest
   session session_;

@@ -1,12 +1,14 @@
 // request.hpp — the request a handler sees: method, path and query, authority,
 // the regular header fields in arrival order (names lower-case) and the body,
-// all plain owned strings, so a request can cross threads and interpreters
-// as it is.
+// and the connection it came on (scheme, client and server endpoints:
+// connection_info.hpp), all plain owned strings, so a request can cross
+// threads and interpreters as it is.
 //
 // Thread-safety: a plain value (no shared state; a copy does not share who
 // holds the original). Cost: add_field copies the field into the request
 // (the first regular field reserves room for eight); cookie crumbs are
-// joined in place.
+// joined in place. The connection stamps scheme and endpoints once per
+// request (two short-string copies).
 #pragma once
 
 #include <algorithm>
@@ -15,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fastrt/http2/connection_info.hpp>
 
 namespace fastrt::http2 {
 
@@ -33,7 +37,19 @@ struct request : std::enable_shared_from_this<request> {
   std::string authority;
   header_list headers;  // regular fields, in order; names lower-case
   std::string body;
+  // From the connection (connection_info.hpp): empty hosts and port 0 when
+  // it has no address (a socketpair) or for a request made by hand.
+  std::string_view scheme = "http";  // static text
+  endpoint client;
+  endpoint server;
 };
+
+// Stamps what the connection knows onto a request it received.
+inline void set_connection(request& r, const connection_info& info) {
+  r.scheme = info.scheme;
+  r.client = info.client;
+  r.server = info.server;
+}
 
 // Adds one request field as it arrives (names lower-case): pseudo-header
 // fields fill method, path, query and authority (:scheme is not kept);

@@ -54,6 +54,7 @@
 #include <fastrt/async_scope.hpp>
 #include <fastrt/http2/accept_backoff.hpp>
 #include <fastrt/http2/connection.hpp>
+#include <fastrt/http2/connection_info.hpp>
 #include <fastrt/http2/server_context.hpp>
 #include <fastrt/io_threads.hpp>
 #include <fastrt/result.hpp>
@@ -242,12 +243,14 @@ class server {
       ::close(fd);
       return;
     }
-    slot.connections->spawn(serve_connection(ctx, tcp_stream(ctx, fd), *context_, *slot.live));
+    // The endpoints are read once here and stamped on each of its requests.
+    connection_info info = connection_info::of_socket(fd);
+    slot.connections->spawn(serve_connection(ctx, tcp_stream(ctx, fd), *context_, *slot.live, std::move(info)));
   }
 
   static coro_task<> serve_connection(io_context& ctx, tcp_stream stream, const server_context& context,
-                                      connection_list& live) {
-    connection c(ctx, stream, context, live);
+                                      connection_list& live, connection_info info) {
+    connection c(ctx, stream, context, live, std::move(info));
     co_await c.run();
   }
 

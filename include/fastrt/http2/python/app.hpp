@@ -1,4 +1,5 @@
-// app.hpp — calls the user's `def app(request)` on the executor.
+// app.hpp — calls the user's `def app(request)` on the executor (or, with
+// app_interface::wsgi, a WSGI app: wsgi.hpp).
 //
 // Runs on a worker with its interpreter's GIL held (inside submit): wraps the
 // C++ request in this interpreter's fastrt.Request (module.hpp; the
@@ -30,9 +31,11 @@
 #include <string>
 #include <string_view>
 
+#include <fastrt/http2/python/app_interface.hpp>
 #include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/python/in_flight_calls.hpp>
 #include <fastrt/http2/python/streamed_body.hpp>
+#include <fastrt/http2/python/wsgi.hpp>
 #include <fastrt/http2/request.hpp>
 #include <fastrt/http2/response.hpp>
 
@@ -46,9 +49,12 @@ class python_app {
   // bodies are pulled; it must outlive every response (without one, a
   // streamed body is an error). in_flight: where running calls are listed
   // (for the shutdown report), when given; it must outlive the calls.
+  // interface: how the app is called (app_interface.hpp tells it at start-up).
   python_app(py::handler request_type, py::handler app, py::subinterpreter_executor* executor = nullptr,
-             in_flight_calls* in_flight = nullptr) noexcept
-      : request_type_(request_type), app_(app), executor_(executor), in_flight_(in_flight) {}
+             in_flight_calls* in_flight = nullptr, app_interface interface = app_interface::native) noexcept
+      : request_type_(request_type), app_(app), executor_(executor), in_flight_(in_flight), interface_(interface) {}
+
+  app_interface interface() const noexcept { return interface_; }
 
   fastrt::result<response> operator()(py::call_context& ctx, const request& req) const {
     PyObject* type = ctx.object(request_type_);
@@ -56,6 +62,13 @@ class python_app {
     if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
     module_state* state = request_state(type);
     if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
+    if (interface_ == app_interface::wsgi) {
+      Py_INCREF(app);  // (as below)
+      const in_flight_calls::entry running(in_flight_, req, ctx);
+      fastrt::result<response> out = wsgi::call(ctx, *state, app, req, executor_);
+      Py_DECREF(app);
+      return out;
+    }
     PyObject* request_object = new_request(state->request_type, req);
     if (!request_object) return py::take_exception("building the request object");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
@@ -177,6 +190,7 @@ class python_app {
   py::handler app_;
   py::subinterpreter_executor* executor_;
   in_flight_calls* in_flight_;
+  app_interface interface_;
 };
 
 }  // namespace fastrt::http2::python

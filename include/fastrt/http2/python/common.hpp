@@ -21,6 +21,8 @@ struct module_state {
   PyTypeObject* request_type;
   PyTypeObject* headers_type;
   PyTypeObject* response_type;
+  PyObject* bytes_io;   // io.BytesIO: a WSGI app's wsgi.input (wsgi_environ.hpp)
+  PyObject* wsgi_body;  // the generator function a streamed WSGI body runs in (wsgi_body.hpp)
 };
 
 // The state of the module that created `type` (a type of this module).

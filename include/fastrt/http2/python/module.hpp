@@ -37,6 +37,7 @@
 #include <fastrt/http2/python/common.hpp>
 #include <fastrt/http2/python/request_object.hpp>
 #include <fastrt/http2/python/response_object.hpp>
+#include <fastrt/http2/python/wsgi_body.hpp>
 
 namespace fastrt::http2::python {
 
@@ -54,7 +55,14 @@ inline int module_exec(PyObject* module) {
       !add(response_spec, st->response_type)) {
     return -1;  // the module is discarded; module_clear drops what was made
   }
-  return 0;
+  // For WSGI apps (wsgi.hpp): looked up once per interpreter, not per request.
+  PyObject* io = PyImport_ImportModule("io");
+  if (!io) return -1;
+  st->bytes_io = PyObject_GetAttrString(io, "BytesIO");
+  Py_DECREF(io);
+  if (!st->bytes_io) return -1;
+  st->wsgi_body = wsgi::load_body_function();
+  return st->wsgi_body ? 0 : -1;
 }
 
 inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
@@ -62,6 +70,8 @@ inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->request_type);
     Py_VISIT(st->headers_type);
     Py_VISIT(st->response_type);
+    Py_VISIT(st->bytes_io);
+    Py_VISIT(st->wsgi_body);
   }
   return 0;
 }
@@ -71,6 +81,8 @@ inline int module_clear(PyObject* module) {
     Py_CLEAR(st->request_type);
     Py_CLEAR(st->headers_type);
     Py_CLEAR(st->response_type);
+    Py_CLEAR(st->bytes_io);
+    Py_CLEAR(st->wsgi_body);
   }
   return 0;
 }

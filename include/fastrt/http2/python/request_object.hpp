@@ -7,6 +7,11 @@
 //                                  iteration, indexing, get(name, default=None)
 //                                  and getall(name), both case-insensitive
 //   request.body                   bytes (a copy, see call_context::call)
+//   request.raw_path               bytes: the path as sent, without the query
+//   request.scheme                 str: "http"
+//   request.authority, .host       str: :authority, else the host field ("")
+//   request.client, .server        (host str, port int), or None when the
+//                                  connection has no address (a socketpair)
 //
 // Laziness and lifetime. The server creates a Request (new_request) over the
 // C++ `request`, which lives in the io thread's coroutine frame only while the
@@ -192,7 +197,34 @@ inline PyType_Spec headers_spec = {
 
 // ---- Request ---------------------------------------------------------------
 
-enum request_field : int { field_method, field_path, field_query, field_headers, field_body, field_count };
+enum request_field : int {
+  field_method,
+  field_path,
+  field_query,
+  field_headers,
+  field_body,
+  field_raw_path,
+  field_scheme,
+  field_authority,
+  field_client,
+  field_server,
+  field_count
+};
+
+// (host, port), or None for an endpoint without an address.
+inline PyObject* endpoint_tuple(const endpoint& e) {
+  if (e.host.empty()) return Py_NewRef(Py_None);
+  return Py_BuildValue("(s#i)", e.host.data(), static_cast<Py_ssize_t>(e.host.size()), static_cast<int>(e.port));
+}
+
+// :authority; an HTTP/1.1-style host field when there is none (RFC 9113
+// §8.3.1 lets a client send either).
+inline std::string_view authority_of(const request& r) {
+  if (!r.authority.empty()) return r.authority;
+  for (const auto& [name, value] : r.headers)
+    if (name == "host") return value;
+  return {};
+}
 
 struct request_object {
   PyObject_HEAD
@@ -209,6 +241,11 @@ inline PyObject* make_field(request_object* self, int field) {
     case field_path: return latin1(r.path);
     case field_query: return latin1(r.query);
     case field_headers: return new_headers(state_of(Py_TYPE(self))->headers_type, r.headers);
+    case field_raw_path: return PyBytes_FromStringAndSize(r.path.data(), static_cast<Py_ssize_t>(r.path.size()));
+    case field_scheme: return latin1(r.scheme);
+    case field_authority: return latin1(authority_of(r));
+    case field_client: return endpoint_tuple(r.client);
+    case field_server: return endpoint_tuple(r.server);
     default: return PyBytes_FromStringAndSize(r.body.data(), static_cast<Py_ssize_t>(r.body.size()));
   }
 }
@@ -272,6 +309,14 @@ inline PyGetSetDef request_getset[] = {
     {"query", &request_get, nullptr, "The query after '?' (str, empty when there is none).", field_closure(field_query)},
     {"headers", &request_get, nullptr, "The header fields (fastrt.Headers).", field_closure(field_headers)},
     {"body", &request_get, nullptr, "The request body (bytes).", field_closure(field_body)},
+    {"raw_path", &request_get, nullptr, "The path as sent, without the query (bytes).", field_closure(field_raw_path)},
+    {"scheme", &request_get, nullptr, "The URL scheme (str): 'http'.", field_closure(field_scheme)},
+    {"authority", &request_get, nullptr, "The :authority (or host field) the client asked for (str, may be empty).",
+     field_closure(field_authority)},
+    {"host", &request_get, nullptr, "The same as authority (str).", field_closure(field_authority)},
+    {"client", &request_get, nullptr, "The client's (address, port), or None when unknown.", field_closure(field_client)},
+    {"server", &request_get, nullptr, "The server's (address, port) the client reached, or None when unknown.",
+     field_closure(field_server)},
     {nullptr, nullptr, nullptr, nullptr, nullptr},
 };
 

@@ -1,0 +1,120 @@
+// app_interface.hpp — how an app is called (fastrt-h2's --interface), and
+// telling it from the callable at start-up:
+//
+//   native   def app(request)                       (app.hpp)
+//   wsgi     def app(environ, start_response)       (wsgi.hpp; Flask, ...)
+//
+// detect_interface(app, wanted) runs once, on a worker with the GIL held,
+// and looks at the callable with inspect (the source below): an async
+// callable taking three parameters is ASGI, one taking one is an async
+// native app (neither is supported yet: a clear error at start-up rather
+// than a 500 per request); otherwise the number of required positional
+// parameters decides (2: wsgi, 1: native). With `wanted` set the callable
+// must fit it; a callable inspect cannot read (a builtin) is taken at its
+// word then, and is an error with auto (name the interface).
+//
+// Thread-safety: with the GIL of the interpreter that loaded the app. Cost:
+// start-up only (inspect is imported there).
+#pragma once
+
+#include <Python.h>
+
+#include <fastrt/python/exception.hpp>
+#include <fastrt/result.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace fastrt::http2::python {
+
+enum class app_interface : std::uint8_t { native, wsgi };
+
+inline constexpr std::string_view name_of(app_interface i) noexcept {
+  return i == app_interface::wsgi ? "wsgi" : "native";
+}
+
+// "auto" → nullopt; "native", "wsgi"; anything else: an error naming the choices.
+inline fastrt::result<std::optional<app_interface>> parse_interface(std::string_view text) {
+  if (text == "auto") return std::optional<app_interface>();
+  if (text == "native") return std::optional<app_interface>(app_interface::native);
+  if (text == "wsgi") return std::optional<app_interface>(app_interface::wsgi);
+  if (text == "asgi") return fastrt::error(std::errc::operation_not_supported, "ASGI is not supported yet");
+  return fastrt::error(std::errc::invalid_argument, "the interface is auto, native or wsgi, not '" + std::string(text) + "'");
+}
+
+namespace detail {
+
+// Returns "native", "wsgi", "asgi", "async-native" or "unknown: why".
+inline constexpr const char* shape_source = R"PY(
+def shape_of(app):
+    import inspect
+    call = getattr(app, "__call__", None)
+    is_async = inspect.iscoroutinefunction(app) or (
+        not inspect.isroutine(app) and call is not None and inspect.iscoroutinefunction(call))
+    try:
+        parameters = list(inspect.signature(app).parameters.values())
+    except (TypeError, ValueError) as e:
+        return "unknown: inspect cannot read its signature (%s)" % e
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    count = len(required) if required else len(positional)
+    if is_async:
+        return "asgi" if count == 3 else "async-native"
+    if count == 2:
+        return "wsgi"
+    if count == 1:
+        return "native"
+    return "unknown: it takes %d positional parameter(s)" % count
+)PY";
+
+// shape_of(app) as text; an error when the helper itself failed.
+inline fastrt::result<std::string> shape_of(PyObject* app) {
+  PyObject* globals = PyDict_New();
+  if (!globals) return fastrt::python::take_exception();
+  std::string shape;
+  bool ok = PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0;
+  PyObject* ran = ok ? PyRun_String(shape_source, Py_file_input, globals, globals) : nullptr;
+  PyObject* function = ran ? PyDict_GetItemString(globals, "shape_of") : nullptr;  // borrowed
+  PyObject* out = function ? PyObject_CallOneArg(function, app) : nullptr;
+  Py_XDECREF(ran);
+  Py_DECREF(globals);
+  if (!out || !PyUnicode_Check(out)) {
+    Py_XDECREF(out);
+    return fastrt::python::take_exception("inspecting the app");
+  }
+  shape = PyUnicode_AsUTF8(out);
+  Py_DECREF(out);
+  return shape;
+}
+
+}  // namespace detail
+
+// The interface to call `app` with (see the top of this file); `wanted`:
+// the explicit choice, or nullopt for auto. Errors say what the app looks
+// like and what to do.
+inline fastrt::result<app_interface> detect_interface(PyObject* app, std::optional<app_interface> wanted) {
+  const std::string shape = FASTRT_TRY(detail::shape_of(app));
+  if (shape == "asgi")
+    return fastrt::error(std::errc::operation_not_supported,
+                         "the app looks like an ASGI app (async, 3 parameters): ASGI is not supported yet");
+  if (shape == "async-native")
+    return fastrt::error(std::errc::operation_not_supported,
+                         "the app is async: async def app(request) is not supported yet");
+  if (shape.starts_with("unknown")) {
+    if (wanted) return *wanted;
+    return fastrt::error(std::errc::invalid_argument,
+                         "cannot tell the app's interface: " + shape.substr(9) +
+                             "; give --interface native (app(request)) or wsgi (app(environ, start_response))");
+  }
+  const app_interface seen = shape == "wsgi" ? app_interface::wsgi : app_interface::native;
+  if (wanted && *wanted != seen)
+    return fastrt::error(std::errc::invalid_argument,
+                         std::string("--interface ") + std::string(name_of(*wanted)) + " does not fit the app: it takes " +
+                             (seen == app_interface::wsgi ? "(environ, start_response), a WSGI app"
+                                                          : "one parameter, a native app(request)"));
+  return seen;
+}
+
+}  // namespace fastrt::http2::python

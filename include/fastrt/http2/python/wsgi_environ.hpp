@@ -1,0 +1,166 @@
+// wsgi_environ.hpp — the PEP 3333 environ dict of a request, for a WSGI
+// app (wsgi.hpp).
+//
+//   REQUEST_METHOD, QUERY_STRING   as sent (latin-1 str: one code point per octet)
+//   SCRIPT_NAME                    "" (the app is mounted at the root)
+//   PATH_INFO                      the path percent-decoded, then latin-1 (PEP 3333)
+//   CONTENT_TYPE                   the content-type field, when there is one
+//   CONTENT_LENGTH                 the content-length field, else the body's
+//                                  length when there is a body
+//   SERVER_NAME, SERVER_PORT       the server's address and port as the
+//                                  connection knows them; without an
+//                                  address, from :authority
+//   SERVER_PROTOCOL                "HTTP/2"
+//   REMOTE_ADDR, REMOTE_PORT       the client's, when known
+//   HTTP_*                         every other field: repeats comma-joined
+//                                  (cookie crumbs are already one field, "; ");
+//                                  HTTP_HOST is :authority when no host field
+//                                  came. A field whose name has '_' is
+//                                  dropped (as gunicorn and nginx do: it
+//                                  would be indistinguishable from '-')
+//   wsgi.version (1, 0), wsgi.url_scheme, wsgi.errors (sys.stderr),
+//   wsgi.multithread True, wsgi.multiprocess False, wsgi.run_once False
+//   wsgi.input                     io.BytesIO over the whole body (this
+//                                  increment buffers it: the body has arrived
+//                                  before the app runs), so
+//   wsgi.input_terminated          True: reading to EOF is safe
+//
+// Thread-safety: with the GIL of the app's interpreter. Cost per request:
+// one dict, one str per key and value, the body copied once into bytes.
+#pragma once
+
+#include <Python.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fastrt/http2/python/request_object.hpp>
+#include <fastrt/http2/request.hpp>
+
+namespace fastrt::http2::python::wsgi {
+
+inline int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX decoded; a '%' not followed by two hex digits stays as it is.
+inline std::string percent_decoded(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%' && i + 2 < path.size()) {
+      const int high = hex_value(path[i + 1]), low = hex_value(path[i + 2]);
+      if (high >= 0 && low >= 0) {
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+        continue;
+      }
+    }
+    out += path[i];
+  }
+  return out;
+}
+
+// "x-forwarded-for" → "HTTP_X_FORWARDED_FOR"; false for a name with '_'.
+inline bool cgi_name(std::string_view field, std::string& out) {
+  out = "HTTP_";
+  for (char c : field) {
+    if (c == '_') return false;
+    if (c == '-') c = '_';
+    else if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    out += c;
+  }
+  return true;
+}
+
+// Sets environ[key] = value (a new reference, taken over); false with an
+// exception set when value is null or the dict refuses.
+inline bool put(PyObject* environ, const char* key, PyObject* value) {
+  if (!value) return false;
+  const int rv = PyDict_SetItemString(environ, key, value);
+  Py_DECREF(value);
+  return rv == 0;
+}
+
+// host and port of an authority ("example.com:8443", "[::1]:80").
+inline std::pair<std::string_view, std::string_view> split_authority(std::string_view authority) {
+  const auto colon = authority.rfind(':');
+  const auto bracket = authority.rfind(']');
+  if (colon == std::string_view::npos || (bracket != std::string_view::npos && colon < bracket)) return {authority, "80"};
+  return {authority.substr(0, colon), authority.substr(colon + 1)};
+}
+
+// The environ of `req` (a new dict), or null with an exception set.
+// `bytes_io`: this interpreter's io.BytesIO.
+inline PyObject* new_environ(const request& req, PyObject* bytes_io) {
+  PyObject* environ = PyDict_New();
+  if (!environ) return nullptr;
+  auto fail = [&] {
+    Py_DECREF(environ);
+    return nullptr;
+  };
+  // The HTTP_* fields, repeats joined, before they become str.
+  std::vector<std::pair<std::string, std::string>> cgi;
+  cgi.reserve(req.headers.size() + 1);
+  bool has_host = false;
+  const std::string* content_type = nullptr;
+  const std::string* content_length = nullptr;
+  std::string key;
+  for (const auto& [name, value] : req.headers) {
+    if (name == "content-type") {
+      content_type = &value;
+      continue;
+    }
+    if (name == "content-length") {
+      content_length = &value;
+      continue;
+    }
+    if (!cgi_name(name, key)) continue;
+    has_host = has_host || name == "host";
+    auto same = std::find_if(cgi.begin(), cgi.end(), [&](const auto& kv) { return kv.first == key; });
+    if (same == cgi.end()) cgi.emplace_back(key, value);
+    else (same->second += ",") += value;
+  }
+  if (!has_host && !req.authority.empty()) cgi.emplace_back("HTTP_HOST", req.authority);
+
+  std::string server_name = req.server.host, server_port = std::to_string(req.server.port);
+  if (server_name.empty()) {
+    const auto [host, port] = split_authority(req.authority);
+    server_name = host.empty() ? std::string_view("localhost") : host;
+    server_port = port;
+  }
+  PyObject* body = PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size()));
+  PyObject* input = body ? PyObject_CallOneArg(bytes_io, body) : nullptr;
+  Py_XDECREF(body);
+  PyObject* errors = PySys_GetObject("stderr");  // borrowed; may be None in an embedded interpreter
+  const bool ok =
+      put(environ, "wsgi.input", input) &&  // first: it is consumed whatever follows
+      put(environ, "REQUEST_METHOD", latin1(req.method)) && put(environ, "SCRIPT_NAME", PyUnicode_FromString("")) &&
+      put(environ, "PATH_INFO", latin1(percent_decoded(req.path))) &&
+      put(environ, "QUERY_STRING", latin1(req.query)) &&
+      (!content_type || put(environ, "CONTENT_TYPE", latin1(*content_type))) &&
+      (content_length ? put(environ, "CONTENT_LENGTH", latin1(*content_length))
+                      : req.body.empty() || put(environ, "CONTENT_LENGTH", latin1(std::to_string(req.body.size())))) &&
+      put(environ, "SERVER_NAME", latin1(server_name)) && put(environ, "SERVER_PORT", latin1(server_port)) &&
+      put(environ, "SERVER_PROTOCOL", PyUnicode_FromString("HTTP/2")) &&
+      (req.client.host.empty() || (put(environ, "REMOTE_ADDR", latin1(req.client.host)) &&
+                                   put(environ, "REMOTE_PORT", latin1(std::to_string(req.client.port))))) &&
+      put(environ, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) &&
+      put(environ, "wsgi.url_scheme", latin1(req.scheme)) &&
+      put(environ, "wsgi.errors", Py_NewRef(errors ? errors : Py_None)) &&
+      put(environ, "wsgi.multithread", Py_NewRef(Py_True)) &&
+      put(environ, "wsgi.multiprocess", Py_NewRef(Py_False)) && put(environ, "wsgi.run_once", Py_NewRef(Py_False)) &&
+      put(environ, "wsgi.input_terminated", Py_NewRef(Py_True));
+  if (!ok) return fail();
+  for (const auto& [name, value] : cgi)
+    if (!put(environ, name.c_str(), latin1(value))) return fail();
+  return environ;
+}
+
+}  // namespace fastrt::http2::python::wsgi
