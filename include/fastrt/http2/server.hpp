@@ -32,6 +32,7 @@
 // one per io thread), one io_context and thread per io thread.
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,7 +68,7 @@ namespace fastrt::http2 {
 
 struct listen_options {
   std::string host = "127.0.0.1";  // a numeric address
-  std::uint16_t port = 8080;
+  std::uint16_t port = 8080;      // 0: the kernel picks one (server::port() tells which; not with reuse_port)
   std::size_t io_threads = 1;
   bool reuse_port = false;  // see the top of this file
 };
@@ -87,6 +88,14 @@ class server {
       }
       if (!fd) return std::move(fd).error();
       s->owned_socket_ = *fd;
+      // Port 0 asks the kernel for one: port() tells which.
+      sockaddr_storage bound{};
+      socklen_t length = sizeof bound;
+      if (::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0)
+        s->options_.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                                             : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+    } else if (s->options_.port == 0) {
+      return error(std::errc::invalid_argument, "server: reuse_port needs a fixed port (each io thread binds it)");
     }
     return s;
   }
@@ -128,6 +137,8 @@ class server {
   }
 
   const listen_options& options() const noexcept { return options_; }
+  // The port served (the kernel's choice when 0 was asked).
+  std::uint16_t port() const noexcept { return options_.port; }
 
  private:
   // One io thread, as the others see it: where to hand it a connection.
