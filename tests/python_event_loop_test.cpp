@@ -215,3 +215,75 @@ TEST_CASE("shutdown cancels the tasks still running at the deadline: they fail w
   for (int i = 0; i < 3; ++i) CHECK(wait(std::move(futures[std::size_t(i)])).error() == fastrt::errc::timed_out);
   CHECK(wait(std::move(futures[3])).value() == 50);
 }
+
+namespace {
+
+// A started pinned worker (its own interpreter), without an executor.
+struct pinned_worker {
+  explicit pinned_worker(std::size_t batch) : crew(batch), w(nullptr, worker_kind::pinned, 0, &slot, py::producers::many, 1024) {
+    fastrt::test::python_runtime();
+    w.start(crew);
+    started = crew.wait_started(1).has_value();
+  }
+  ~pinned_worker() {
+    w.close();
+    w.join();
+  }
+  py::detail::interpreter_slot slot;
+  py::detail::worker_crew crew;
+  py::detail::worker w;
+  bool started = false;
+};
+
+template <class F>
+auto push(py::detail::worker& w, F&& fn) {
+  auto [j, future] = py::detail::make_job<py::job_result_t<F>>(std::forward<F>(fn));
+  w.push(j);
+  return std::move(future);
+}
+
+// asyncio.sleep(seconds): a coroutine, made in the worker's interpreter.
+fastrt::result<PyObject*> asyncio_sleep(double seconds) {
+  PyObject* asyncio = PyImport_ImportModule("asyncio");
+  if (!asyncio) return py::take_exception();
+  PyObject* coro = PyObject_CallMethod(asyncio, "sleep", "d", seconds);
+  Py_DECREF(asyncio);
+  if (!coro) return py::take_exception();
+  return coro;
+}
+
+}  // namespace
+
+TEST_CASE("producers wake a sleeping event loop once per batch, not once per job") {
+  pinned_worker p(512);
+  REQUIRE(p.started);
+  auto& w = p.w;
+  auto [j, first] = py::detail::make_awaitable_job<fastrt::result<int>>(
+      [](py::call_context&) { return asyncio_sleep(0.01); }, [](py::call_context&, PyObject*) { return 1; },
+      std::stop_token{});
+  w.push(j);
+  REQUIRE(fastrt::sync_wait(std::move(first)).value() == 1);  // the loop runs the worker now
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // and sleeps in its selector
+  const std::uint64_t before = w.loop_wakeups();
+
+  std::atomic<bool> running{false}, release{false};
+  auto blocker = push(w, [&](py::call_context&) {
+    running.store(true, std::memory_order_release);
+    const auto give_up = clock_type::now() + std::chrono::seconds(5);
+    while (!release.load(std::memory_order_acquire) && clock_type::now() < give_up) std::this_thread::yield();
+    return 0;
+  });
+  while (!running.load(std::memory_order_acquire)) std::this_thread::yield();
+  CHECK(w.loop_wakeups() == before + 1);  // the loop was asleep: one write
+  std::vector<fastrt::awaitable_future<fastrt::result<int>>> burst;
+  for (int i = 0; i < 300; ++i) burst.push_back(push(w, [i](py::call_context&) { return i; }));
+  release.store(true, std::memory_order_release);
+  CHECK(fastrt::sync_wait(std::move(blocker)).value() == 0);
+  int sum = 0;
+  for (auto& f : burst) sum += fastrt::sync_wait(std::move(f)).value();
+  CHECK(sum == 299 * 300 / 2);
+  CHECK(w.loop_wakeups() == before + 1);  // the loop was awake for the whole burst: no write
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(fastrt::sync_wait(push(w, [](py::call_context&) { return 7; })).value() == 7);
+  CHECK(w.loop_wakeups() == before + 2);  // asleep again: one write for the next job
+}

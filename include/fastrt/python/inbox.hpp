@@ -102,6 +102,7 @@ class inbox {
   bool empty_approx() const noexcept { return one_ ? one_->empty_approx() : many_->empty_approx(); }
   // Written when the consumer, running an event loop, sleeps in its selector.
   loop_wakeup& wakeup() noexcept { return wakeup_; }
+  const loop_wakeup& wakeup() const noexcept { return wakeup_; }
 
  private:
   // Short spin: a worker that spins long steals the core of the thread it waits for.

@@ -64,11 +64,11 @@ class loop_wakeup {
   void notify() noexcept {
     // An RMW, not a load: see the protocol above.
     if (sleeping_.exchange(false, std::memory_order_acq_rel)) {
+      writes_.fetch_add(1, std::memory_order_relaxed);  // before the write: counted once the loop runs
       const std::uint64_t one = 1;
       ssize_t written;
       do written = ::write(fd_, &one, sizeof one);  // EAGAIN only at a counter near 2^64: it is readable then
       while (written < 0 && errno == EINTR);
-      writes_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 

@@ -135,6 +135,9 @@ class worker {
   std::size_t index() const noexcept { return index_; }
   interpreter_slot* slot() const noexcept { return slot_; }
   const worker_load& load() const noexcept { return load_; }
+  // How many times producers woke its event loop (an eventfd write): once
+  // per batch that found the loop asleep. For tests and metrics.
+  std::uint64_t loop_wakeups() const noexcept { return box_.wakeup().writes(); }
   // Whose worker this is (the executor that made it).
   const void* owner() const noexcept { return owner_; }
   // The worker the calling thread is; null on other threads.
