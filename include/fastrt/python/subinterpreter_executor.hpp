@@ -380,7 +380,7 @@ class subinterpreter_executor {
       }
       std::string text = "subinterpreter_executor::try_submit: all " + std::to_string(total) + " ";
       if (kinds_with_workers == 1) (text += kind_name) += " ";
-      text += "workers' queues are full";
+      text += "workers' queues are full (or their event loops at max_in_flight_per_worker)";
       j.fail(error(std::errc::resource_unavailable_try_again, text));
     });
   }

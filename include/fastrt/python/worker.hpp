@@ -157,21 +157,15 @@ class worker {
 
   // Queues j without waiting; counts it in flight when queued. False when
   // the inbox is full, or the worker is full() of tasks.
-  bool offer(const job& j) {
-    if (full()) return false;
-    load_.add_queued();
-    if (box_.try_push(j)) return true;
-    load_.remove_queued();
-    return false;
-  }
+  bool offer(const job& j) { return !full() && enqueue(j); }
 
-  // Queues j, waiting for room (see "In flight").
+  // Queues j, waiting for room (see "In flight"); not refused by full().
   void push(const job& j) {
-    if (offer(j)) return;
+    if (enqueue(j)) return;
     if (current_ == this) {
-      static const error full(std::errc::resource_unavailable_try_again,
-                              "subinterpreter_executor: a worker submitted to its own full inbox");
-      j.fail(full);
+      static const error own_full(std::errc::resource_unavailable_try_again,
+                                  "subinterpreter_executor: a worker submitted to its own full inbox");
+      j.fail(own_full);
       return;
     }
     load_.add_queued();  // counted while it waits for room
@@ -243,6 +237,13 @@ class worker {
     char name[16];
     std::snprintf(name, sizeof name, "py-%s-%zu", to_string(kind_), index_);
     (void)pthread_setname_np(pthread_self(), name);
+  }
+
+  bool enqueue(const job& j) {
+    load_.add_queued();
+    if (box_.try_push(j)) return true;
+    load_.remove_queued();
+    return false;
   }
 
   // Runs (or, past the shutdown deadline, fails) one job.
