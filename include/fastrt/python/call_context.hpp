@@ -194,9 +194,12 @@ class call_context {
       Py_DECREF(awaitable);
       return error(std::errc::operation_not_supported, "this worker runs no event loop");
     }
-    FASTRT_TRY(loop_.spawn(loop_.host, awaitable, then, std::move(token)));
+    // A task before it starts: an eager one may finish (and resume the
+    // job, counting it done) inside spawn.
     if (std::exchange(job_open_, false)) load_->job_became_task();
-    return {};
+    auto spawned = loop_.spawn(loop_.host, awaitable, then, std::move(token));
+    if (!spawned) load_->task_done();  // no task after all: the job fails
+    return spawned;
   }
   // The loop, when a task it ran for a job is done (before resuming it).
   void task_finished() noexcept { load_->task_done(); }

@@ -10,7 +10,9 @@
 // (loop.add_reader; loop_wakeup.hpp). Its reader callback reads the fd,
 // cancels the tasks whose stop tokens stopped, and lets the worker drain up
 // to `batch` jobs (host.drain), which run there and then: a synchronous job
-// completes at once, an awaitable one becomes a Task (spawn). When a whole
+// completes at once, an awaitable one becomes a Task (spawn), started
+// eagerly (asyncio.Task(eager_start=True), Python >= 3.12): a coroutine that
+// returns without suspending completes its job right there. When a whole
 // batch came, the reader runs again after the ready tasks (call_soon), so
 // neither side starves; else it announces that the loop sleeps and returns,
 // and the selector sleeps (epoll, GIL released) until a producer writes the
@@ -36,8 +38,8 @@
 //
 // Thread-safety: everything on the worker's thread with its interpreter's
 // GIL held, except request_cancel (any thread, through the stop callbacks).
-// Cost per awaitable job: a Task, a done callback (a builtin function and an
-// int), one map entry; per batch: one reader call; per sleep: one eventfd
+// Cost per awaitable job: a Task; if it suspends, a done callback (a builtin
+// function and an int) and one map entry; per batch: one reader call; per sleep: one eventfd
 // write by a producer and one read.
 #pragma once
 
@@ -84,8 +86,21 @@ class worker_loop {
     PyObject* asyncio = PyImport_ImportModule("asyncio");
     if (!asyncio) return take_exception("importing asyncio for the worker's event loop");
     self->loop_ = PyObject_CallMethod(asyncio, "new_event_loop", nullptr);
+    if (!self->loop_) {
+      Py_DECREF(asyncio);
+      return take_exception("asyncio.new_event_loop()");
+    }
+    self->task_type_ = PyObject_GetAttrString(asyncio, "Task");
     Py_DECREF(asyncio);
-    if (!self->loop_) return take_exception("asyncio.new_event_loop()");
+    if (!self->task_type_) return take_exception("asyncio.Task");
+    self->task_options_ = Py_BuildValue("{s:O,s:O}", "loop", self->loop_, "eager_start", Py_True);
+    if (!self->task_options_) return take_exception();
+    for (auto [name, text] : {std::pair{&self->name_done_, "done"}, std::pair{&self->name_cancelled_, "cancelled"},
+                              std::pair{&self->name_result_, "result"},
+                              std::pair{&self->name_add_done_callback_, "add_done_callback"}}) {
+      *name = PyUnicode_InternFromString(text);
+      if (!*name) return take_exception();
+    }
     self->reader_ = PyCFunction_New(&reader_def, nullptr);
     if (!self->reader_) return take_exception();
     PyObject* added = PyObject_CallMethod(self->loop_, "add_reader", "iO", box.wakeup().fd(), self->reader_);
@@ -108,21 +123,44 @@ class worker_loop {
       Py_XDECREF(closed);
     }
     Py_XDECREF(reader_);
+    Py_XDECREF(name_add_done_callback_);
+    Py_XDECREF(name_result_);
+    Py_XDECREF(name_cancelled_);
+    Py_XDECREF(name_done_);
+    Py_XDECREF(task_options_);
+    Py_XDECREF(task_type_);
     Py_XDECREF(loop_);
   }
 
-  // Runs `awaitable` (taken over) as a Task of this loop.
+  // Runs `awaitable` (taken over) as a Task of this loop. A coroutine
+  // starts eagerly (asyncio.Task(..., eager_start=True)) while the loop
+  // runs: it runs here up to its first suspension, and one that finishes
+  // without suspending resumes the job at once, with no loop iteration.
   result<void> spawn(PyObject* awaitable, awaited_call then, std::stop_token token) {
-    PyObject* task = PyCoro_CheckExact(awaitable)
-                         ? PyObject_CallMethod(loop_, "create_task", "O", awaitable)
-                         : ensure_future(awaitable);
+    PyObject* task = nullptr;
+    if (PyCoro_CheckExact(awaitable)) {
+      PyObject* args = PyTuple_Pack(1, awaitable);
+      task = args ? PyObject_Call(task_type_, args, task_options_) : nullptr;
+      Py_XDECREF(args);
+    } else {
+      task = ensure_future(awaitable);
+    }
     Py_DECREF(awaitable);
     if (!task) return take_exception("starting the app's coroutine as a task");
+    PyObject* done = PyObject_CallMethodNoArgs(task, name_done_);
+    const int finished = done ? PyObject_IsTrue(done) : -1;
+    Py_XDECREF(done);
+    if (finished < 0) PyErr_Clear();
+    if (finished > 0) {
+      running_task entry(task, then);
+      finish(entry);
+      return {};
+    }
     const std::uint64_t id = ++last_id_;
     PyObject* key = PyLong_FromUnsignedLongLong(id);
     PyObject* on_done = key ? PyCFunction_New(&done_def, key) : nullptr;
     Py_XDECREF(key);
-    PyObject* added = on_done ? PyObject_CallMethod(task, "add_done_callback", "O", on_done) : nullptr;
+    PyObject* added = on_done ? PyObject_CallMethodOneArg(task, name_add_done_callback_, on_done) : nullptr;
     Py_XDECREF(on_done);
     if (!added) {
       error failed = take_exception("adding the task's done callback");
@@ -276,7 +314,7 @@ class worker_loop {
   }
 
   void finish(running_task& entry) {
-    PyObject* cancelled = PyObject_CallMethod(entry.task, "cancelled", nullptr);
+    PyObject* cancelled = PyObject_CallMethodNoArgs(entry.task, name_cancelled_);
     const int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : -1;
     Py_XDECREF(cancelled);
     ctx_.task_finished();  // before the future completes (worker_load.hpp)
@@ -290,7 +328,7 @@ class worker_loop {
       static const error canceled(errc::canceled, "the task was cancelled");
       return entry.then.resume(entry.then.self, ctx_, nullptr, &canceled);
     }
-    PyObject* value = PyObject_CallMethod(entry.task, "result", nullptr);
+    PyObject* value = PyObject_CallMethodNoArgs(entry.task, name_result_);
     if (!value) {
       const error failed = take_exception();
       return entry.then.resume(entry.then.self, ctx_, nullptr, &failed);
@@ -335,6 +373,12 @@ class worker_loop {
   inbox& box_;
   loop_host host_;
   PyObject* loop_ = nullptr;
+  PyObject* task_type_ = nullptr;     // asyncio.Task
+  PyObject* task_options_ = nullptr;  // {"loop": loop_, "eager_start": True}
+  PyObject* name_done_ = nullptr;     // interned method names
+  PyObject* name_cancelled_ = nullptr;
+  PyObject* name_result_ = nullptr;
+  PyObject* name_add_done_callback_ = nullptr;
   PyObject* reader_ = nullptr;
   std::unordered_map<std::uint64_t, std::unique_ptr<running_task>> tasks_;
   std::uint64_t last_id_ = 0;
