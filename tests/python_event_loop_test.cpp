@@ -51,7 +51,7 @@ py::executor_options async_options(std::size_t pinned) {
                       "fastrt_test_async:fail",        "fastrt_test_async:wait_forever",
                       "fastrt_test_async:cancelled_tags", "fastrt_test_async:plain_asyncio",
                       "fastrt_test_async:loop_thread", "fastrt_test_async:loop_thread_async",
-                      "fastrt_test_handlers:add"};
+                      "fastrt_test_async:quick",       "fastrt_test_handlers:add"};
   return options;
 }
 
@@ -65,8 +65,10 @@ struct handlers {
         plain_asyncio(exec.handler_of("fastrt_test_async:plain_asyncio").value()),
         loop_thread(exec.handler_of("fastrt_test_async:loop_thread").value()),
         loop_thread_async(exec.handler_of("fastrt_test_async:loop_thread_async").value()),
+        quick(exec.handler_of("fastrt_test_async:quick").value()),
         add(exec.handler_of("fastrt_test_handlers:add").value()) {}
-  py::handler nap, plain, fail, wait_forever, cancelled_tags, plain_asyncio, loop_thread, loop_thread_async, add;
+  py::handler nap, plain, fail, wait_forever, cancelled_tags, plain_asyncio, loop_thread, loop_thread_async, quick,
+      add;
 };
 
 double seconds_since(clock_type::time_point begin) {
@@ -88,6 +90,11 @@ TEST_CASE("an async handler is awaited in the worker's event loop; sync jobs kee
   CHECK(failed.error() == py::exception_code);
   CHECK(std::string(failed.error().message()).find("async failure 3") != std::string::npos);
   CHECK(wait(on0(h.plain_asyncio, 5)).value() == 1 + 2 + (0 + 1 + 4 + 9 + 16));
+  // Coroutines that return (or raise) without suspending: eager tasks, done as they start.
+  for (long n = 0; n < 20; ++n) CHECK(wait(on0(h.quick, n)).value() == 2 * n);
+  auto raised = wait(on0(h.quick, -1));
+  REQUIRE_FALSE(raised.has_value());
+  CHECK(std::string(raised.error().message()).find("KeyError") != std::string::npos);
   // The loop runs on the worker's own thread, where synchronous jobs run too.
   CHECK(wait(on0(h.loop_thread, 0)).value() == wait(on0(h.loop_thread_async, 0)).value());
   for (int i = 0; i < 50; ++i) {
