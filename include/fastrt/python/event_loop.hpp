@@ -36,6 +36,11 @@
 // (host.count_late). It stops when the inbox is closed and empty and no
 // task is left, and closes the asyncio loop.
 //
+// CPython 3.12: only main-interpreter workers run loops (an awaitable on a
+// subinterpreter worker fails with operation_not_supported): after a loop
+// ran in an own-GIL subinterpreter, 3.12.1's Py_FinalizeEx aborts
+// (tests/python/repro/py312_asyncio_loop_crash.c).
+//
 // Thread-safety: everything on the worker's thread with its interpreter's
 // GIL held, except request_cancel (any thread, through the stop callbacks).
 // Cost per awaitable job: a Task; if it suspends, a done callback (a builtin
@@ -81,6 +86,14 @@ class worker_loop {
   // Makes the asyncio loop (asyncio.new_event_loop()) and watches the
   // inbox's eventfd. GIL held, on the worker's thread.
   static result<std::unique_ptr<worker_loop>> create(call_context& ctx, inbox& box, loop_host host) {
+#if PY_VERSION_HEX < 0x030D0000
+    if (ctx.kind() != worker_kind::main) {
+      return error(std::errc::operation_not_supported,
+                   "an asyncio event loop in a subinterpreter needs CPython >= 3.13: 3.12 corrupts memory when the "
+                   "process exits after one ran (tests/python/repro/py312_asyncio_loop_crash.c); on 3.12, run async "
+                   "code on main-interpreter workers");
+    }
+#endif
     FASTRT_TRY(box.wakeup().open());
     std::unique_ptr<worker_loop> self(new worker_loop(ctx, box, host));
     PyObject* asyncio = PyImport_ImportModule("asyncio");
