@@ -90,12 +90,13 @@ std::vector<cli::flag> flags(options& o) {
   py::executor_options& workers = o.workers;
   return {
       {"--app", "MODULE:FUNCTION", module_function(o.app),
-       "the Python app, def app(request); demo_app:app is the bundled demo"},
+       "the Python app, def app(request) or async def app(request); demo_app:app is the bundled demo"},
       {"--app-dir", "DIR", text(o.app_dir),
        "prepended to sys.path so that MODULE can be imported (the current directory is on sys.path too, after it; "
        "PYTHONPATH etc. work as in python3)"},
       {"--interface", "INTERFACE", text(o.interface),
-       "auto, native or wsgi: how the app is called — native app(request), wsgi app(environ, start_response) "
+       "auto, native or wsgi: how the app is called — native app(request) or async def app(request), wsgi "
+       "app(environ, start_response) "
        "(Flask ...); auto looks at its parameters at start-up and says what it chose on the serving line (ASGI: "
        "not supported yet)"},
       {"--python-path", "DIR", appended(o.python_path),
@@ -119,6 +120,9 @@ std::vector<cli::flag> flags(options& o) {
        "workers in the main interpreter, for modules that refuse subinterpreters"},
       {"--queue-capacity", "N", number(workers.queue_capacity, 1, 1 << 20),
        "queued requests per Python worker, a power of two; beyond it: 503"},
+      {"--max-tasks-per-worker", "N", number(workers.max_in_flight_per_worker, 1, 1 << 20),
+       "requests of an async def app one worker's event loop awaits at once; beyond it another worker takes "
+       "them, all full: 503"},
       {"--max-concurrent-streams", "N", number(limits.max_concurrent_streams, 1, 1 << 20),
        "SETTINGS_MAX_CONCURRENT_STREAMS"},
       {"--max-body-size", "BYTES", bytes(limits.max_body_size, 1LL << 40), "larger request bodies get 413"},

@@ -27,6 +27,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,10 +55,29 @@ inline const char* to_string(worker_kind kind) noexcept {
 }
 
 class subinterpreter_executor;
+class call_context;
 namespace detail {
 class worker;
+class worker_loop;
 template <class F, class R>
 struct job_payload;
+template <class Start, class Finish, class R>
+struct awaitable_job_payload;
+
+// The rest of a job whose Python result was awaitable: the worker's event
+// loop calls resume once, on the worker's thread with the GIL held, with
+// the awaitable's value (borrowed) or why it failed (value null).
+struct awaited_call {
+  void (*resume)(void* self, call_context& ctx, PyObject* value, const error* failure) = nullptr;
+  void* self = nullptr;
+};
+
+// How a call_context hands an awaitable to its worker's event loop (the
+// worker supplies it; event_loop.hpp).
+struct loop_entry {
+  result<void> (*spawn)(void* host, PyObject* awaitable, awaited_call then, std::stop_token token) = nullptr;
+  void* host = nullptr;
+};
 }  // namespace detail
 
 class call_context {
@@ -139,6 +159,9 @@ class call_context {
   friend class detail::worker;
   template <class F, class R>
   friend struct detail::job_payload;
+  template <class Start, class Finish, class R>
+  friend struct detail::awaitable_job_payload;
+  friend class detail::worker_loop;
 
   call_context(worker_kind kind, std::size_t worker_index, std::size_t interpreter_index, interpreter* interp,
                detail::handler_table* handlers, detail::worker_load* load) noexcept
@@ -162,6 +185,25 @@ class call_context {
     if (std::exchange(job_open_, false)) load_->job_done();
   }
 
+  // Runs `awaitable` (a new reference, taken over even on failure) as a
+  // Task in this worker's event loop; then.resume completes the job later.
+  // The job stays in the worker's load as a task until then; `token`
+  // stopping cancels the Task. Fails when this worker has no loop.
+  result<void> await_in_loop(PyObject* awaitable, detail::awaited_call then, std::stop_token token) {
+    if (!loop_.spawn) {
+      Py_DECREF(awaitable);
+      return error(std::errc::operation_not_supported, "this worker runs no event loop");
+    }
+    // A task before it starts: an eager one may finish (and resume the
+    // job, counting it done) inside spawn.
+    if (std::exchange(job_open_, false)) load_->job_became_task();
+    auto spawned = loop_.spawn(loop_.host, awaitable, then, std::move(token));
+    if (!spawned) load_->task_done();  // no task after all: the job fails
+    return spawned;
+  }
+  // The loop, when a task it ran for a job is done (before resuming it).
+  void task_finished() noexcept { load_->task_done(); }
+
   static bool set_item(PyObject* tuple, Py_ssize_t i, PyObject* item) noexcept {
     if (!item) return false;
     PyTuple_SET_ITEM(tuple, i, item);  // steals
@@ -179,6 +221,7 @@ class call_context {
   interpreter* interp_;
   detail::handler_table* handlers_;
   detail::worker_load* load_;  // the worker's
+  detail::loop_entry loop_;    // set by the worker
   bool job_open_ = false;
 };
 

@@ -17,9 +17,13 @@
 // that very GIL to drain (e.g. two main-interpreter workers). The consumer
 // must not call it on its own inbox (it would wait for itself).
 //
+// A consumer that runs an asyncio loop (event_loop.hpp) sleeps in its
+// selector instead, on wakeup(): a push also notifies that (one RMW; a write
+// to its eventfd only when the loop sleeps).
+//
 // Thread-safety: as the queue (one consumer; one producer or many); close()
-// from any thread. Cost: a push is the queue's lock-free push, plus a futex
-// wake only when the consumer sleeps.
+// from any thread. Cost: a push is the queue's lock-free push and two RMWs
+// (futex and loop wake-ups), plus a syscall only when the consumer sleeps.
 #pragma once
 
 #include <Python.h>
@@ -36,6 +40,7 @@
 #include "../spsc_queue.hpp"
 #include "../waitable_queue.hpp"
 #include "job.hpp"
+#include "loop_wakeup.hpp"
 #include "runtime.hpp"
 
 namespace fastrt::python {
@@ -62,7 +67,11 @@ class inbox {
     else many_ = std::make_unique<waitable_queue<mpsc_queue<job>>>(capacity, idle_options);
   }
 
-  bool try_push(const job& j) { return one_ ? one_->try_push(j) : many_->try_push(j); }
+  bool try_push(const job& j) {
+    if (!(one_ ? one_->try_push(j) : many_->try_push(j))) return false;
+    wakeup_.notify();  // a worker running an event loop sleeps in its selector, not on the futex
+    return true;
+  }
 
   void push_waiting(const job& j) {
     if (try_push(j)) return;
@@ -87,13 +96,20 @@ class inbox {
   void close() noexcept {
     if (one_) one_->close();
     else many_->close();
+    wakeup_.notify();
   }
+  bool closed() const noexcept { return one_ ? one_->closed() : many_->closed(); }
+  bool empty_approx() const noexcept { return one_ ? one_->empty_approx() : many_->empty_approx(); }
+  // Written when the consumer, running an event loop, sleeps in its selector.
+  loop_wakeup& wakeup() noexcept { return wakeup_; }
+  const loop_wakeup& wakeup() const noexcept { return wakeup_; }
 
  private:
   // Short spin: a worker that spins long steals the core of the thread it waits for.
   static constexpr wait_options idle_options{.spin_rounds = 512, .yield_rounds = 8};
   std::unique_ptr<waitable_queue<spsc_queue<job>>> one_;
   std::unique_ptr<waitable_queue<mpsc_queue<job>>> many_;
+  loop_wakeup wakeup_;
 };
 
 }  // namespace detail

@@ -12,6 +12,10 @@
 // call). An exception escaping fn (when built with exceptions) fails the
 // future with state_not_recoverable and clears any Python error fn left set.
 //
+// make_awaitable_job(start, finish, token): a job whose Python result may be
+// awaitable (an `async def` handler's coroutine); then it finishes later, in
+// the worker's event loop (event_loop.hpp), and frees itself there.
+//
 // Thread-safety: make_job anywhere; run on a worker (GIL held), fail on any
 // thread. Cost: one allocation from the thread-local frame allocator plus
 // the promise's shared state; run/fail = one indirect call.
@@ -22,6 +26,7 @@
 #include <exception>
 #include <functional>
 #include <new>
+#include <stop_token>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -111,6 +116,85 @@ struct job_payload {
     }
   }
 };
+
+// Whether a Python result is to be awaited in the worker's loop: a
+// coroutine, or any object with __await__ (an asyncio.Future ...).
+inline bool is_awaitable(PyObject* obj) noexcept {
+  if (PyCoro_CheckExact(obj)) return true;
+  const PyAsyncMethods* methods = Py_TYPE(obj)->tp_as_async;
+  return methods != nullptr && methods->am_await != nullptr;
+}
+
+// A job in two halves: start(ctx) -> result<PyObject*> (a new reference)
+// calls into Python; finish(ctx, value) -> R converts the value (borrowed),
+// at once when it is not awaitable, else once the worker's event loop has
+// awaited it (as a Task; `token` stopping cancels it, and the job fails with
+// errc::canceled). start and finish must not throw.
+template <class Start, class Finish, class R>
+struct awaitable_job_payload {
+  Start start;
+  Finish finish;
+  std::stop_token token;
+  promise<R> done;
+
+  static void invoke(void* self, call_context* ctx, const error* failure) {
+    auto* p = static_cast<awaitable_job_payload*>(self);
+    if (!ctx) return end(p, *failure);
+    result<PyObject*> out = p->start(*ctx);
+    if (!out) {
+      ctx->job_finished();
+      return end(p, out.error());
+    }
+    PyObject* value = *out;
+    if (!is_awaitable(value)) {
+      complete(p, *ctx, value);
+      Py_DECREF(value);
+      return;
+    }
+    auto entered = ctx->await_in_loop(value, awaited_call{&resume, p}, p->token);  // takes value over
+    if (entered) return;  // resume() completes it
+    ctx->job_finished();
+    end(p, entered.error());
+  }
+
+  static void resume(void* self, call_context& ctx, PyObject* value, const error* failure) {
+    auto* p = static_cast<awaitable_job_payload*>(self);
+    if (failure) return end(p, *failure);
+    complete(p, ctx, value);
+  }
+
+ private:
+  static void complete(awaitable_job_payload* p, call_context& ctx, PyObject* value) {
+    auto r = p->finish(ctx, value);
+    ctx.job_finished();  // no-op after a task: the loop counted it done
+    if constexpr (::fastrt::detail::is_result_v<decltype(r)>) {
+      if (!r.has_value()) return end(p, r.error());
+      if constexpr (std::is_void_v<typename decltype(r)::value_type>) p->done.set_value();
+      else p->done.set_value(std::move(r).value());
+    } else {
+      p->done.set_value(std::move(r));
+    }
+    destroy(p);
+  }
+  static void end(awaitable_job_payload* p, const error& failure) {
+    p->done.set_error(failure);
+    destroy(p);
+  }
+  static void destroy(awaitable_job_payload* p) {
+    p->~awaitable_job_payload();
+    ::fastrt::detail::frame_allocator::deallocate(p, sizeof(awaitable_job_payload));
+  }
+};
+
+template <class T, class Start, class Finish>
+std::pair<job, awaitable_future<T>> make_awaitable_job(Start&& start, Finish&& finish, std::stop_token token) {
+  using payload = awaitable_job_payload<std::decay_t<Start>, std::decay_t<Finish>, T>;
+  void* memory = ::fastrt::detail::frame_allocator::allocate(sizeof(payload));
+  auto* p = ::new (memory)
+      payload{std::forward<Start>(start), std::forward<Finish>(finish), std::move(token), promise<T>()};
+  awaitable_future<T> future = p->done.get_future();
+  return {job{&payload::invoke, p}, std::move(future)};
+}
 
 template <class T, class F>
 std::pair<job, awaitable_future<T>> make_job(F&& fn) {

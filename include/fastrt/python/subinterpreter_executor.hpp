@@ -20,6 +20,9 @@
 // first idle one (kinds in the order pinned, pooled, main; within a kind
 // from a rotating position), else the lowest score. Inboxes are per worker
 // and nothing moves between them. try_submit* never wait for room.
+// submit_awaitable*/try_submit_awaitable take calls whose Python result may
+// be awaitable (`async def`): those run as Tasks in the worker's asyncio
+// event loop (event_loop.hpp), up to max_in_flight_per_worker at once.
 // The executor's state is its gate's: starting (launching workers,
 // loading handlers), accepting, closed (shutdown began: draining, then
 // joined); submissions and loads outside `accepting` fail with canceled.
@@ -85,6 +88,12 @@ struct executor_options {
   producers pinned_producers = producers::many;
   std::size_t queue_capacity = 4096;  // per worker
   std::size_t batch = 64;             // jobs per GIL acquisition
+  // Tasks (awaitable results, see submit_awaitable) one worker's event loop
+  // runs at once; at the cap the worker refuses try_submit* (dispatch tries
+  // the others; all full: resource_unavailable_try_again). Jobs already in
+  // its inbox still enter its loop: the cap may be passed by up to
+  // queue_capacity. Synchronous jobs do not count.
+  std::size_t max_in_flight_per_worker = 256;
   // Loaded at start in every interpreter (pinned, pooled and main).
   std::vector<std::string> handlers;
   // Loaded at start on main workers only (modules refusing subinterpreters).
@@ -193,13 +202,40 @@ class subinterpreter_executor {
   // shutdown(): canceled.
   template <class F>
   auto try_submit(F&& fn) {
-    return try_submit_among(all_kinds, std::forward<F>(fn));
+    return try_place_among(all_kinds, detail::make_job<job_result_t<F>>(std::forward<F>(fn)));
   }
 
   // try_submit on the workers of `kind`.
   template <class F>
   auto try_submit_to(worker_kind kind, F&& fn) {
-    return try_submit_among(std::span<const worker_kind>(&kind, 1), std::forward<F>(fn));
+    return try_place_among(std::span<const worker_kind>(&kind, 1),
+                           detail::make_job<job_result_t<F>>(std::forward<F>(fn)));
+  }
+
+  // For calls whose Python result may be awaitable (an `async def`
+  // function's coroutine): start(ctx) -> result<PyObject*> (a new
+  // reference) makes the call; finish(ctx, value) -> R converts the value
+  // (borrowed), at once when it is not awaitable, else in the worker's
+  // asyncio event loop once the value, run there as a Task, is done (many
+  // such tasks run concurrently per worker; event_loop.hpp). An exception
+  // fails the future with exception_code; `token` stopping cancels the Task,
+  // and the future fails with errc::canceled. The future yields
+  // ensure_result_t<R>. Never waits for room, like try_submit (a worker whose
+  // loop holds max_in_flight_per_worker tasks counts as full).
+  template <class Start, class Finish>
+  auto try_submit_awaitable(std::stop_token token, Start&& start, Finish&& finish) {
+    return try_place_among(all_kinds, make_awaitable<Start, Finish>(std::forward<Start>(start),
+                                                                    std::forward<Finish>(finish), std::move(token)));
+  }
+  // The same, waiting for room (like submit), on worker `index` of `kind`.
+  template <class Start, class Finish>
+  auto submit_awaitable_to(worker_kind kind, std::size_t index, std::stop_token token, Start&& start,
+                           Finish&& finish) {
+    const auto& list = workers_of(kind);
+    return place(index < list.size(),
+                  make_awaitable<Start, Finish>(std::forward<Start>(start), std::forward<Finish>(finish),
+                                                std::move(token)),
+                  [&](const detail::job& j) { list[index]->push(j); });
   }
 
   // On a free worker of `kind`.
@@ -219,7 +255,9 @@ class subinterpreter_executor {
 
   // Stops accepting (later submissions fail with errc::canceled), runs what
   // is queued (failing with errc::timed_out what has not started after
-  // `grace`; a running handler is not interrupted), joins the workers and
+  // `grace`; a running handler is not interrupted), lets the tasks of the
+  // workers' event loops finish (cancelling those still running after
+  // `grace`: they fail with errc::timed_out), joins the workers and
   // ends their interpreters on the calling thread or their own, releasing
   // every thread state: the runtime may then be finalized. Returns an error
   // when jobs were failed that way (or the first end() that failed; the rest
@@ -259,8 +297,9 @@ class subinterpreter_executor {
     }
     if (first_failure) return std::move(*first_failure);
     if (const std::size_t late = crew_.late(); late != 0) {
-      return error(errc::timed_out,
-                   std::to_string(late) + " job(s) failed: the shutdown deadline passed before they started");
+      return error(errc::timed_out, std::to_string(late) +
+                                        " job(s) failed: the shutdown deadline passed before they started (or, "
+                                        "awaited in an event loop, finished)");
     }
     return {};
   }
@@ -314,8 +353,15 @@ class subinterpreter_executor {
     j.fail(none);
   }
 
-  template <class F>
-  auto try_submit_among(std::span<const worker_kind> kinds, F&& fn) {
+  template <class Start, class Finish>
+  static auto make_awaitable(Start&& start, Finish&& finish, std::stop_token token) {
+    using R = ensure_result_t<std::invoke_result_t<std::decay_t<Finish>&, call_context&, PyObject*>>;
+    return detail::make_awaitable_job<R>(std::forward<Start>(start), std::forward<Finish>(finish), std::move(token));
+  }
+
+  template <class T>
+  awaitable_future<T> try_place_among(std::span<const worker_kind> kinds,
+                                      std::pair<detail::job, awaitable_future<T>> made) {
     std::size_t total = 0, kinds_with_workers = 0;
     const char* kind_name = "";
     for (const worker_kind kind : kinds) {
@@ -324,7 +370,7 @@ class subinterpreter_executor {
       ++kinds_with_workers;
       kind_name = to_string(kind);
     }
-    return submit_with(total != 0, std::forward<F>(fn), [&](const detail::job& j) {
+    return place(total != 0, std::move(made), [&](const detail::job& j) {
       worker* first = pick(kinds);  // not null: total != 0 (g++-12 warns about the null path otherwise)
       if (first != nullptr && first->offer(j)) return;
       for (const worker_kind kind : kinds) {
@@ -334,7 +380,7 @@ class subinterpreter_executor {
       }
       std::string text = "subinterpreter_executor::try_submit: all " + std::to_string(total) + " ";
       if (kinds_with_workers == 1) (text += kind_name) += " ";
-      text += "workers' queues are full";
+      text += "workers' queues are full (or their event loops at max_in_flight_per_worker)";
       j.fail(error(std::errc::resource_unavailable_try_again, text));
     });
   }
@@ -344,8 +390,12 @@ class subinterpreter_executor {
   // place(job) — which queues the job or fails it — through the gate, or
   // fails it with canceled once shutdown() has begun.
   template <class F, class Place>
-  auto submit_with(bool has_target, F&& fn, Place&& place) {
-    auto [j, future] = detail::make_job<job_result_t<F>>(std::forward<F>(fn));
+  auto submit_with(bool has_target, F&& fn, Place&& where) {
+    return place(has_target, detail::make_job<job_result_t<F>>(std::forward<F>(fn)), std::forward<Place>(where));
+  }
+  template <class T, class Place>
+  awaitable_future<T> place(bool has_target, std::pair<detail::job, awaitable_future<T>> made, Place&& place) {
+    auto& [j, future] = made;
     if (!has_target) {
       j.fail(error(std::errc::invalid_argument, "subinterpreter_executor: no such worker"));
     } else if (!gate_.pass([&] { place(j); })) {
@@ -474,7 +524,8 @@ class subinterpreter_executor {
 
   void add_worker(std::vector<worker*>& of_kind, worker_kind kind, std::size_t index, detail::interpreter_slot* slot,
                   producers who) {
-    workers_.push_back(std::make_unique<worker>(this, kind, index, slot, who, options_.queue_capacity));
+    workers_.push_back(
+        std::make_unique<worker>(this, kind, index, slot, who, options_.queue_capacity, options_.max_in_flight_per_worker));
     of_kind.push_back(workers_.back().get());
   }
 

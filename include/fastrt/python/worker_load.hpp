@@ -6,14 +6,15 @@
 //   load.job_begins(now); ...; load.job_done();  // the worker, once per job
 //   load.idle() / load.score(clock)            // dispatch, from any thread
 //
-// in_flight counts jobs queued or running; running_since is when the current
+// in_flight counts jobs queued, running or awaited as tasks in the worker's
+// event loop (tasks counts those alone); running_since is when the current
 // job began (0 between jobs). score = in_flight + milliseconds the current
 // job has run: a job that has run long tends to run longer (a handler
 // blocked on I/O or a lock), so its worker is passed over for workers with a
 // few quick jobs queued. A snapshot: two producers may read the same score.
 //
 // Thread-safety: add_queued/remove_queued/idle/score from any thread;
-// job_begins/job_done from the worker's thread. Cost: one atomic
+// job_begins/job_done/job_became_task/task_done from the worker's thread. Cost: one atomic
 // read-modify-write per queued or finished job, a release store per job
 // start and end, two acquire loads per score (plus one clock read per
 // dispatch, only when no worker is idle). Its own cache line.
@@ -56,6 +57,18 @@ class alignas(64) worker_load {
     in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   }
 
+  // A job whose result was awaitable leaves the running slot but stays in
+  // flight, as a task in the worker's event loop, until task_done().
+  void job_became_task() noexcept {
+    running_since_.store(0, std::memory_order_release);
+    tasks_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  void task_done() noexcept {
+    tasks_.fetch_sub(1, std::memory_order_acq_rel);
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  std::int64_t tasks() const noexcept { return tasks_.load(std::memory_order_acquire); }
+
   bool idle() const noexcept { return in_flight() <= 0; }
   std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_acquire); }
 
@@ -70,6 +83,7 @@ class alignas(64) worker_load {
  private:
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::int64_t> running_since_{0};
+  std::atomic<std::int64_t> tasks_{0};
 };
 
 }  // namespace fastrt::python::detail

@@ -1,10 +1,12 @@
-// app.hpp — calls the user's `def app(request)` on the executor (or, with
-// app_interface::wsgi, a WSGI app: wsgi.hpp).
+// app.hpp — calls the user's `def app(request)` or `async def app(request)`
+// on the executor (or, with app_interface::wsgi, a WSGI app: wsgi.hpp).
 //
 // Runs on a worker with its interpreter's GIL held (inside submit): wraps the
 // C++ request in this interpreter's fastrt.Request (module.hpp; the
 // type comes from the "fastrt:Request" handler, resolved in every
-// interpreter at start), calls the app and converts what it returns:
+// interpreter at start), calls the app and converts what it returns (for an
+// `async def app`, what its coroutine returns once the worker's event loop
+// has awaited it: handler.hpp submits start/finish with try_submit_awaitable):
 //
 //   bytes / bytearray       200, application/octet-stream
 //   str                     200, text/plain; charset=utf-8 (UTF-8 encoded)
@@ -56,19 +58,31 @@ class python_app {
 
   app_interface interface() const noexcept { return interface_; }
 
+  // Calls the app and converts its answer; an `async def` app's coroutine
+  // is an error here (it needs an event loop: start/finish below).
   fastrt::result<response> operator()(py::call_context& ctx, const request& req) const {
+    if (interface_ == app_interface::wsgi) return call_wsgi(ctx, req);
+    PyObject* out = FASTRT_TRY(start(ctx, req));
+    fastrt::result<response> converted = finish(ctx, out);
+    Py_DECREF(out);
+    return converted;
+  }
+
+  // The two halves, for subinterpreter_executor::try_submit_awaitable: start
+  // calls the app and returns what it returned (a new reference; for an
+  // `async def app` the coroutine, which the worker's event loop then
+  // awaits); finish converts the final value (borrowed). `req` is borrowed
+  // for start only: a Request the coroutine keeps is detached from it
+  // before start returns (request_object.hpp), so the task never reads
+  // C++ memory.
+  fastrt::result<PyObject*> start(py::call_context& ctx, const request& req) const {
     PyObject* type = ctx.object(request_type_);
     PyObject* app = ctx.object(app_);
     if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
     module_state* state = request_state(type);
     if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
-    if (interface_ == app_interface::wsgi) {
-      Py_INCREF(app);  // (as below)
-      const in_flight_calls::entry running(in_flight_, req, ctx);
-      fastrt::result<response> out = wsgi::call(ctx, *state, app, req, executor_);
-      Py_DECREF(app);
-      return out;
-    }
+    if (interface_ == app_interface::wsgi)
+      return fastrt::error(std::errc::invalid_argument, "a WSGI app is called whole (python_app::operator())");
     PyObject* request_object = new_request(state->request_type, req);
     if (!request_object) return py::take_exception("building the request object");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
@@ -88,12 +102,35 @@ class python_app {
       Py_DECREF(out);
       return py::take_exception("keeping the request object the app held on to");
     }
-    fastrt::result<response> converted = convert(ctx, *state, out);
-    Py_DECREF(out);
-    return converted;
+    return out;
+  }
+
+  fastrt::result<response> finish(py::call_context& ctx, PyObject* out) const {
+    PyObject* type = ctx.object(request_type_);
+    module_state* state = type ? request_state(type) : nullptr;
+    if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
+    if (PyCoro_CheckExact(out)) {
+      return fastrt::error(std::errc::operation_not_supported,
+                           "app returned a coroutine, and this call runs it in no event loop");
+    }
+    return convert(ctx, *state, out);
   }
 
  private:
+  // A WSGI app runs to its answer in one call (no event loop: wsgi.hpp).
+  fastrt::result<response> call_wsgi(py::call_context& ctx, const request& req) const {
+    PyObject* type = ctx.object(request_type_);
+    PyObject* app = ctx.object(app_);
+    if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
+    module_state* state = request_state(type);
+    if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
+    Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
+    const in_flight_calls::entry running(in_flight_, req, ctx);
+    fastrt::result<response> out = wsgi::call(ctx, *state, app, req, executor_);
+    Py_DECREF(app);
+    return out;
+  }
+
   static fastrt::error invalid(std::string what) {
     return fastrt::error(std::errc::invalid_argument,
                          "app returned " + what + "; expected bytes, str, (status, headers, body) or fastrt.Response");

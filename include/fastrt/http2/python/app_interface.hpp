@@ -1,15 +1,14 @@
 // app_interface.hpp — how an app is called (fastrt-h2's --interface), and
 // telling it from the callable at start-up:
 //
-//   native   def app(request)                       (app.hpp)
-//   wsgi     def app(environ, start_response)       (wsgi.hpp; Flask, ...)
+//   native   def app(request), async def app(request)   (app.hpp; async: the worker's event loop)
+//   wsgi     def app(environ, start_response)           (wsgi.hpp; Flask, ...)
 //
 // detect_interface(app, wanted) runs once, on a worker with the GIL held,
 // and looks at the callable with inspect (the source below): an async
-// callable taking three parameters is ASGI, one taking one is an async
-// native app (neither is supported yet: a clear error at start-up rather
-// than a 500 per request); otherwise the number of required positional
-// parameters decides (2: wsgi, 1: native). With `wanted` set the callable
+// callable taking three parameters is ASGI (not supported yet: a clear
+// error at start-up rather than a 500 per request); otherwise the number of
+// required positional parameters decides (2: wsgi, 1: native, async or not). With `wanted` set the callable
 // must fit it; a callable inspect cannot read (a builtin) is taken at its
 // word then, and is an error with auto (name the interface).
 //
@@ -99,15 +98,13 @@ inline fastrt::result<app_interface> detect_interface(PyObject* app, std::option
   if (shape == "asgi")
     return fastrt::error(std::errc::operation_not_supported,
                          "the app looks like an ASGI app (async, 3 parameters): ASGI is not supported yet");
-  if (shape == "async-native")
-    return fastrt::error(std::errc::operation_not_supported,
-                         "the app is async: async def app(request) is not supported yet");
   if (shape.starts_with("unknown")) {
     if (wanted) return *wanted;
     return fastrt::error(std::errc::invalid_argument,
                          "cannot tell the app's interface: " + shape.substr(9) +
                              "; give --interface native (app(request)) or wsgi (app(environ, start_response))");
   }
+  // `async def app(request)` is native too: the worker's event loop awaits it.
   const app_interface seen = shape == "wsgi" ? app_interface::wsgi : app_interface::native;
   if (wanted && *wanted != seen)
     return fastrt::error(std::errc::invalid_argument,

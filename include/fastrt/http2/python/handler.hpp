@@ -23,7 +23,11 @@
 // The worker's job owns a copy of the request: a request given up on
 // (timeout, reset) does not wait for the worker, which may still be reading
 // it. A job whose stop token is already stopped when a worker picks it up
-// does not call the app.
+// does not call the app. An `async def app` is awaited as a Task in the
+// worker's event loop (subinterpreter_executor::try_submit_awaitable): many
+// at once per worker; giving up on the request (reset, timeout) cancels the
+// task (the app sees CancelledError), and a worker whose loop holds
+// max_in_flight_per_worker tasks takes no more (all full: the 503).
 //
 // Thread-safety: the handler is an immutable value, called on any io
 // thread at once. With a timeout, a call and each streamed piece must run
@@ -135,20 +139,36 @@ inline fastrt::coro_task<fastrt::result<response>> call(python_app app, fastrt::
   if (timeout.count() > 0 && !ctx)
     co_return fastrt::error(std::errc::operation_not_supported,
                             "python_handler: a handler with a timeout must run on an io_context thread");
-  auto job = [req, app, token](fastrt::python::call_context& call_ctx) -> fastrt::result<response> {
-    if (token.stop_requested())
+  // Stopped when the client gives up (token) or the timeout passes: then
+  // the app's task, if it is an `async def` app's, is cancelled.
+  std::stop_source give_up;
+  const std::stop_callback forward(token, [&give_up] { give_up.request_stop(); });
+  auto start = [req, app, stopped = give_up.get_token()](
+                   fastrt::python::call_context& call_ctx) -> fastrt::result<PyObject*> {
+    if (stopped.stop_requested())
+      return fastrt::error(fastrt::errc::canceled, "the request was given up before the app ran");
+    return app.start(call_ctx, *req);
+  };
+  auto finish = [app](fastrt::python::call_context& call_ctx, PyObject* out) { return app.finish(call_ctx, out); };
+  // A WSGI app is called whole, as a plain job (it never awaits).
+  auto whole = [req, app, stopped = give_up.get_token()](
+                   fastrt::python::call_context& call_ctx) -> fastrt::result<response> {
+    if (stopped.stop_requested())
       return fastrt::error(fastrt::errc::canceled, "the request was given up before the app ran");
     return app(call_ctx, *req);
   };
   // Named locals throughout: see streamed_body.hpp on g++ 12 and
   // `co_return co_await` of a temporary.
-  auto future = executor.try_submit(std::move(job));
+  auto future = app.interface() == app_interface::wsgi
+                    ? executor.try_submit(std::move(whole))
+                    : executor.try_submit_awaitable(give_up.get_token(), std::move(start), std::move(finish));
   if (!ctx) {
     fastrt::result<response> out = co_await fastrt::with_stop_token(std::move(future), token);
     co_return std::move(out);
   }
   fastrt::result<response> out =
       co_await fastrt::with_stop_token(fastrt::with_timeout(*ctx, std::move(future), timeout), token);
+  if (!out) give_up.request_stop();  // timed out: cancel the task (a no-op once the job is done)
   co_return std::move(out);
 }
 
