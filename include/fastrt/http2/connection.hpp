@@ -125,7 +125,8 @@ class basic_connection {
                    connection_info info = {})
       : ctx_(ctx), transport_(transport), server_(server), events_(*server.events), list_(live), info_(std::move(info)),
         deadlines_(server.config, clock::now()), sniffer_(server.config.max_body_size),
-        writer_(ctx, transport, session_, deadlines_, events_, reader_stop_),
+        writer_(ctx, transport, session_, deadlines_, events_, reader_stop_,
+                [](void* self) { static_cast<basic_connection*>(self)->finish_if_done(); }, this),
         budget_(server.buffered, server.config.max_buffered_per_connection, server.config.max_buffered) {
     list_.add(this);
     server_.connections.fetch_add(1, std::memory_order_relaxed);
@@ -389,15 +390,15 @@ class basic_connection {
   bool may_start(const stream& s) const noexcept { return s.reset == stream_reset::none && !close_code_; }
   async_scope& request_scope() noexcept { return requests_; }
 
-  // The handler's response for stream `key` goes out, unless the stream was
-  // reset or closed meanwhile (its stop token says so too).
-  coro_task<> answer(stream_key key, response resp, std::stop_token cancel) {
-    if (writer_.closed()) co_return;
+  // The handler's response for stream `key` goes out (true: flush), unless
+  // the stream was reset or closed meanwhile (its stop token says so too).
+  bool answer(stream_key key, response&& resp, const std::stop_token& cancel) {
+    if (writer_.closed()) return false;
     stream* s = find(key);
-    if (!s) co_return;  // closed meanwhile
+    if (!s) return false;  // closed meanwhile
     if (s->reset != stream_reset::none || cancel.stop_requested()) {  // reset meanwhile: nothing goes out
       move(*s, stream_phase::abandoned);
-      co_return;
+      return false;
     }
     forget_request_body(*s);
     if (!resp.stream && !budget_.try_charge(resp.body.size())) {
@@ -409,7 +410,7 @@ class basic_connection {
     }
     deadlines_.send_progress(connection_deadlines::coarse_now());
     submit(*s, std::move(resp));
-    co_await flush();
+    return true;
   }
 
   // --- connection_watchdog.hpp's events -----------------------------------------
@@ -423,11 +424,9 @@ class basic_connection {
     }
     stop_reading(expiry.code, expiry.why);
   }
-  // Sends what the session queued, then ends the connection if that was all.
-  coro_task<> flush() {
-    co_await writer_.flush();
-    finish_if_done();
-  }
+  // Sends what the session queued; the writer then calls finish_if_done:
+  // the connection ends if that was all.
+  coro_task<> flush() { return writer_.flush(); }
 
   // --body-timeout: a request body that got no DATA for that long (PINGs
   // and other frames do not count) gets 408 and its stream reset; its

@@ -7,7 +7,8 @@
 // so the bytes held for sending stay bounded by one batch however many
 // streams want to flush. Flushes ignore stop requests: a closing connection
 // still sends its GOAWAY and answers. A failed send closes the output and
-// stops the reader (`on_failure`).
+// stops the reader (`on_failure`). After each flush the owner hears it
+// (`flushed`): what was sent may have been the last of the connection.
 //
 //   output_state: open ──send failed / mem_send failed / close()──▶ closed
 //
@@ -45,9 +46,15 @@ class frame_writer {
  public:
   static constexpr std::size_t batch_limit = 64 * 1024;  // bytes per send
 
+  // Called by the flusher each time it has sent everything (the owner
+  // checks whether the connection is over): a plain function pointer, so a
+  // flush costs no extra coroutine frame.
+  using flushed_hook = void (*)(void* owner);
+
   frame_writer(io_context& ctx, Transport& transport, session& h2, connection_deadlines& deadlines, observer& events,
-               std::stop_source& on_failure) noexcept
-      : ctx_(ctx), transport_(transport), session_(h2), deadlines_(deadlines), events_(events), on_failure_(on_failure) {}
+               std::stop_source& on_failure, flushed_hook flushed, void* owner) noexcept
+      : ctx_(ctx), transport_(transport), session_(h2), deadlines_(deadlines), events_(events), on_failure_(on_failure),
+        flushed_(flushed), owner_(owner) {}
   frame_writer(const frame_writer&) = delete;
   frame_writer& operator=(const frame_writer&) = delete;
 
@@ -61,6 +68,7 @@ class frame_writer {
     co_await with_stop_token(flush_now(), std::stop_token{});
     flushing_ = false;
     for (const std::coroutine_handle<> h : std::exchange(waiters_, {})) ctx_.post(h);
+    flushed_(owner_);
   }
 
   // Like flush(), and if another flusher runs, waits until it has sent
@@ -153,6 +161,8 @@ class frame_writer {
   connection_deadlines& deadlines_;
   observer& events_;
   std::stop_source& on_failure_;
+  flushed_hook flushed_;
+  void* owner_;
   std::vector<std::coroutine_handle<>> waiters_;
   output_state output_ = output_state::open;
   bool flushing_ = false;  // a flusher runs (the others return at once)

@@ -14,7 +14,8 @@
 //   stream* find(stream_key);                  null once the stream closed
 //   bool may_start(const stream&);             false: skip its handler
 //   async_scope& request_scope();              where handler coroutines run
-//   coro_task<> answer(stream_key, response, std::stop_token);   the handler's response
+//   bool answer(stream_key, response&&, const std::stop_token&);   the handler's response; true: flush
+//   coro_task<> flush();
 //
 // Thread-safety: the connection's io thread. Cost: one coroutine per
 // request (plus the handler's own); the queue's capacity is reused.
@@ -86,7 +87,7 @@ class request_dispatch {
     if (handler) resp = co_await with_stop_token((*handler)(*req, cancel), cancel);  // (no co_await in ?: : g++ 12)
     else resp = text_response(404, "Not Found\n");
     req.reset();
-    co_await connection.answer(key, std::move(resp), std::move(cancel));
+    if (connection.answer(key, std::move(resp), cancel)) co_await connection.flush();
   }
 
   const router& routes_;
