@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Which Python worker gets a request (fastrt-h2 with tests/http2/workers_app.py):
 #  - quick requests beside a worker blocked in a long request go to a free
-#    worker: their p99 stays <= 10 ms (round-robin dispatch gave every
-#    second one the long request's remaining time), pinned and pooled;
+#    worker: none waits for it, and their p99 stays <= 100 ms (round-robin
+#    dispatch gave every second one the long request's remaining time,
+#    ~650 ms), pinned and pooled;
 #  - --pooled-workers / --main-workers alone start no pinned workers and the
 #    requests reach the workers asked for; with several kinds, a blocked one
 #    is bypassed for a free one of the other kind.
@@ -24,7 +25,10 @@ start_server() { start_app workers_app:app "$@" || exit 1; }
 # connections, one stream at a time each; one scheduling hiccup delays every
 # client's request at once, hence the count per client); checks the quick
 # ones' p99 and that none waited for the long one (>= 300 ms: it ends 650 ms
-# after they start).
+# after they start). The p99 bound sits far below what waiting costs and far
+# above what scheduling noise does (under ASan on this 2-core VM the p99
+# ranged 0.5–15 ms from run to run): a timed test checks behaviour, the
+# latency itself is a benchmark's (bench/).
 quick_beside_blocked() {
   local name=$1 clients=$2 round slow
   : >"$work/durations"
@@ -44,7 +48,7 @@ quick_beside_blocked() {
   waited=$(awk '$1 >= 300000' "$work/durations" | wc -l)
   echo "     $name: $count quick requests answered 200, p99 $p99 ms, max $max ms"
   check "$name: all $((200 * clients)) quick requests answered" test "$count" -eq $((200 * clients))
-  check "$name: quick requests' p99 <= 10 ms beside a blocked worker" awk -v p="$p99" 'BEGIN { exit !(p <= 10) }'
+  check "$name: quick requests' p99 <= 100 ms beside a blocked worker" awk -v p="$p99" 'BEGIN { exit !(p <= 100) }'
   check "$name: no quick request waited for the blocked worker" test "$waited" -eq 0
 }
 
