@@ -214,7 +214,10 @@ enum request_field : int {
 // (host, port), or None for an endpoint without an address.
 inline PyObject* endpoint_tuple(const endpoint& e) {
   if (e.host.empty()) return Py_NewRef(Py_None);
-  return Py_BuildValue("(s#i)", e.host.data(), static_cast<Py_ssize_t>(e.host.size()), static_cast<int>(e.port));
+  // (No "s#": CPython 3.12 wants PY_SSIZE_T_CLEAN for '#' formats.)
+  PyObject* host = PyUnicode_FromStringAndSize(e.host.data(), static_cast<Py_ssize_t>(e.host.size()));
+  if (!host) return nullptr;
+  return Py_BuildValue("(Ni)", host, static_cast<int>(e.port));  // N: the tuple takes `host`
 }
 
 // :authority; an HTTP/1.1-style host field when there is none (RFC 9113
