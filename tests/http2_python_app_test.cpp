@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "support/http2_response.hpp"
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
@@ -23,6 +24,9 @@ namespace pymod = fastrt::http2::python;
 using fastrt::test::wait;
 using fastrt::http2::python::python_app;
 using py::worker_kind;
+
+using fastrt::test::header;
+using fastrt::test::pull;
 
 namespace {
 
@@ -79,36 +83,6 @@ fastrt::http2::request sample_request() {
   req.headers = {{"x-demo", "yes"}, {"cookie", "a=1; b=2"}, {"x-multi", "1"}, {"x-multi", "2"}};
   req.body = std::string("body\0bytes", 10);
   return req;
-}
-
-// Pulls pieces until the end, an error or `limit` pieces.
-struct pulled {
-  std::vector<std::string> pieces;
-  bool ended = false;
-  std::optional<fastrt::error> failure;
-};
-pulled pull(const fastrt::http2::body_stream& stream, std::size_t limit = 100) {
-  pulled out;
-  while (out.pieces.size() < limit) {
-    fastrt::result<std::string> piece = fastrt::sync_wait(stream());
-    if (!piece) {
-      out.failure = std::move(piece).error();
-      break;
-    }
-    if (piece->empty()) {
-      out.ended = true;
-      break;
-    }
-    out.pieces.push_back(std::move(*piece));
-  }
-  return out;
-}
-
-std::string header(const fastrt::http2::response& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "<none>";
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 
 #include "support/elapsed.hpp"
 #include "support/io.hpp"
+#include "support/http2_response.hpp"
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
@@ -38,6 +39,8 @@ using fastrt::test::run_on;
 using h2::python::python_app;
 using h2::python::python_handler;
 using h2::python::python_handler_options;
+
+using fastrt::test::header;
 
 namespace {
 
@@ -104,13 +107,6 @@ h2::request get(std::string path, std::string query = {}) {
   req.path = std::move(path);
   req.query = std::move(query);
   return req;
-}
-
-std::string header(const h2::response& r, std::string_view name) {
-  for (const auto& [n, v] : r.headers) {
-    if (n == name) return v;
-  }
-  return "<none>";
 }
 
 // Holds the worker busy in a job of its own until release() (at most 20 s,

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/http2_response.hpp"
 #include "support/python.hpp"
 
 namespace py = fastrt::python;
@@ -25,6 +26,9 @@ using fastrt::test::wait;
 using pymod::app_interface;
 using pymod::python_app;
 using py::worker_kind;
+
+using fastrt::test::header;
+using fastrt::test::pull;
 
 namespace {
 
@@ -71,34 +75,6 @@ struct server {
     }));
   }
 };
-
-struct pulled {
-  std::vector<std::string> pieces;
-  bool ended = false;
-  std::optional<fastrt::error> failure;
-};
-pulled pull(const fastrt::http2::body_stream& stream, std::size_t limit = 100) {
-  pulled out;
-  while (out.pieces.size() < limit) {
-    fastrt::result<std::string> piece = fastrt::sync_wait(stream());
-    if (!piece) {
-      out.failure = std::move(piece).error();
-      break;
-    }
-    if (piece->empty()) {
-      out.ended = true;
-      break;
-    }
-    out.pieces.push_back(std::move(*piece));
-  }
-  return out;
-}
-
-std::string header(const fastrt::http2::response& r, const std::string& name) {
-  for (const auto& [n, v] : r.headers)
-    if (n == name) return v;
-  return "<none>";
-}
 
 std::string message(const fastrt::error& e) { return std::string(e.message()); }
 
