@@ -63,8 +63,10 @@ class Results:
         return self.summary.get((name, route), {}).get("rps") if name else None
 
     def pss(self, name, route=None):
-        """Median PSS of the server's readings (of one route, or of all its runs)."""
-        values = [p["pss_bytes"] for p in self.pss_readings if p["server"] == name and route in (None, p["load"])]
+        """Median PSS of the server's readings after its runs of one route, or of all the
+        throughput routes (not the I/O-bound one, which only some servers run)."""
+        routes = self.routes if route is None else [route]
+        values = [p["pss_bytes"] for p in self.pss_readings if p["server"] == name and p["load"] in routes]
         return statistics.median(values) if values else None
 
     def peer_rps(self, info, route):
