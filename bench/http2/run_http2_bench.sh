@@ -45,32 +45,11 @@ if [ "$quick" = 1 ]; then rounds=1; duration=2; connections=2000; fi
 loads=("-c 50 -m 10" "-c 100 -m 100")
 
 # --- 1. Dependencies -----------------------------------------------------------------------------
-# Same approach as scripts/install-deps.sh: ask dpkg first, apt-get only what is missing.
-packages=(nghttp2-client nghttp2-server h2o python3-hypercorn python3 curl util-linux cmake ninja-build g++-12 libnghttp2-dev liburing-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "run_http2_bench: installing ${missing[*]}" >&2
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-if [ -z "$fastrt_h2" ]; then
-  # The release preset: the same -O3 -DNDEBUG build the other benchmarks use.
-  fastrt_h2="$repo/build/release/examples/http2_server/fastrt-h2"
-  echo "run_http2_bench: building fastrt-h2 (release preset)" >&2
-  build_log="$(mktemp /tmp/fastrt-h2-build.XXXXXX.log)"
-  (cd "$repo" && cmake --preset release && cmake --build --preset release --target fastrt-h2) > "$build_log" 2>&1 || {
-    grep -E "error|FAILED" "$build_log" | head -10 >&2
-    echo "run_http2_bench: building fastrt-h2 failed (full log: $build_log); a prebuilt binary can be given with --fastrt-h2 PATH" >&2
-    exit 1
-  }
-  rm -f "$build_log"
-fi
+# shellcheck source-path=SCRIPTDIR source=../bench_setup.sh
+. "$here/../bench_setup.sh"
+install_missing run_http2_bench nghttp2-client nghttp2-server h2o python3-hypercorn python3 curl util-linux \
+  cmake ninja-build g++-12 libnghttp2-dev liburing-dev
+[ -n "$fastrt_h2" ] || build_fastrt_h2 run_http2_bench "$repo"
 for binary in "$fastrt_h2" ${baseline:+"$baseline"}; do
   [ -x "$binary" ] || { echo "run_http2_bench: $binary is not an executable" >&2; exit 1; }
 done

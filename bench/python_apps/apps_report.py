@@ -40,6 +40,20 @@ def workers_text(info):
     return f"{info['workers']} {unit}"
 
 
+def cells_without_numbers(info, row, blanks):
+    """The rest of a table row that has no numbers: "n/a" for a server fastrt-h2 refused,
+    "**FAILED**" and why for a failed run, "" (no line) when it did not run; None when the
+    row has numbers. `blanks`: the empty cells after the first."""
+    if info.get("refused"):
+        return f"| n/a (fastrt-h2 refused: {info['refused']}) " + "| " * blanks + "|"
+    if row is None:
+        return ""
+    if "rps" not in row:
+        why = "; ".join(sorted({p for r in row["failed"] for p in r["problems"]}))
+        return "| **FAILED** " + "| " * (blanks - 1) + f"| {why} |"
+    return None
+
+
 class Results:
     def __init__(self, directory):
         self.servers = json.load(open(os.path.join(directory, "servers.json")))
@@ -90,16 +104,12 @@ def print_load_table(res):
                 if info["app"] != app:
                     continue
                 head = f"| {APP_TITLE[app]} | {name} | {workers_text(info)} | {info['cpus']} | {route} "
-                if info.get("refused"):
-                    print(head + f"| n/a (fastrt-h2 refused: {info['refused']}) | | | | | |")
-                    continue
                 row = res.summary.get((name, route))
-                if row is None:
-                    continue
-                if "rps" not in row:
-                    failed_any = True
-                    why = "; ".join(sorted({p for r in row["failed"] for p in r["problems"]}))
-                    print(head + f"| **FAILED** | | | | | {why} |")
+                filler = cells_without_numbers(info, row, 5)
+                if filler is not None:
+                    failed_any |= "**FAILED**" in filler
+                    if filler:
+                        print(head + filler)
                     continue
                 ratio = quotient(row["rps"], res.peer_rps(info, route))
                 print(head + f"| {row['rps']:,.0f} | {row['lo']:,.0f}–{row['hi']:,.0f} | {fmt_us(row['p50'])} "
@@ -124,16 +134,12 @@ def print_io_table(res):
             continue
         what = APP_TITLE[info["app"]] + ("" if info["app"] == "native" else " " + info["io"])
         head = f"| {what} | {name} | {workers_text(info)} | {info.get('io_load', '')} "
-        if info.get("refused"):
-            print(head + f"| n/a (fastrt-h2 refused: {info['refused']}) | | | | |")
-            continue
         row = next((res.io_summary[(name, load)] for load in res.io_loads if (name, load) in res.io_summary), None)
-        if row is None:
-            continue
-        if "rps" not in row:
-            failed_any = True
-            why = "; ".join(sorted({p for r in row["failed"] for p in r["problems"]}))
-            print(head + f"| **FAILED** | | | | {why} |")
+        filler = cells_without_numbers(info, row, 4)
+        if filler is not None:
+            failed_any |= "**FAILED**" in filler
+            if filler:
+                print(head + filler)
             continue
         walls = [r["total"] / r["rps"] for r in res.io_runs if r["server"] == name and r["ok"] and r["rps"]]
         print(head + f"| {row['rps']:,.0f} | {fmt_us(row['p50'])} | {fmt_us(row['p99'])} "
