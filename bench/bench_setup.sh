@@ -7,6 +7,9 @@
 #   build_fastrt_h2 TAG REPO            build fastrt-h2 with the release preset (the -O3 -DNDEBUG
 #                                       build the other benchmarks use); sets fastrt_h2 to its
 #                                       path, or exits with the build's errors
+#   free_port                           a free TCP port on 127.0.0.1 (the kernel's pick)
+#   stop_servers                        SIGTERM every pid in the caller's array `pids` (servers
+#                                       stop gracefully), SIGKILL what lingers after 5 s; empties it
 #
 # TAG prefixes the messages (the calling script's name). Needs bash; sets no shell options.
 
@@ -35,4 +38,16 @@ build_fastrt_h2() {
     exit 1
   }
   rm -f "$build_log"
+}
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+stop_servers() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  pids=()
 }

@@ -63,20 +63,10 @@ fi
 # --- Scratch space and clean-up ------------------------------------------------------------------
 out="$(mktemp -d /tmp/fastrt-h2-bench.XXXXXX)"  # kept: server logs and h2load outputs for failed runs
 chmod 755 "$out"  # h2o started as root serves files as user nobody: the document root must be readable
-pids=()
-cleanup() {
-  # Every server this script started, by pid; SIGTERM first (graceful), SIGKILL if it lingers.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-trap cleanup EXIT
+pids=()  # every server this script starts (stop_servers stops them)
+trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The static file nghttpd and h2o serve: the same 13 bytes as the Python apps return.
 hello='Hello, world!'
@@ -247,7 +237,7 @@ for round in $(seq "$rounds"); do
     done
   done
 done
-cleanup
+stop_servers
 
 # --- 4. RSS per idle connection ------------------------------------------------------------------
 # A fresh server each time (the load phase's heap would hide the growth), then
@@ -264,7 +254,7 @@ rss_test() {  # NAME BASELINE_OF|"" PATH PORT CMD...
     --pid "$pid" --connections "$connections" > "$out/rss-one.json" || true
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["server"]=sys.argv[2]; d.update({"baseline_of": sys.argv[3]} if sys.argv[3] else {}); print(json.dumps(d))' \
     "$out/rss-one.json" "$name" "$of" >> "$out/rss.jsonl" || echo "run_http2_bench: $name: the idle-connection client failed" >&2
-  cleanup
+  stop_servers
 }
 # rss_fastrt_h2 NAME PATH ARGS... — rss_test for the binary under test and then, with --baseline,
 # for the baseline binary, with the same ARGS (and a free --port).

@@ -40,18 +40,21 @@ def workers_text(info):
     return f"{info['workers']} {unit}"
 
 
-def cells_without_numbers(info, row, blanks):
-    """The rest of a table row that has no numbers: "n/a" for a server fastrt-h2 refused,
-    "**FAILED**" and why for a failed run, "" (no line) when it did not run; None when the
-    row has numbers. `blanks`: the empty cells after the first."""
+def print_row(head, info, row, blanks, numbers):
+    """Prints one table row: head + numbers(row) when the row has numbers; else "n/a" for a
+    server fastrt-h2 refused, "**FAILED**" and why for a failed run, nothing when it did not
+    run (blanks: the empty cells after the first). Returns True for a failed run."""
     if info.get("refused"):
-        return f"| n/a (fastrt-h2 refused: {info['refused']}) " + "| " * blanks + "|"
-    if row is None:
-        return ""
-    if "rps" not in row:
+        print(head + f"| n/a (fastrt-h2 refused: {info['refused']}) " + "| " * blanks + "|")
+    elif row is None:
+        pass
+    elif "rps" not in row:
         why = "; ".join(sorted({p for r in row["failed"] for p in r["problems"]}))
-        return "| **FAILED** " + "| " * (blanks - 1) + f"| {why} |"
-    return None
+        print(head + "| **FAILED** " + "| " * (blanks - 1) + f"| {why} |")
+        return True
+    else:
+        print(head + numbers(row))
+    return False
 
 
 class Results:
@@ -104,16 +107,11 @@ def print_load_table(res):
                 if info["app"] != app:
                     continue
                 head = f"| {APP_TITLE[app]} | {name} | {workers_text(info)} | {info['cpus']} | {route} "
-                row = res.summary.get((name, route))
-                filler = cells_without_numbers(info, row, 5)
-                if filler is not None:
-                    failed_any |= "**FAILED**" in filler
-                    if filler:
-                        print(head + filler)
-                    continue
-                ratio = quotient(row["rps"], res.peer_rps(info, route))
-                print(head + f"| {row['rps']:,.0f} | {row['lo']:,.0f}–{row['hi']:,.0f} | {fmt_us(row['p50'])} "
-                      f"| {fmt_us(row['p99'])} | {fmt_mib(res.pss(name, route))} | {fmt_ratio(ratio)} |")
+                def numbers(row, name=name, info=info, route=route):
+                    ratio = quotient(row["rps"], res.peer_rps(info, route))
+                    return (f"| {row['rps']:,.0f} | {row['lo']:,.0f}–{row['hi']:,.0f} | {fmt_us(row['p50'])} "
+                            f"| {fmt_us(row['p99'])} | {fmt_mib(res.pss(name, route))} | {fmt_ratio(ratio)} |")
+                failed_any |= print_row(head, info, res.summary.get((name, route)), 5, numbers)
     return failed_any
 
 
@@ -135,15 +133,12 @@ def print_io_table(res):
         what = APP_TITLE[info["app"]] + ("" if info["app"] == "native" else " " + info["io"])
         head = f"| {what} | {name} | {workers_text(info)} | {info.get('io_load', '')} "
         row = next((res.io_summary[(name, load)] for load in res.io_loads if (name, load) in res.io_summary), None)
-        filler = cells_without_numbers(info, row, 4)
-        if filler is not None:
-            failed_any |= "**FAILED**" in filler
-            if filler:
-                print(head + filler)
-            continue
-        walls = [r["total"] / r["rps"] for r in res.io_runs if r["server"] == name and r["ok"] and r["rps"]]
-        print(head + f"| {row['rps']:,.0f} | {fmt_us(row['p50'])} | {fmt_us(row['p99'])} "
-              f"| {fmt_ratio(row['p99'] / 1e6 / sleep_s)} | {statistics.median(walls):.2f} s |")
+
+        def numbers(row, name=name):
+            walls = [r["total"] / r["rps"] for r in res.io_runs if r["server"] == name and r["ok"] and r["rps"]]
+            return (f"| {row['rps']:,.0f} | {fmt_us(row['p50'])} | {fmt_us(row['p99'])} "
+                    f"| {fmt_ratio(row['p99'] / 1e6 / sleep_s)} | {statistics.median(walls):.2f} s |")
+        failed_any |= print_row(head, info, row, 4, numbers)
     return failed_any
 
 

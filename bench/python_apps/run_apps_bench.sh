@@ -58,21 +58,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # 1000 h1 connections 
 
 # --- Scratch space and clean-up ------------------------------------------------------------------
 out="$(mktemp -d /tmp/fastrt-apps-bench.XXXXXX)"  # kept: server logs, h2load output of failed runs
-pids=()
-cleanup() {
-  # Every server this script started, by pid (gunicorn/uvicorn/hypercorn stop their workers on
-  # SIGTERM); SIGKILL if one lingers.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-trap cleanup EXIT
+pids=()  # every server this script starts (stop_servers stops them; gunicorn, uvicorn and Hypercorn stop their workers on SIGTERM)
+trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # --- Servers -------------------------------------------------------------------------------------
 declare -A base_url curl_flag load_of server_pid
@@ -250,7 +239,7 @@ for round in $(seq "$rounds"); do
     measure "$name" "$io_load" "${base_url[$name]}$route" "$round" "$io_requests" "$out/io.jsonl"
   done
 done
-cleanup
+stop_servers
 
 # --- Report --------------------------------------------------------------------------------------
 echo
