@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The same Flask (WSGI) and Starlette (ASGI) apps on fastrt-h2 and on their usual servers, in one run.
 #
-#   bench/python_apps/run_apps_bench.sh [--quick] [--fastrt-h2 PATH] [--rounds N] [--duration S]
+#   bench/python_apps/run_apps_bench.sh [--quick] [--fastrt-h2 PATH] [--rounds N (3)] [--duration S (5)]
 #
 # Servers: fastrt-h2 --io-threads 1 with --pinned 1 and --pinned 2 (Flask: --interface wsgi,
 #   Starlette: --interface asgi), gunicorn sync and gthread (--threads 4) for Flask, uvicorn
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --fastrt-h2) fastrt_h2="$2"; shift ;;
     --rounds) rounds="$2"; shift ;;
     --duration) duration="$2"; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run_apps_bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
