@@ -8,6 +8,7 @@ usage: python_apps_report_test.py [BENCH_DIR]
 - apps_report.py, from hand-written results: ratios to uvicorn / the best gunicorn class at the
   same worker count, PSS medians, n/a rows and NOT MEASURED verdicts for a server fastrt-h2
   refused, MET/MISSED verdicts, the I/O-bound table, exit 1 on a failed run.
+- run_apps_bench.sh parses, answers --help, and rejects an unknown argument (nothing started).
 - pss.py over a real process tree spawned here (a parent and two children): every process of the
   tree is summed, each one's Pss from /proc/PID/smaps_rollup, and nothing outside the tree.
 Stdlib only; every subprocess is bounded by a timeout.
@@ -179,6 +180,28 @@ class FailedRun(unittest.TestCase):
         self.assertIn("| Flask | gunicorn sync, 1 worker | 1 worker | 0 | /hello | **FAILED** |", out)
         # Without gunicorn sync, gthread is the best 1-worker class: 6,500 / 3,000.
         self.assertIn("Flask on fastrt-h2, 1 pinned, /hello ≥ 2.0× best gunicorn class, 1 worker: 2.17×", out)
+
+
+class Script(unittest.TestCase):
+    """run_apps_bench.sh parses (bash -n), documents itself and refuses what it does not know,
+    without starting anything."""
+
+    SCRIPT = os.path.join(APPS, "run_apps_bench.sh")
+
+    def test_syntax(self):
+        p = subprocess.run(["bash", "-n", self.SCRIPT], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_help(self):
+        p = subprocess.run([self.SCRIPT, "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("run_apps_bench.sh [--quick] [--fastrt-h2 PATH]", p.stdout)
+        self.assertNotIn("set -euo", p.stdout)
+
+    def test_unknown_argument(self):
+        p = subprocess.run([self.SCRIPT, "--no-such-flag"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown argument --no-such-flag", p.stderr)
 
 
 TREE = """
