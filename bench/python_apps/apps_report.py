@@ -86,6 +86,24 @@ class Results:
         values = [p["pss_bytes"] for p in self.pss_readings if p["server"] == name and p["load"] in routes]
         return statistics.median(values) if values else None
 
+    def per_round_ratios(self, name, route):
+        """The row's req/s over its peer's (as in peer_rps) round by round: the runs of one round
+        were made minutes apart at most, so each ratio saw nearly the same machine."""
+        def rates(server):
+            return {r["round"]: r["rps"] for r in self.runs if r["server"] == server and r["load"] == route and r["ok"]}
+        info = self.servers[name]
+        if info["app"] == "starlette":
+            peers = [self.named("starlette", "uvicorn", info["workers"])]
+        else:
+            peers = [self.named("flask", "gunicorn " + k, info["workers"]) for k in ("sync", "gthread")]
+        mine, theirs = rates(name), [rates(p) for p in peers if p]
+        ratios = []
+        for round_no in sorted(mine):
+            best = max((t[round_no] for t in theirs if round_no in t), default=None)
+            if best:
+                ratios.append(mine[round_no] / best)
+        return ratios
+
     def peer_rps(self, info, route):
         """The rate a row is compared with: uvicorn (ASGI) or the best gunicorn class (WSGI),
         same number of workers, same route."""
@@ -164,7 +182,9 @@ def print_verdicts(res):
                 continue
             value = quotient(res.rps(name, route), res.peer_rps(res.servers[name], route))
             met = value is not None and value >= goal
-            line("MET" if met else "MISSED", f"{text}: {'no result' if value is None else fmt_ratio(value)}")
+            rounds = res.per_round_ratios(name, route)
+            spread = f" (per round {min(rounds):.2f}–{max(rounds):.2f}×)" if len(rounds) > 1 else ""
+            line("MET" if met else "MISSED", f"{text}: {'no result' if value is None else fmt_ratio(value)}{spread}")
 
     # Memory: 2 pinned workers in one process against each peer's 2 worker processes.
     for app, peers in (("flask", ("gunicorn sync", "gunicorn gthread")), ("starlette", ("uvicorn", "hypercorn"))):

@@ -147,28 +147,27 @@ add_server() {
 
 cd "$here"  # the peers import the apps from the current directory
 fastrt=("$fastrt_h2" --io-threads 1 --app-dir "$here" --python-path "$dist")
-for w in 1 2; do
-  io=""; [ "$w" = 2 ] && io=/sleep
-  port=$(free_port); may_refuse=1 add_server "fastrt-h2 Starlette, $w pinned" starlette fastrt-h2 "$w" h2 "$io" \
-    "${fastrt[@]}" --port "$port" --pinned "$w" --interface asgi --app starlette_app:app --max-tasks-per-worker 1024
-  port=$(free_port); add_server "fastrt-h2 Flask, $w pinned" flask fastrt-h2 "$w" h2 "" \
-    "${fastrt[@]}" --port "$port" --pinned "$w" --interface wsgi --app flask_app:app
-done
-port=$(free_port); add_server "fastrt-h2 native async, 2 pinned" native fastrt-h2 2 h2 / \
-  "${fastrt[@]}" --port "$port" --pinned 2 --interface native --app native_sleep_app:app --max-tasks-per-worker 1024
+# Added (and so measured) in groups by worker count, each fastrt-h2 server next to its peers: a
+# ratio then compares runs made within a minute of each other.
 for w in 1 2; do
   s=; [ "$w" = 2 ] && s=s
   io=""; [ "$w" = 2 ] && io=/sleep
+  port=$(free_port); may_refuse=1 add_server "fastrt-h2 Starlette, $w pinned" starlette fastrt-h2 "$w" h2 "$io" \
+    "${fastrt[@]}" --port "$port" --pinned "$w" --interface asgi --app starlette_app:app --max-tasks-per-worker 1024
   port=$(free_port); add_server "uvicorn, $w worker$s" starlette uvicorn "$w" h1 "$io" \
     "$py" -m uvicorn --loop uvloop --http httptools --workers "$w" --host 127.0.0.1 --port "$port" \
     --log-level warning --no-access-log starlette_app:app
   port=$(free_port); add_server "Hypercorn, $w worker$s" starlette hypercorn "$w" h2 "" \
     "$py" -m hypercorn --workers "$w" --bind "127.0.0.1:$port" starlette_app:app
+  port=$(free_port); add_server "fastrt-h2 Flask, $w pinned" flask fastrt-h2 "$w" h2 "" \
+    "${fastrt[@]}" --port "$port" --pinned "$w" --interface wsgi --app flask_app:app
   port=$(free_port); add_server "gunicorn sync, $w worker$s" flask "gunicorn sync" "$w" h1 "" \
     "$py" -m gunicorn --workers "$w" --worker-class sync --bind "127.0.0.1:$port" flask_app:app
   port=$(free_port); add_server "gunicorn gthread, $w worker$s" flask "gunicorn gthread" "$w" h1 "" \
     "$py" -m gunicorn --workers "$w" --worker-class gthread --threads 4 --bind "127.0.0.1:$port" flask_app:app
 done
+port=$(free_port); add_server "fastrt-h2 native async, 2 pinned" native fastrt-h2 2 h2 / \
+  "${fastrt[@]}" --port "$port" --pinned 2 --interface native --app native_sleep_app:app --max-tasks-per-worker 1024
 "$py" -c '
 import json, sys
 lines = [l.rstrip("\n").split("\t", 1) for l in open(sys.argv[1])]
@@ -211,8 +210,11 @@ measure() {
 
 total=$((rounds * (${#routes[@]} * ${#names[@]} + ${#io_names[@]}))); run=0
 for round in $(seq "$rounds"); do
+  # Even rounds visit the servers in reverse order: no server always gets the slot after the same one.
+  order=("${names[@]}")
+  [ $((round % 2)) -eq 1 ] || mapfile -t order < <(printf '%s\n' "${names[@]}" | tac)
   for route in "${routes[@]}"; do
-    for name in "${names[@]}"; do
+    for name in "${order[@]}"; do
       run=$((run + 1))
       [ -z "${dead[$name]:-}" ] || continue
       echo "run_apps_bench: [$run/$total] round $round, $name, GET $route, h2load ${load_of[$name]}" >&2

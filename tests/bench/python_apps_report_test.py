@@ -161,7 +161,7 @@ class Report(unittest.TestCase):
         verdicts = self.out.split("Targets:")[1]
         expected = [
             f"- NOT MEASURED Starlette on fastrt-h2, 1 pinned, /hello ≥ 1.5× uvicorn, 1 worker (fastrt-h2 refused: {REFUSED})",
-            "- MET          Flask on fastrt-h2, 1 pinned, /hello ≥ 2.0× best gunicorn class, 1 worker: 2.17×",
+            "- MET          Flask on fastrt-h2, 1 pinned, /hello ≥ 2.0× best gunicorn class, 1 worker: 2.17× (per round 2.00–2.33×)",
             "- MET          PSS of Flask on fastrt-h2, 2 pinned ≤ gunicorn sync, 2 workers: 55.0 MiB vs 60.0 MiB (0.92×)",
             "- MISSED       PSS of Flask on fastrt-h2, 2 pinned ≤ gunicorn gthread, 2 workers: 55.0 MiB vs 50.0 MiB (1.10×)",
             "- NOT MEASURED PSS of Starlette on fastrt-h2, 2 pinned ≤ uvicorn, 2 workers",
