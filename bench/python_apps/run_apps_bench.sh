@@ -40,6 +40,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$quick" = 1 ]; then rounds=1; duration=2; fi
+for value in "$rounds" "$duration"; do
+  [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "run_apps_bench: --rounds and --duration take a whole number above 0, not '$value'" >&2; exit 2; }
+done
 routes=(/hello /json)
 h2_load="-c 10 -m 10"   # 100 requests in flight over h2c
 h1_load="--h1 -c 100"   # 100 requests in flight over HTTP/1.1 (one per connection)

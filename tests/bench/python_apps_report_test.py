@@ -203,6 +203,11 @@ class Script(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown argument --no-such-flag", p.stderr)
 
+    def test_bad_round_count(self):
+        p = subprocess.run([self.SCRIPT, "--rounds", "x"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("whole number above 0, not 'x'", p.stderr)
+
 
 TREE = """
 import subprocess, sys, time
