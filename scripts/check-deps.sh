@@ -55,6 +55,10 @@ pymod      h2                           tests/http2 (python-h2 clients)
 pymod      hypercorn                    bench/http2/run_http2_bench.sh (peer)
 pymod      flask                        tests/http2/wsgi_test.sh (the Flask app, also in fastrt-h2 via --python-path)
 prog       gunicorn                     tests/http2/wsgi_test.sh (the WSGI server answers are compared with)
+pymod      starlette                    bench/python_apps/run_apps_bench.sh (the ASGI app; also in fastrt-h2 via --python-path)
+pymod      uvicorn                      bench/python_apps/run_apps_bench.sh (peer)
+pymod      uvloop                       bench/python_apps/run_apps_bench.sh (uvicorn --loop uvloop)
+pymod      httptools                    bench/python_apps/run_apps_bench.sh (uvicorn --http httptools)
 prog       curl                         tests/http2, tests/package, bench/http2
 prog       nghttp                       tests/http2
 prog       h2load                       tests/http2, bench/http2

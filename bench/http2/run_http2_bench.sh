@@ -45,32 +45,11 @@ if [ "$quick" = 1 ]; then rounds=1; duration=2; connections=2000; fi
 loads=("-c 50 -m 10" "-c 100 -m 100")
 
 # --- 1. Dependencies -----------------------------------------------------------------------------
-# Same approach as scripts/install-deps.sh: ask dpkg first, apt-get only what is missing.
-packages=(nghttp2-client nghttp2-server h2o python3-hypercorn python3 curl util-linux cmake ninja-build g++-12 libnghttp2-dev liburing-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "run_http2_bench: installing ${missing[*]}" >&2
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-if [ -z "$fastrt_h2" ]; then
-  # The release preset: the same -O3 -DNDEBUG build the other benchmarks use.
-  fastrt_h2="$repo/build/release/examples/http2_server/fastrt-h2"
-  echo "run_http2_bench: building fastrt-h2 (release preset)" >&2
-  build_log="$(mktemp /tmp/fastrt-h2-build.XXXXXX.log)"
-  (cd "$repo" && cmake --preset release && cmake --build --preset release --target fastrt-h2) > "$build_log" 2>&1 || {
-    grep -E "error|FAILED" "$build_log" | head -10 >&2
-    echo "run_http2_bench: building fastrt-h2 failed (full log: $build_log); a prebuilt binary can be given with --fastrt-h2 PATH" >&2
-    exit 1
-  }
-  rm -f "$build_log"
-fi
+# shellcheck source-path=SCRIPTDIR source=../bench_setup.sh
+. "$here/../bench_setup.sh"
+install_missing run_http2_bench nghttp2-client nghttp2-server h2o python3-hypercorn python3 curl util-linux \
+  cmake ninja-build g++-12 libnghttp2-dev liburing-dev
+[ -n "$fastrt_h2" ] || build_fastrt_h2 run_http2_bench "$repo"
 for binary in "$fastrt_h2" ${baseline:+"$baseline"}; do
   [ -x "$binary" ] || { echo "run_http2_bench: $binary is not an executable" >&2; exit 1; }
 done
@@ -84,20 +63,10 @@ fi
 # --- Scratch space and clean-up ------------------------------------------------------------------
 out="$(mktemp -d /tmp/fastrt-h2-bench.XXXXXX)"  # kept: server logs and h2load outputs for failed runs
 chmod 755 "$out"  # h2o started as root serves files as user nobody: the document root must be readable
-pids=()
-cleanup() {
-  # Every server this script started, by pid; SIGTERM first (graceful), SIGKILL if it lingers.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-trap cleanup EXIT
+pids=()  # every server this script starts (stop_servers stops them)
+trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The static file nghttpd and h2o serve: the same 13 bytes as the Python apps return.
 hello='Hello, world!'
@@ -268,7 +237,7 @@ for round in $(seq "$rounds"); do
     done
   done
 done
-cleanup
+stop_servers
 
 # --- 4. RSS per idle connection ------------------------------------------------------------------
 # A fresh server each time (the load phase's heap would hide the growth), then
@@ -285,7 +254,7 @@ rss_test() {  # NAME BASELINE_OF|"" PATH PORT CMD...
     --pid "$pid" --connections "$connections" > "$out/rss-one.json" || true
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["server"]=sys.argv[2]; d.update({"baseline_of": sys.argv[3]} if sys.argv[3] else {}); print(json.dumps(d))' \
     "$out/rss-one.json" "$name" "$of" >> "$out/rss.jsonl" || echo "run_http2_bench: $name: the idle-connection client failed" >&2
-  cleanup
+  stop_servers
 }
 # rss_fastrt_h2 NAME PATH ARGS... — rss_test for the binary under test and then, with --baseline,
 # for the baseline binary, with the same ARGS (and a free --port).
