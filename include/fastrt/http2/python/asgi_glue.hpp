@@ -82,7 +82,7 @@ class Channel:
         if self.task is None:
             self.loop = asyncio.get_running_loop()
             self.task = self.loop.create_task(self.app(self.scope, self.receive, self.send))
-            self.task.add_done_callback(lambda t: _wake(self.io_waiters))
+            self.task.add_done_callback(self._app_done)
         try:
             while True:
                 event = self._take()
@@ -94,6 +94,17 @@ class Channel:
         except asyncio.CancelledError:
             self.disconnect()
             raise
+
+    def _app_done(self, task):
+        _wake(self.io_waiters)
+        if task.cancelled() or task.exception() is None:
+            return
+        if self.phase == 2 or self.disconnected:
+            # Nobody waits for this outcome any more: say it (uvicorn logs it too).
+            import sys, traceback
+            print("fastrt-h2: %s %s: the ASGI app raised after its response was complete or the client left:"
+                  % (self.scope["method"], self.scope["path"]), file=sys.stderr)
+            traceback.print_exception(task.exception(), file=sys.stderr)
 
     def _take(self):
         if self.head is not None:
@@ -109,12 +120,12 @@ class Channel:
         if self.task.done():
             if self.task.cancelled():
                 raise asyncio.CancelledError()
+            if self.phase == 2:
+                return (2, b"", False)
             self.task.result()  # raises what the app raised
             if self.phase == 0:
                 raise RuntimeError("the ASGI app returned without sending http.response.start")
-            if self.phase == 1:
-                raise RuntimeError("the ASGI app returned before the response body's end (more_body was True)")
-            return (2, b"", False)
+            raise RuntimeError("the ASGI app returned before the response body's end (more_body was True)")
         return None
 
     def _take_piece(self):
