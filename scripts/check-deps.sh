@@ -55,6 +55,9 @@ pymod      h2                           tests/http2 (python-h2 clients)
 pymod      hypercorn                    bench/http2/run_http2_bench.sh (peer)
 pymod      flask                        tests/http2/wsgi_test.sh (the Flask app, also in fastrt-h2 via --python-path)
 prog       gunicorn                     tests/http2/wsgi_test.sh (the WSGI server answers are compared with)
+pymod      starlette                    tests/http2/asgi_test.sh (the Starlette app, also in fastrt-h2 via --python-path)
+pymod      quart                        tests/http2/asgi_test.sh (the Quart app, likewise)
+pymod      uvicorn                      tests/http2/asgi_test.sh (the ASGI server answers are compared with)
 prog       curl                         tests/http2, tests/package, bench/http2
 prog       nghttp                       tests/http2
 prog       h2load                       tests/http2, bench/http2

@@ -29,6 +29,9 @@ packages=(
   # WSGI: the Flask app fastrt-h2 serves in tests/http2/wsgi_test.sh, and
   # gunicorn, the server its answers are compared with (and a benchmark peer).
   python3-flask gunicorn
+  # ASGI: the Starlette and Quart apps fastrt-h2 serves in tests/http2/asgi_test.sh,
+  # and uvicorn, the server their answers are compared with.
+  python3-starlette python3-quart python3-uvicorn
   # Base tools the scripts call. Essential (or required) on Debian, so always
   # present; listed so that every program the scripts run is accounted for.
   bash coreutils sed grep mawk diffutils util-linux libc-bin

@@ -26,7 +26,9 @@
 //
 // Lifespan: lifespan_startup(app, key) runs the app with a lifespan scope as
 // a Task of this worker's loop and returns ("complete" | "failed" |
-// "unsupported" | "returned", text); lifespan_shutdown(key, seconds) sends
+// "unsupported" | "returned", text); lifespan_shutdown(key, seconds) waits
+// for the app's Tasks still running on that worker (cancelling them at the
+// deadline: the worker's loop would drop them unfinished), then sends
 // lifespan.shutdown and waits for the answer. The state dict the startup
 // filled is kept per worker (`key`) and copied into every request's scope.
 //
@@ -50,6 +52,7 @@ import asyncio
 
 _states = {}      # worker key -> the lifespan state dict
 _lifespans = {}   # worker key -> Lifespan
+_running = {}     # worker key -> the app Tasks still running there (awaited at shutdown)
 
 
 def _wake(futures):
@@ -63,7 +66,7 @@ class Channel:
     def __init__(self, app, scope, body, more_body, key):
         state = _states.get(key)
         scope["state"] = dict(state) if state is not None else {}
-        self.app, self.scope = app, scope
+        self.app, self.scope, self.key = app, scope, key
         self.fed = None if body is None else (body, more_body)  # the 1-slot request body
         self.fed_last = body is not None and not more_body
         self.asked = False          # (0,) was returned and no feed() came yet
@@ -83,6 +86,9 @@ class Channel:
             self.loop = asyncio.get_running_loop()
             self.task = self.loop.create_task(self.app(self.scope, self.receive, self.send))
             self.task.add_done_callback(self._app_done)
+            running = _running.setdefault(self.key, set())
+            running.add(self.task)
+            self.task.add_done_callback(running.discard)
         try:
             while True:
                 event = self._take()
@@ -196,6 +202,9 @@ class Channel:
             if not more:
                 self.phase = 2
             if self.disconnected:
+                # Nobody takes it. Yield once: an app that sends in a loop
+                # gets its pending cancellation here instead of spinning.
+                await asyncio.sleep(0)
                 return
             if not body and more:
                 return  # an empty piece would end the body
@@ -258,11 +267,20 @@ async def lifespan_startup(app, key):
 
 
 async def lifespan_shutdown(key, seconds):
+    # The app's Tasks still running (a response's background work) first,
+    # as uvicorn does; what is left at the deadline is cancelled.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    running = _running.get(key)
+    if running:
+        done, late = await asyncio.wait(set(running), timeout=seconds)
+        for task in late:
+            task.cancel()
     lifespan = _lifespans.pop(key, None)
     if lifespan is None:
         return ("complete", "")
     try:
-        return await asyncio.wait_for(lifespan.ask("lifespan.shutdown"), seconds)
+        return await asyncio.wait_for(lifespan.ask("lifespan.shutdown"), max(0.0, deadline - loop.time()))
     except asyncio.TimeoutError:
         lifespan.task.cancel()
         return ("failed", "no lifespan.shutdown.complete within --shutdown-timeout")

@@ -21,9 +21,12 @@
 //   the app raised at once     automatic: no lifespan (logged at info, with
 //   or returned without        the exception), serve; on: an error
 //   answering
-// Shutdown sends lifespan.shutdown to each worker that completed its
-// startup and waits for lifespan.shutdown.complete, at most until the
-// deadline; what went wrong is logged (warning), nothing fails.
+// Shutdown, on every worker: waits for the app's Tasks still running there
+// (a response's background work; the worker's loop would drop them
+// unfinished), then sends lifespan.shutdown where the startup completed and
+// waits for lifespan.shutdown.complete, all at most until the deadline; what
+// went wrong is logged (warning), nothing fails. Only after startup() (an
+// ASGI app): else it does nothing.
 //
 // Thread-safety: startup() and shutdown() on one thread (main), which
 // waits for the workers. Cost: start-up and shutdown only: one job per worker.
@@ -92,39 +95,35 @@ class lifespan {
   // Runs the startup on every worker; an error (saying why, with the app's
   // message) when the server must not start.
   fastrt::result<void> startup() {
-    if (mode_ == lifespan_mode::off) return {};
     for (const py::worker_kind kind : {py::worker_kind::pinned, py::worker_kind::pooled, py::worker_kind::main}) {
-      for (std::size_t i = 0; i < executor_.workers(kind); ++i) {
-        const worker w{kind, i};
-        fastrt::result<lifespan_answer> got = step(w, "lifespan_startup", 0.0);
-        if (!got) return fastrt::error(got.error().code(), "the ASGI lifespan startup: " + std::string(got.error().message()));
-        if (got->outcome == "complete") {
-          started_.push_back(w);
-          continue;
-        }
-        if (got->outcome == "failed")
-          return fastrt::error(std::errc::operation_canceled,
-                               "the app's lifespan startup failed: " + (got->text.empty() ? "(no message)" : got->text));
-        if (mode_ == lifespan_mode::on)
-          return fastrt::error(std::errc::operation_not_supported,
-                               "--lifespan on, but the app does not support the lifespan protocol: " + got->text);
-        // automatic: the app does not speak lifespan (ASGI: go on without).
-        if (events_)
-          events_->log(log_level::info, "ASGI lifespan unsupported by the app, serving without it: " + got->text);
-        started_.clear();
-        return {};
-      }
+      for (std::size_t i = 0; i < executor_.workers(kind); ++i) workers_.push_back({kind, i});
+    }
+    if (mode_ == lifespan_mode::off) return {};
+    for (const worker& w : workers_) {
+      fastrt::result<lifespan_answer> got = step(w, false, 0.0);
+      if (!got) return fastrt::error(got.error().code(), "the ASGI lifespan startup: " + std::string(got.error().message()));
+      if (got->outcome == "complete") continue;
+      if (got->outcome == "failed")
+        return fastrt::error(std::errc::operation_canceled,
+                             "the app's lifespan startup failed: " + (got->text.empty() ? "(no message)" : got->text));
+      if (mode_ == lifespan_mode::on)
+        return fastrt::error(std::errc::operation_not_supported,
+                             "--lifespan on, but the app does not support the lifespan protocol: " + got->text);
+      // automatic: the app does not speak lifespan (ASGI: go on without).
+      if (events_)
+        events_->log(log_level::info, "ASGI lifespan unsupported by the app, serving without it: " + got->text);
+      return {};
     }
     return {};
   }
 
-  // Sends lifespan.shutdown to the workers whose startup completed, each
-  // waiting at most until `deadline`.
+  // The shutdown on every worker (see the top), each waiting at most
+  // until `deadline`.
   void shutdown(std::chrono::steady_clock::time_point deadline) {
-    for (const worker& w : std::exchange(started_, {})) {
+    for (const worker& w : std::exchange(workers_, {})) {
       const double seconds =
           std::max(0.0, std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count());
-      fastrt::result<lifespan_answer> got = step(w, "lifespan_shutdown", seconds);
+      fastrt::result<lifespan_answer> got = step(w, true, seconds);
       if (!events_) continue;
       if (!got) {
         events_->log(log_level::warning, "the ASGI lifespan shutdown: " + std::string(got.error().message()));
@@ -141,19 +140,19 @@ class lifespan {
     std::size_t index;
   };
 
-  // glue.<function>(app or key ...) awaited on worker `w`.
-  fastrt::result<lifespan_answer> step(worker w, const char* function, double seconds) {
-    auto start = [this, w, function, seconds](py::call_context& ctx) -> fastrt::result<PyObject*> {
+  // The glue's lifespan_startup(app, key) or lifespan_shutdown(key,
+  // seconds), awaited on worker `w`.
+  fastrt::result<lifespan_answer> step(worker w, bool shutting_down, double seconds) {
+    auto start = [this, w, shutting_down, seconds](py::call_context& ctx) -> fastrt::result<PyObject*> {
       PyObject* type = ctx.object(request_type_);
       PyObject* app = ctx.object(app_);
       module_state* module = type ? request_state(type) : nullptr;
       if (!module || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
-      PyObject* fn = glue_function(*module, function);
+      PyObject* fn = glue_function(*module, shutting_down ? "lifespan_shutdown" : "lifespan_startup");
       if (!fn) return py::take_exception("loading the ASGI glue");
       const std::string key = worker_key(w.kind, w.index);
-      PyObject* out = seconds > 0.0 || std::string_view(function) == "lifespan_shutdown"
-                          ? PyObject_CallFunction(fn, "sd", key.c_str(), seconds)
-                          : PyObject_CallFunction(fn, "Os", app, key.c_str());
+      PyObject* out = shutting_down ? PyObject_CallFunction(fn, "sd", key.c_str(), seconds)
+                                    : PyObject_CallFunction(fn, "Os", app, key.c_str());
       if (!out) return py::take_exception();
       return out;
     };
@@ -173,7 +172,7 @@ class lifespan {
   py::handler request_type_;
   lifespan_mode mode_;
   observer* events_;
-  std::vector<worker> started_;  // whose startup completed: they get the shutdown
+  std::vector<worker> workers_;  // every worker, once startup() ran: they get the shutdown
 };
 
 }  // namespace fastrt::http2::python::asgi
