@@ -50,6 +50,10 @@ namespace {
 
 constexpr const char* apps[] = {"app", "failing_startup", "no_lifespan", "AsgiTwo"};
 
+// CPython 3.12 runs event loops in the main interpreter only (event_loop.hpp).
+constexpr bool loops_everywhere = PY_VERSION_HEX >= 0x030D0000;
+constexpr py::worker_kind loop_kind = loops_everywhere ? py::worker_kind::pinned : py::worker_kind::main;
+
 struct captured_log : h2::observer {
   void log(h2::log_level level, std::string_view line) override {
     std::lock_guard lock(mutex);
@@ -66,7 +70,7 @@ struct captured_log : h2::observer {
   std::vector<std::pair<h2::log_level, std::string>> lines;
 };
 
-// `workers` pinned workers with the apps loaded, an io_context on this
+// `workers` workers (pinned; main on 3.12) with the apps loaded, an io_context on this
 // thread, and the app's lifespan (its shutdown also waits for the app's
 // tasks still running).
 struct server {
@@ -79,10 +83,12 @@ struct server {
   // `started`: the lifespan's startup ran (and succeeded) here; else the
   // test runs it.
   explicit server(std::size_t workers = 1, const char* lifespan_app = "app",
-                  asgi::lifespan_mode mode = asgi::lifespan_mode::automatic, bool started = true) {
+                  asgi::lifespan_mode mode = asgi::lifespan_mode::automatic, bool started = true,
+                  py::worker_kind kind = loop_kind) {
     if (fastrt::test::extra_builtins().empty()) fastrt::test::extra_builtins().push_back({"fastrt", &h2::python::init});
     py::executor_options options;
-    options.pinned_workers = workers;
+    options.pinned_workers = kind == py::worker_kind::pinned ? workers : 0;
+    options.main_workers = kind == py::worker_kind::main ? workers : 0;
     options.handlers = {"fastrt:Request"};
     for (const char* a : apps) options.handlers.push_back(std::string("fastrt_asgi_app:") + a);
     exec = fastrt::test::start_executor(std::move(options));
@@ -106,7 +112,7 @@ struct server {
     const auto h = handler(timeout);
     return run_on(*ctx, h(req, {}));
   }
-  // The app's module globals (one worker: one interpreter).
+  // The app's module globals (one worker: one interpreter; 3.12: the main one).
   std::string seen() { return answer(get("/seen")).body; }
   // Polls /seen until it holds `text` (at most 5 s).
   bool seen_eventually(const std::string& text) {
@@ -303,7 +309,7 @@ TEST_CASE("ASGI lifespan: startup on every worker, shutdown at the end") {
   s.life->shutdown(std::chrono::steady_clock::now() + 5s);
   // Each worker's interpreter saw its own startup and shutdown.
   for (std::size_t worker = 0; worker < 2; ++worker) {
-    auto seen = fastrt::sync_wait(s.exec->submit_to(py::worker_kind::pinned, worker, [](py::call_context&) {
+    auto seen = fastrt::sync_wait(s.exec->submit_to(loop_kind, worker, [](py::call_context&) {
       PyObject* module = PyImport_ImportModule("fastrt_asgi_app");
       PyObject* seen = module ? PyObject_GetAttrString(module, "seen") : nullptr;
       PyObject* shown = seen ? PyObject_Repr(seen) : nullptr;
@@ -315,7 +321,10 @@ TEST_CASE("ASGI lifespan: startup on every worker, shutdown at the end") {
       return out;
     }));
     REQUIRE(seen.has_value());
-    CHECK(seen->find("'lifespan': ['lifespan.startup', 'lifespan.shutdown']") != std::string::npos);
+    // (3.12: both workers are in the main interpreter, which saw both lifespans.)
+    CHECK(seen->find(loops_everywhere ? "'lifespan': ['lifespan.startup', 'lifespan.shutdown']"
+                                      : "'lifespan': ['lifespan.startup', 'lifespan.startup', 'lifespan.shutdown', "
+                                        "'lifespan.shutdown']") != std::string::npos);
     INFO(*seen);
   }
 }
@@ -348,7 +357,7 @@ TEST_CASE("ASGI detection: async (scope, receive, send) is asgi; ASGI 2 is a cle
   server s(1, "app", asgi::lifespan_mode::off);
   auto detect = [&](const char* name, std::optional<app_interface> wanted) {
     const py::handler h = s.handler_of(name);
-    return fastrt::sync_wait(s.exec->submit_to(py::worker_kind::pinned, 0, [&](py::call_context& ctx) {
+    return fastrt::sync_wait(s.exec->submit_to(loop_kind, 0, [&](py::call_context& ctx) {
       return h2::python::detect_interface(ctx.object(h), wanted);
     }));
   };
@@ -362,4 +371,18 @@ TEST_CASE("ASGI detection: async (scope, receive, send) is asgi; ASGI 2 is a cle
   REQUIRE(!two);
   CHECK(std::string(two.error().message()).find("ASGI 2 app") != std::string::npos);
   CHECK(h2::python::parse_interface("asgi").value() == app_interface::asgi);
+}
+
+TEST_CASE("ASGI workers: every worker must be able to run an event loop (CPython 3.12: main only)") {
+  {
+    server s(1, "app", asgi::lifespan_mode::off);
+    CHECK(asgi::check_workers(*s.exec).has_value());
+  }
+  if constexpr (!loops_everywhere) {
+    server s(1, "app", asgi::lifespan_mode::off, true, py::worker_kind::pinned);
+    auto fits = asgi::check_workers(*s.exec);
+    REQUIRE(!fits);
+    CHECK(std::string(fits.error().message()).find("use --main-workers N alone, or CPython >= 3.13") !=
+          std::string::npos);
+  }
 }

@@ -1,9 +1,15 @@
 """What the server comparisons (wsgi_compare.py, asgi_compare.py) share: a
 python-h2 client for fastrt-h2, an http.client one for the reference server
-(gunicorn, uvicorn), the answers' comparable parts, and a check counter.
-Bounded: every socket has a 10 s timeout."""
+(gunicorn, uvicorn), the answers' comparable parts, a check counter, the
+requests every compared app (tests/http2/apps/) answers, and the loop that
+sends each to both servers and compares. Bounded: every socket has a 10 s
+timeout."""
+import hashlib
 import http.client
+import json
+import os
 import socket
+import sys
 
 import h2.config
 import h2.connection
@@ -78,3 +84,50 @@ def over_http1(reference_port, method, path, headers=(), body=b""):
     answer = Answer(r.status, [(n.lower(), v) for n, v in r.getheaders()], data)
     conn.close()
     return answer
+
+
+def common_requests():
+    """(name, method, path, headers, body) that every app in tests/http2/apps/ answers."""
+    upload = os.urandom(3 * 1024 * 1024)
+    return [
+        ("hello", "GET", "/", (), b""),
+        ("HEAD", "HEAD", "/", (), b""),
+        ("JSON in and out", "POST", "/json", (("content-type", "application/json"),),
+         json.dumps({"name": "fastrt", "n": [1, 2, 3], "nested": {"ok": True}}).encode()),
+        ("query string", "GET", "/query?a=1&a=2&b=%C3%A9+x&empty=", (), b""),
+        ("percent-encoded path", "GET", "/path/caf%C3%A9%20au%20lait", (), b""),
+        ("cookies set", "GET", "/cookie/set", (), b""),
+        ("cookies read", "GET", "/cookie/get", (("cookie", "flavour=oatmeal; colour=blue"),), b""),
+        ("redirect", "GET", "/redirect", (), b""),
+        ("streamed response", "GET", "/stream?n=50", (), b""),
+        ("3 MiB upload hashed as the app reads it", "POST", "/upload",
+         (("content-type", "application/octet-stream"),), upload),
+        ("app exception (500)", "GET", "/boom", (), b""),
+        ("404 from a route", "GET", "/missing-json", (), b""),
+        ("404, no route", "GET", "/nope", (), b""),
+    ]
+
+
+def compare_all(requests, fastrt_port, reference_port, reference_name):
+    """Each request to both servers: the answers must be the same; the upload's
+    hash and the streamed pieces are checked too."""
+    for name, method, path, headers, body in requests:
+        ours = over_h2(fastrt_port, method, path, headers, body)
+        theirs = over_http1(reference_port, method, path, headers, body)
+        detail = "fastrt-h2 %r\n     %-9s %r" % (ours.compared(), reference_name, theirs.compared())
+        check("same answer: %s (%s %s -> %s)" % (name, method, path, ours.status),
+              ours.compared() == theirs.compared(), detail)
+        if path == "/upload":
+            try:
+                digest = json.loads(ours.body)["sha256"]
+            except (ValueError, KeyError):
+                digest = None
+            check("the upload's hash is right", digest == hashlib.sha256(body).hexdigest(),
+                  ours.body.decode(errors="replace"))
+        if path == "/stream?n=50":
+            check("the streamed body came in 50 pieces", ours.body.count(b"\n") == 50, repr(ours.body[:80]))
+
+
+def finish():
+    print("%d check(s) failed" % failures if failures else "all checks passed")
+    sys.exit(1 if failures else 0)
