@@ -252,6 +252,7 @@ class call_state {
   // (name, value) bytes pairs, checked by the glue; names lower-cased here
   // and both checked against the rules every response header follows.
   static fastrt::result<void> add_headers(header_list& out, PyObject* headers) {
+    if (!PyList_Check(headers)) return fastrt::error(std::errc::invalid_argument, "the ASGI channel gave no header list");
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); ++i) {
       PyObject* pair = PyList_GET_ITEM(headers, i);
       std::string name(PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 0)),
