@@ -291,8 +291,7 @@ int main(int argc, char** argv) {
   fastrt::http2::python::asgi::lifespan lifespan(**executor, app_handler, request_type,
                                                  fastrt::http2::python::asgi::parse_lifespan(o.lifespan).value(), &log);
   if (detected && *detected == fastrt::http2::python::app_interface::asgi) {
-    if (auto fits = fastrt::http2::python::asgi::check_workers(**executor); !fits) detected = std::move(fits).error();
-    else if (auto up = lifespan.startup(); !up) detected = std::move(up).error();
+    if (auto up = lifespan.startup(); !up) detected = std::move(up).error();
   }
   if (!detected) {
     std::fprintf(stderr, "fastrt-h2: %s: %s\n", o.app.c_str(), detected.error().message().data());

@@ -248,12 +248,22 @@ class Lifespan:
             outcome = kind.rsplit(".", 1)[1]
             self.answer.set_result((outcome, str(message.get("message", ""))))
 
-    async def ask(self, kind):
-        self.answer = self.loop.create_future()
+    async def ask(self, kind, seconds=None):
+        # A timer, not asyncio.wait_for: in CPython 3.12.1 an eagerly started
+        # task (event_loop.hpp) has no current_task(), which wait_for needs.
+        self.answer = answer = self.loop.create_future()
+        late = None
+        if seconds is not None:
+            late = self.loop.call_later(seconds, lambda: answer.done() or answer.set_result(
+                ("failed", "no %s.complete within --shutdown-timeout" % kind)))
         if self.task is None:
             self.task = self.loop.create_task(self._run())
-        await self.inbox.put({"type": kind})
-        return await self.answer
+        self.inbox.put_nowait({"type": kind})
+        try:
+            return await answer
+        finally:
+            if late is not None:
+                late.cancel()
 
 
 async def lifespan_startup(app, key):
@@ -279,11 +289,10 @@ async def lifespan_shutdown(key, seconds):
     lifespan = _lifespans.pop(key, None)
     if lifespan is None:
         return ("complete", "")
-    try:
-        return await asyncio.wait_for(lifespan.ask("lifespan.shutdown"), max(0.0, deadline - loop.time()))
-    except asyncio.TimeoutError:
+    outcome = await lifespan.ask("lifespan.shutdown", max(0.0, deadline - loop.time()))
+    if not lifespan.task.done():
         lifespan.task.cancel()
-        return ("failed", "no lifespan.shutdown.complete within --shutdown-timeout")
+    return outcome
 )PY";
 
 // This interpreter's glue namespace (a new reference), or null with an

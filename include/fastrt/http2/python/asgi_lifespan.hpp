@@ -93,8 +93,10 @@ class lifespan {
       : executor_(executor), app_(app), request_type_(request_type), mode_(mode), events_(events) {}
 
   // Runs the startup on every worker; an error (saying why, with the app's
-  // message) when the server must not start.
+  // message) when the server must not start, or when a worker cannot run
+  // an ASGI app at all (check_workers).
   fastrt::result<void> startup() {
+    FASTRT_TRY(check_workers(executor_));
     for (const py::worker_kind kind : {py::worker_kind::pinned, py::worker_kind::pooled, py::worker_kind::main}) {
       for (std::size_t i = 0; i < executor_.workers(kind); ++i) workers_.push_back({kind, i});
     }
