@@ -198,6 +198,23 @@ TEST_CASE("ASGI request bodies: 1 MiB in 64 KiB pieces, echoed back while it str
   // 16 pieces of 64 KiB, then the end (b'', more_body False).
   CHECK(hashed.body.find(R"("bytes": 1048576, "pieces": 17)") != std::string::npos);
   INFO(hashed.body);
+  // The app's sha256 of what receive() gave is the body's (hashlib, on the worker).
+  auto expected = fastrt::sync_wait(s.exec->submit_to(loop_kind, 0, [&req](py::call_context&) -> std::string {
+    PyObject* hashlib = PyImport_ImportModule("hashlib");
+    PyObject* body = PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size()));
+    PyObject* digest = hashlib && body ? PyObject_CallMethod(hashlib, "sha256", "O", body) : nullptr;
+    Py_XDECREF(body);
+    PyObject* hex = digest ? PyObject_CallMethod(digest, "hexdigest", nullptr) : nullptr;
+    std::string out = hex ? PyUnicode_AsUTF8(hex) : "?";
+    PyErr_Clear();
+    Py_XDECREF(hex);
+    Py_XDECREF(digest);
+    Py_XDECREF(hashlib);
+    return out;
+  }));
+  REQUIRE(expected.has_value());
+  CHECK(expected->size() == 64);
+  CHECK(hashed.body.find(R"("sha256": ")" + *expected + "\"") != std::string::npos);
 
   req.path = "/echo";
   h2::response echoed = s.answer(req);
