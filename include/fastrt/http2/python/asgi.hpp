@@ -65,6 +65,7 @@
 #include <fastrt/http2/python/asgi_scope.hpp>
 #include <fastrt/http2/python/common.hpp>
 #include <fastrt/http2/python/module.hpp>
+#include <fastrt/http2/python/streamed_body.hpp>
 #include <fastrt/http2/request.hpp>
 #include <fastrt/http2/response.hpp>
 
@@ -116,16 +117,7 @@ class call_state {
   call_state(const call_state&) = delete;
   call_state& operator=(const call_state&) = delete;
 
-  ~call_state() {
-    PyObject* channel = std::exchange(channel_, nullptr);
-    if (!channel) return;
-    PyThreadState* attached = py::detail::attached_thread_state();
-    if (attached && PyThreadState_GetInterpreter(attached) == interp_) {
-      release(channel);  // e.g. the last job, destroyed on the worker itself
-      return;
-    }
-    (void)executor_.submit_to(kind_, worker_, [channel](py::call_context&) { release(channel); });
-  }
+  ~call_state() { release_on_worker(std::exchange(channel_, nullptr), interp_, executor_, kind_, worker_, &release); }
 
   // On a worker, with the GIL: the scope and the channel for `req`; returns
   // channel.next_event() (a new reference), which starts the app's Task.
