@@ -29,9 +29,10 @@ packages=(
   # WSGI: the Flask app fastrt-h2 serves in tests/http2/wsgi_test.sh, and
   # gunicorn, the server its answers are compared with (and a benchmark peer).
   python3-flask gunicorn
-  # bench/python_apps: the Starlette app, and uvicorn (with uvloop and httptools)
-  # as the ASGI peer of fastrt-h2.
-  python3-starlette python3-uvicorn python3-uvloop python3-httptools
+  # ASGI: the Starlette and Quart apps fastrt-h2 serves in tests/http2/asgi_test.sh,
+  # and uvicorn, the server their answers are compared with; uvloop and
+  # httptools for uvicorn as the peer in bench/python_apps.
+  python3-starlette python3-quart python3-uvicorn python3-uvloop python3-httptools
   # Base tools the scripts call. Essential (or required) on Debian, so always
   # present; listed so that every program the scripts run is accounted for.
   bash coreutils sed grep mawk diffutils util-linux libc-bin

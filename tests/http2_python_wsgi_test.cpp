@@ -222,9 +222,7 @@ TEST_CASE("app_interface: detected from the callable at start-up; a wrong choice
   CHECK(s.detect("fastrt_wsgi_app:native", std::nullopt).value() == app_interface::native);
   CHECK(s.detect("fastrt_wsgi_app:app", app_interface::wsgi).value() == app_interface::wsgi);
 
-  auto asgi = s.detect("fastrt_wsgi_app:asgi", std::nullopt);
-  REQUIRE(!asgi.has_value());
-  CHECK_THAT(message(asgi.error()), Catch::Contains("ASGI is not supported yet"));
+  CHECK(s.detect("fastrt_wsgi_app:asgi", std::nullopt).value() == app_interface::asgi);  // asgi.hpp
   CHECK(s.detect("fastrt_wsgi_app:async_native", std::nullopt).value() == app_interface::native);  // awaited in the loop
 
   auto wrong = s.detect("fastrt_wsgi_app:native", app_interface::wsgi);
@@ -239,6 +237,6 @@ TEST_CASE("app_interface: detected from the callable at start-up; a wrong choice
   CHECK_THAT(message(three.error()), Catch::Contains("takes 3 positional parameter(s)"));
 
   CHECK(pymod::parse_interface("auto").value() == std::nullopt);
-  CHECK(!pymod::parse_interface("asgi").has_value());
+  CHECK(pymod::parse_interface("asgi").value() == app_interface::asgi);
   CHECK(!pymod::parse_interface("cgi").has_value());
 }

@@ -1,12 +1,13 @@
 // fastrt-h2 — the reference HTTP/2 server: nghttp2 sessions over io_uring
 // (one io_context per io thread; see serve() for how they share the port), C++ handlers on
-// the io threads and a Python app — `def app(request)` or a WSGI app such as
-// Flask (--interface) — on subinterpreter workers.
+// the io threads and a Python app — `def app(request)`, a WSGI app such as
+// Flask or an ASGI app such as Starlette (--interface) — on subinterpreter workers.
 // Built with -fno-exceptions -fno-rtti.
 //
 //   fastrt-h2                      # the bundled demo app on 127.0.0.1:8080
 //   fastrt-h2 --app mymod:app --app-dir ./src --port 9000
 //   fastrt-h2 --app flask_app:app --python-path /usr/lib/python3/dist-packages   # WSGI, detected
+//   fastrt-h2 --app starlette_app:app --python-path /usr/lib/python3/dist-packages   # ASGI, detected
 // SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
 // answer, exit 0; still running after --shutdown-timeout + 1 s: a line
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
@@ -14,6 +15,7 @@
 // a port in use is an error) unless --reuse-port: see open_listening_socket.
 #include <fastrt/http2/python/app.hpp>
 #include <fastrt/http2/python/app_interface.hpp>
+#include <fastrt/http2/python/asgi_lifespan.hpp>
 #include <fastrt/http2/python/handler.hpp>
 #include <fastrt/http2/python/in_flight_calls.hpp>
 #include <fastrt/http2/python/module.hpp>
@@ -66,7 +68,8 @@ std::string installed_demo_dir() {
 struct options {
   std::string app = "demo_app:app";
   std::string app_dir;
-  std::string interface = "auto";        // auto | native | wsgi (app_interface.hpp)
+  std::string interface = "auto";        // auto | native | wsgi | asgi (app_interface.hpp)
+  std::string lifespan = "auto";         // auto | on | off (asgi_lifespan.hpp)
   std::vector<std::string> python_path;  // --python-path, in the order given
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -90,15 +93,18 @@ std::vector<cli::flag> flags(options& o) {
   py::executor_options& workers = o.workers;
   return {
       {"--app", "MODULE:FUNCTION", module_function(o.app),
-       "the Python app, def app(request) or async def app(request); demo_app:app is the bundled demo"},
+       "the Python app: def app(request) or async def app(request), a WSGI or an ASGI 3 app (--interface); demo_app:app is the bundled demo"},
       {"--app-dir", "DIR", text(o.app_dir),
        "prepended to sys.path so that MODULE can be imported (the current directory is on sys.path too, after it; "
        "PYTHONPATH etc. work as in python3)"},
       {"--interface", "INTERFACE", text(o.interface),
-       "auto, native or wsgi: how the app is called — native app(request) or async def app(request), wsgi "
-       "app(environ, start_response) "
-       "(Flask ...); auto looks at its parameters at start-up and says what it chose on the serving line (ASGI: "
-       "not supported yet)"},
+       "auto, native, wsgi or asgi: how the app is called — native app(request) or async def app(request), wsgi "
+       "app(environ, start_response) (Flask ...), asgi async def app(scope, receive, send) (ASGI 3: Starlette, "
+       "Quart ...); auto looks at the app at start-up and says what it chose on the serving line"},
+      {"--lifespan", "MODE", text(o.lifespan),
+       "auto, on or off: an ASGI app's lifespan startup runs on every worker before serving, its shutdown after "
+       "(bounded by --shutdown-timeout); startup.failed stops fastrt-h2; auto serves without a lifespan when the "
+       "app raises on it, on makes that an error too"},
       {"--python-path", "DIR", appended(o.python_path),
        "prepended to sys.path, repeatable (first given first), e.g. /usr/lib/python3/dist-packages for Debian's "
        "Flask"},
@@ -185,6 +191,8 @@ fastrt::result<options> parse(int argc, char** argv) {
     o.workers.pinned_workers = 0;
   if (auto wanted = fastrt::http2::python::parse_interface(o.interface); !wanted)
     return fastrt::error(wanted.error().code(), "--interface: " + std::string(wanted.error().message()));
+  if (auto mode = fastrt::http2::python::asgi::parse_lifespan(o.lifespan); !mode)
+    return fastrt::error(mode.error().code(), "--lifespan: " + std::string(mode.error().message()));
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument,
                          "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
@@ -276,6 +284,15 @@ int main(int argc, char** argv) {
         if (!callable) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
         return fastrt::http2::python::detect_interface(callable, wanted);
       }));
+  fastrt_h2::log_observer log(access_log);
+  const py::handler request_type = (*executor)->handler_of("fastrt:Request").value();
+  // An ASGI app's lifespan startup, on every worker, before the server
+  // accepts; its shutdown after the server stopped.
+  fastrt::http2::python::asgi::lifespan lifespan(**executor, app_handler, request_type,
+                                                 fastrt::http2::python::asgi::parse_lifespan(o.lifespan).value(), &log);
+  if (detected && *detected == fastrt::http2::python::app_interface::asgi) {
+    if (auto up = lifespan.startup(); !up) detected = std::move(up).error();
+  }
   if (!detected) {
     std::fprintf(stderr, "fastrt-h2: %s: %s\n", o.app.c_str(), detected.error().message().data());
     (void)(*executor)->shutdown();
@@ -284,18 +301,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  fastrt_h2::log_observer log(access_log);
   fastrt::http2::server_context context;
   context.config = o.limits;
   context.events = &log;
   if (serves_demo(o) || o.cpp_demo_routes) context.routes = fastrt_h2::example_routes();  // else: every path is the app's
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
-  const fastrt::http2::python::python_app app((*executor)->handler_of("fastrt:Request").value(),
-                                              app_handler, executor->get(), &in_flight, *detected);
+  const fastrt::http2::python::python_app app(request_type, app_handler, executor->get(), &in_flight, *detected);
   context.routes.fallback(fastrt::http2::python::python_handler(
       app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}));
 
   std::optional<fastrt_h2::shutdown_watchdog> watchdog;
+  auto shutdown_began = std::chrono::steady_clock::now();
   int status = 0;
   if (auto started = (*server)->start(context); !started) {
     std::fprintf(stderr, "fastrt-h2: %s\n", started.error().message().data());
@@ -308,6 +324,7 @@ int main(int argc, char** argv) {
                 std::string(fastrt::http2::python::name_of(*detected)).c_str(), wanted ? "" : " (auto)");
     int received = 0;
     while ((received = fastrt_h2::stop_signal()) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    shutdown_began = std::chrono::steady_clock::now();
     std::fprintf(stderr, "fastrt-h2: %s: shutting down (up to --shutdown-timeout %g s; a second signal exits at once)\n",
                  fastrt_h2::stop_signal_name(received), static_cast<double>(o.limits.shutdown_timeout.count()) / 1000.0);
     // Bounded: a handler that never returns or an app thread that never
@@ -316,6 +333,8 @@ int main(int argc, char** argv) {
     (*server)->stop();  // GOAWAY, requests in flight answer, connections close
   }
   server->reset();
+  if (watchdog) watchdog->step(fastrt_h2::shutdown_step::lifespan_shutdown);
+  lifespan.shutdown(shutdown_began + o.limits.shutdown_timeout);
   if (watchdog) watchdog->step(fastrt_h2::shutdown_step::stopping_python_workers);
   if (auto down = (*executor)->shutdown(); !down) down.error().print(stderr, "fastrt-h2: stopping the Python workers");
   executor->reset();

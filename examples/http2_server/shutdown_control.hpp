@@ -93,11 +93,12 @@ inline int stop_signal() noexcept {
 inline const char* stop_signal_name(int signal) noexcept { return detail::signal_name(signal); }
 
 // What the shutdown is doing, for the watchdog's line.
-enum class shutdown_step { closing_connections, stopping_python_workers, finalizing_python };
+enum class shutdown_step { closing_connections, lifespan_shutdown, stopping_python_workers, finalizing_python };
 
 inline const char* to_string(shutdown_step step) noexcept {
   switch (step) {
     case shutdown_step::closing_connections: return "closing the connections";
+    case shutdown_step::lifespan_shutdown: return "running the ASGI app's lifespan shutdown";
     case shutdown_step::stopping_python_workers: return "stopping the Python workers";
     case shutdown_step::finalizing_python: return "finalizing Python";
   }

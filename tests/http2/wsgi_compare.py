@@ -6,125 +6,19 @@ client's port). Prints one line per check; exits 1 when any fails.
 
 usage: wsgi_compare.py FASTRT_PORT GUNICORN_PORT
 Bounded: every socket has a 10 s timeout; ~20 requests per server."""
-import hashlib
-import http.client
 import json
-import os
-import socket
 import sys
 
-import h2.config
-import h2.connection
-import h2.events
+import compare_servers
+from compare_servers import check
 
 fastrt_port, gunicorn_port = int(sys.argv[1]), int(sys.argv[2])
-failures = 0
-
-
-def check(name, ok, detail=""):
-    global failures
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
-    if not ok:
-        failures += 1
-
-
-class Answer:
-    def __init__(self, status, headers, body, client_port=None):
-        self.status, self.headers, self.body, self.client_port = status, headers, body, client_port
-
-    def all(self, name):
-        return [v for n, v in self.headers if n == name]
-
-    def compared(self):
-        return {"status": self.status, "body": self.body, "content-type": self.all("content-type"),
-                "location": self.all("location"), "set-cookie": sorted(self.all("set-cookie")),
-                # A set in werkzeug: its order follows the process's string hashing.
-                "allow": sorted(m.strip() for v in self.all("allow") for m in v.split(","))}
-
-
-def over_h2(method, path, headers=(), body=b""):
-    """One request on its own connection; sends the body under flow control."""
-    sock = socket.create_connection(("127.0.0.1", fastrt_port), timeout=10)
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="latin-1"))
-    conn.initiate_connection()
-    sid = conn.get_next_available_stream_id()
-    fields = [(":method", method), (":scheme", "http"), (":authority", "127.0.0.1:%d" % fastrt_port),
-              (":path", path)] + list(headers)
-    conn.send_headers(sid, fields, end_stream=not body)
-    sock.sendall(conn.data_to_send())
-    status, got_headers, data, done, sent = None, [], bytearray(), False, 0
-    while not done:
-        while sent < len(body):
-            room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size, len(body) - sent)
-            if room <= 0:
-                break
-            conn.send_data(sid, body[sent:sent + room], end_stream=sent + room == len(body))
-            sent += room
-        sock.sendall(conn.data_to_send())
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        for event in conn.receive_data(chunk):
-            if isinstance(event, h2.events.ResponseReceived):
-                got_headers = [(n.lower(), v) for n, v in event.headers]
-                status = int(dict(got_headers)[":status"])
-            elif isinstance(event, h2.events.DataReceived):
-                data += event.data
-                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            elif isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
-                done = True
-        sock.sendall(conn.data_to_send())
-    client_port = sock.getsockname()[1]
-    sock.close()
-    return Answer(status, [(n, v) for n, v in got_headers if not n.startswith(":")], bytes(data), client_port)
-
-
-def over_http1(method, path, headers=(), body=b""):
-    conn = http.client.HTTPConnection("127.0.0.1", gunicorn_port, timeout=10)
-    conn.request(method, path, body=body or None, headers=dict(headers))
-    r = conn.getresponse()
-    data = r.read()
-    answer = Answer(r.status, [(n.lower(), v) for n, v in r.getheaders()], data)
-    conn.close()
-    return answer
-
-
-upload = os.urandom(3 * 1024 * 1024)
-requests = [
-    ("hello", "GET", "/", (), b""),
-    ("HEAD", "HEAD", "/", (), b""),
-    ("JSON in and out", "POST", "/json", (("content-type", "application/json"),),
-     json.dumps({"name": "fastrt", "n": [1, 2, 3], "nested": {"ok": True}}).encode()),
-    ("query string", "GET", "/query?a=1&a=2&b=%C3%A9+x&empty=", (), b""),
-    ("percent-encoded path", "GET", "/path/caf%C3%A9%20au%20lait", (), b""),
-    ("cookies set", "GET", "/cookie/set", (), b""),
-    ("cookies read", "GET", "/cookie/get", (("cookie", "flavour=oatmeal; colour=blue"),), b""),
-    ("redirect", "GET", "/redirect", (), b""),
-    ("streamed response (generator)", "GET", "/stream?n=50", (), b""),
-    ("3 MiB upload hashed from request.stream", "POST", "/upload",
-     (("content-type", "application/octet-stream"),), upload),
-    ("app exception (Flask's 500)", "GET", "/boom", (), b""),
-    ("404 from a route", "GET", "/missing-json", (), b""),
-    ("404, no route", "GET", "/nope", (), b""),
-    ("405 with allow", "GET", "/json", (), b""),
-]
-for name, method, path, headers, body in requests:
-    ours, theirs = over_h2(method, path, headers, body), over_http1(method, path, headers, body)
-    same = ours.compared() == theirs.compared()
-    detail = "fastrt-h2 %r\n     gunicorn  %r" % (ours.compared(), theirs.compared())
-    check("same answer: %s (%s %s -> %s)" % (name, method, path, ours.status), same, detail)
-    if name.startswith("3 MiB"):
-        try:
-            digest = json.loads(ours.body)["sha256"]
-        except (ValueError, KeyError):
-            digest = None
-        check("the upload's hash is right", digest == hashlib.sha256(upload).hexdigest(),
-              ours.body.decode(errors="replace"))
-    if name.startswith("streamed"):
-        check("the streamed body came in 50 pieces", ours.body.count(b"\n") == 50, repr(ours.body[:80]))
+# Flask answers 405 with an allow field for a route's other methods.
+requests = compare_servers.common_requests() + [("405 with allow", "GET", "/json", (), b"")]
+compare_servers.compare_all(requests, fastrt_port, gunicorn_port, "gunicorn")
 
 # What fastrt-h2 built (not comparable with gunicorn: HTTP/2, its ports).
-env_answer = over_h2("GET", "/environ", (("x-repeat", "1"), ("x-repeat", "2")))
+env_answer = compare_servers.over_h2(fastrt_port, "GET", "/environ", (("x-repeat", "1"), ("x-repeat", "2")))
 env = json.loads(env_answer.body)
 expected = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/environ", "QUERY_STRING": "",
             "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(fastrt_port), "SERVER_PROTOCOL": "HTTP/2",
@@ -135,5 +29,4 @@ expected = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/environ",
 for key, value in expected.items():
     check("environ %s = %r" % (key, value), env.get(key) == value, "got %r" % (env.get(key),))
 
-print("%d check(s) failed" % failures if failures else "all checks passed")
-sys.exit(1 if failures else 0)
+compare_servers.finish()

@@ -4,8 +4,8 @@
 # served by fastrt-h2 with 2 pinned workers and, for comparison, by Debian's
 # gunicorn (sync worker, /usr/bin/python3); wsgi_compare.py sends both the
 # same requests and compares the answers. Also: the serving line names the
-# interface auto chose, and a wrong --interface, an ASGI app or an unknown
-# interface are start-up errors, not 500s per request.
+# interface auto chose, and a wrong --interface or an unknown interface are
+# start-up errors, not 500s per request (ASGI apps: asgi_test.sh).
 # Usage: wsgi_test.sh path/to/fastrt-h2. Bounded: ~20 s.
 set -uo pipefail
 server_bin=$1
@@ -71,10 +71,7 @@ start_fails "--interface native for a WSGI app: start-up error" 1 "--interface n
   --app flask_app:app --app-dir "$apps" --python-path "$dist" --pinned 1 --interface native
 start_fails "--interface wsgi for a native app: start-up error" 1 "--interface wsgi does not fit the app" \
   --app test_app:app --app-dir "$here" --pinned 1 --interface wsgi
-start_fails "an ASGI app with auto: start-up error" 1 "ASGI is not supported yet" \
-  --app fastrt_wsgi_app:asgi --app-dir "$here/../python" --pinned 1
-start_fails "--interface asgi: usage error" 2 "--interface: ASGI is not supported yet" --interface asgi
-start_fails "--interface bogus: usage error" 2 "--interface: the interface is auto, native or wsgi" --interface bogus
+start_fails "--interface bogus: usage error" 2 "--interface: the interface is auto, native, wsgi or asgi" --interface bogus
 
 # A plain WSGI app (tests/python/fastrt_wsgi_app.py) on one worker: an
 # exception before the response starts is fastrt-h2's 500 with the traceback

@@ -1,5 +1,6 @@
 // app.hpp — calls the user's `def app(request)` or `async def app(request)`
-// on the executor (or, with app_interface::wsgi, a WSGI app: wsgi.hpp).
+// on the executor (or, with app_interface::wsgi, a WSGI app: wsgi.hpp; an
+// ASGI app is called by asgi.hpp, with the handlers this holds).
 //
 // Runs on a worker with its interpreter's GIL held (inside submit): wraps the
 // C++ request in this interpreter's fastrt.Request (module.hpp; the
@@ -57,6 +58,10 @@ class python_app {
       : request_type_(request_type), app_(app), executor_(executor), in_flight_(in_flight), interface_(interface) {}
 
   app_interface interface() const noexcept { return interface_; }
+  // What an ASGI call (asgi.hpp) resolves and reports through.
+  py::handler request_type() const noexcept { return request_type_; }
+  py::handler app_handler() const noexcept { return app_; }
+  in_flight_calls* in_flight() const noexcept { return in_flight_; }
 
   // Calls the app and converts its answer; an `async def` app's coroutine
   // is an error here (it needs an event loop: start/finish below).
@@ -83,6 +88,8 @@ class python_app {
     if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
     if (interface_ == app_interface::wsgi)
       return fastrt::error(std::errc::invalid_argument, "a WSGI app is called whole (python_app::operator())");
+    if (interface_ == app_interface::asgi)
+      return fastrt::error(std::errc::invalid_argument, "an ASGI app is called through asgi::respond (asgi.hpp)");
     PyObject* request_object = new_request(state->request_type, req);
     if (!request_object) return py::take_exception("building the request object");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile

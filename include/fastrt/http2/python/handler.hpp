@@ -23,7 +23,9 @@
 // The worker's job owns a copy of the request: a request given up on
 // (timeout, reset) does not wait for the worker, which may still be reading
 // it. A job whose stop token is already stopped when a worker picks it up
-// does not call the app. An `async def app` is awaited as a Task in the
+// does not call the app. An ASGI app runs as asgi.hpp says (the same
+// answers; a timeout or reset after its response started resets the
+// stream). An `async def app` is awaited as a Task in the
 // worker's event loop (subinterpreter_executor::try_submit_awaitable): many
 // at once per worker; giving up on the request (reset, timeout) cancels the
 // task (the app sees CancelledError), and a worker whose loop holds
@@ -57,6 +59,7 @@
 #include <fastrt/http2/field_rules.hpp>
 #include <fastrt/http2/observer.hpp>
 #include <fastrt/http2/python/app.hpp>
+#include <fastrt/http2/python/asgi.hpp>
 #include <fastrt/http2/request.hpp>
 #include <fastrt/http2/response.hpp>
 #include <fastrt/http2/router.hpp>
@@ -159,6 +162,19 @@ inline fastrt::coro_task<fastrt::result<response>> call(python_app app, fastrt::
   };
   // Named locals throughout: see streamed_body.hpp on g++ 12 and
   // `co_return co_await` of a temporary.
+  if (app.interface() == app_interface::asgi) {
+    // Several jobs (the request body is fed as the app asks for it,
+    // asgi.hpp), bounded up to the response's head as one call is.
+    auto exchange = asgi::respond(app, executor, req, give_up.get_token());
+    if (!ctx) {
+      fastrt::result<response> out = co_await fastrt::with_stop_token(std::move(exchange), token);
+      co_return std::move(out);
+    }
+    fastrt::result<response> out =
+        co_await fastrt::with_stop_token(fastrt::with_timeout(*ctx, std::move(exchange), timeout), token);
+    if (!out) give_up.request_stop();  // timed out: the channel disconnects, the app's task is cancelled
+    co_return std::move(out);
+  }
   auto future = app.interface() == app_interface::wsgi
                     ? executor.try_submit(std::move(whole))
                     : executor.try_submit_awaitable(give_up.get_token(), std::move(start), std::move(finish));

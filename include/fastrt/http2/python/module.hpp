@@ -72,6 +72,7 @@ inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->response_type);
     Py_VISIT(st->bytes_io);
     Py_VISIT(st->wsgi_body);
+    Py_VISIT(st->asgi_glue);
   }
   return 0;
 }
@@ -83,6 +84,7 @@ inline int module_clear(PyObject* module) {
     Py_CLEAR(st->response_type);
     Py_CLEAR(st->bytes_io);
     Py_CLEAR(st->wsgi_body);
+    Py_CLEAR(st->asgi_glue);
   }
   return 0;
 }

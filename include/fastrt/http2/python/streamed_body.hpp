@@ -42,6 +42,20 @@ namespace fastrt::http2::python {
 
 namespace py = fastrt::python;
 
+// Drops `object` (owned), from any thread: at once when this thread is
+// attached to `interp` (its interpreter), else in a fire-and-forget job on
+// worker `index` of `kind` — refused once the executor shuts down, which
+// leaves it to the interpreter's finalization. `release` is what dropping
+// it means (null: Py_DECREF).
+inline void release_on_worker(PyObject* object, PyInterpreterState* interp, py::subinterpreter_executor& executor,
+                              py::worker_kind kind, std::size_t index, void (*release)(PyObject*) = nullptr) {
+  if (!object) return;
+  auto drop = [object, release] { release ? release(object) : Py_DECREF(object); };
+  PyThreadState* attached = py::detail::attached_thread_state();
+  if (attached && PyThreadState_GetInterpreter(attached) == interp) return drop();  // e.g. a job's last reference
+  (void)executor.submit_to(kind, index, [drop](py::call_context&) { drop(); });
+}
+
 class python_stream_state {
  public:
   python_stream_state(PyObject* iterator, py::subinterpreter_executor* executor, const py::call_context& ctx) noexcept
@@ -50,16 +64,7 @@ class python_stream_state {
   python_stream_state(const python_stream_state&) = delete;
   python_stream_state& operator=(const python_stream_state&) = delete;
 
-  ~python_stream_state() {
-    PyObject* it = std::exchange(iterator_, nullptr);
-    if (!it) return;
-    PyThreadState* attached = py::detail::attached_thread_state();
-    if (attached && PyThreadState_GetInterpreter(attached) == interp_) {
-      Py_DECREF(it);  // e.g. the last pull job, destroyed on the worker itself
-      return;
-    }
-    (void)executor_->submit_to(kind_, worker_, [it](py::call_context&) { Py_DECREF(it); });
-  }
+  ~python_stream_state() { release_on_worker(std::exchange(iterator_, nullptr), interp_, *executor_, kind_, worker_); }
 
   // On the worker, with the GIL held: the next non-empty piece, "" at the end.
   fastrt::result<std::string> next() {

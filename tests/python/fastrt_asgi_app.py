@@ -1,0 +1,140 @@
+# A hand-written ASGI 3.0 app for tests/http2_python_asgi_test.cpp (and
+# tests/http2/asgi_test.sh): each path shows one part of the protocol.
+# Module globals record what the app saw (per interpreter: /seen reads them).
+import asyncio
+import hashlib
+import json
+
+seen = {"disconnects": 0, "cancelled": 0, "lifespan": []}
+
+
+async def read_body(receive):
+    digest, total, pieces = hashlib.sha256(), 0, 0
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request", message
+        digest.update(message["body"])
+        total += len(message["body"])
+        pieces += 1
+        if not message.get("more_body", False):
+            return digest.hexdigest(), total, pieces
+
+
+async def answer(send, status, body, content_type=b"text/plain", headers=()):
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type)] + list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    path = scope["path"]
+    if path.startswith("/scope"):
+        shown = {k: v for k, v in scope.items() if k not in ("headers", "raw_path", "query_string", "state")}
+        shown["headers"] = [[n.decode("latin-1"), v.decode("latin-1")] for n, v in scope["headers"]]
+        shown["raw_path"] = scope["raw_path"].decode("latin-1")
+        shown["query_string"] = scope["query_string"].decode("latin-1")
+        shown["state"] = sorted(scope["state"].items())
+        shown["client"] = list(scope["client"]) if scope["client"] else None
+        shown["server"] = list(scope["server"]) if scope["server"] else None
+        shown["first"] = await receive()
+        shown["first"]["body"] = shown["first"]["body"].decode("latin-1")
+        return await answer(send, 200, json.dumps(shown).encode(), b"application/json")
+    if path == "/hash":
+        digest, total, pieces = await read_body(receive)
+        return await answer(send, 200, json.dumps({"sha256": digest, "bytes": total, "pieces": pieces}).encode(),
+                            b"application/json")
+    if path == "/echo":
+        # Streams the request body back as it comes (the body is not held whole).
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+        while True:
+            message = await receive()
+            await send({"type": "http.response.body", "body": message["body"], "more_body": True})
+            if not message.get("more_body", False):
+                break
+        return await send({"type": "http.response.body", "body": b""})
+    if path == "/stream":
+        count = int(scope["query_string"].decode().partition("n=")[2] or 10)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        for i in range(count):
+            await send({"type": "http.response.body", "body": b"piece %d\n" % i, "more_body": True})
+        return await send({"type": "http.response.body", "body": b"", "more_body": False})
+    if path == "/raise-before":
+        raise KeyError("before the response")
+    if path == "/raise-after":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise ValueError("broken ASGI body")
+    if path == "/no-response":
+        return None
+    if path == "/body-before-start":
+        await send({"type": "http.response.body", "body": b"x"})
+    if path == "/start-twice":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+    if path == "/str-body":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": "not bytes"})
+    if path == "/wait-disconnect":
+        # Waits in receive() past the body: a client reset must say http.disconnect, then cancel.
+        await receive()
+        try:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                seen["disconnects"] += 1
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            seen["cancelled"] += 1
+            raise
+        return await answer(send, 200, b"not reached")
+    if path == "/slow":
+        await asyncio.sleep(float(scope["query_string"].decode().partition("s=")[2] or 5))
+        return await answer(send, 200, b"slow")
+    if path == "/forever-stream":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            while True:
+                await send({"type": "http.response.body", "body": b"x" * 16384, "more_body": True})
+        except asyncio.CancelledError:
+            seen["cancelled"] += 1
+            raise
+    if path == "/seen":
+        return await answer(send, 200, json.dumps(seen).encode(), b"application/json")
+    return await answer(send, 404, b"no such path\n")
+
+
+async def lifespan(scope, receive, send):
+    while True:
+        message = await receive()
+        seen["lifespan"].append(message["type"])
+        if message["type"] == "lifespan.startup":
+            scope["state"]["greeting"] = "hello from startup"
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            print("fastrt_asgi_app: lifespan shutdown", flush=True)
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def failing_startup(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "the database is not there"})
+        return
+    await answer(send, 200, b"never")
+
+
+async def no_lifespan(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("only http here")
+    await answer(send, 200, b"no lifespan")
+
+
+class AsgiTwo:
+    # ASGI 2: the double callable.
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        pass
