@@ -58,8 +58,11 @@ TEST_CASE("HTTP/1.1 head: an h2c upgrade") {
   CHECK(h.upgrade.req.query == "q=1");
   CHECK(h.upgrade.req.authority == "h");
   CHECK(h.upgrade.settings.size() == 12);
-  REQUIRE(h.upgrade.req.headers.size() == 1);
-  CHECK(h.upgrade.req.headers[0] == std::pair<std::string, std::string>("x-a", "v"));
+  // Content-Length stays a regular field (once), as it is on any HTTP/2 stream.
+  REQUIRE(h.upgrade.req.headers.size() == 2);
+  CHECK(h.upgrade.req.headers[0] == std::pair<std::string, std::string>("content-length", "3"));
+  CHECK(h.upgrade.req.headers[1] == std::pair<std::string, std::string>("x-a", "v"));
+  CHECK(h.upgrade.req.http_version == fastrt::http2::protocol_version::http2);
 }
 
 TEST_CASE("HTTP/1.1 head: malformed heads get 400") {
