@@ -24,7 +24,6 @@
 #include "field_rules.hpp"
 #include "request.hpp"
 #include "response.hpp"
-#include "response_rules.hpp"
 
 namespace fastrt::http2::http1 {
 
@@ -34,10 +33,9 @@ enum class response_framing : std::uint8_t { none, content_length, chunked, unti
 struct response_context {
   protocol_version version = protocol_version::http1_1;  // the request's
   bool head_request = false;
-  bool keep_alive = true;                // the request allows it (keeps_alive) and the server wants it
-  std::uint64_t declared_length = unknown_length;  // the app's content-length (check_response)
-  std::string_view date;                 // empty: no date field (http_date_now())
-  std::string_view server;               // empty: no server field
+  bool keep_alive = true;   // the request allows it (keeps_alive) and the server wants it
+  std::string_view date;    // empty: no date field (http_date_now())
+  std::string_view server;  // empty: no server field
 };
 
 struct response_plan {
@@ -118,12 +116,15 @@ inline bool has_field(const header_list& headers, std::string_view name) noexcep
 }
 }  // namespace detail
 
-// Appends the head of `r` (and a whole body) to `out`; says how the rest
-// (a streamed body) goes and whether the connection closes after it.
+// Appends the head of `r` (checked by check_response: field names
+// lower-case, one right content-length) and a whole body to `out`; says how
+// the rest (a streamed body) goes and whether the connection closes after it.
+// A streamed body with a content-length must be exactly that long (the
+// connection counts: check_response's declared_length).
 inline response_plan write_response(const response& r, const response_context& ctx, std::string& out) {
   const bool no_body = r.status == 204 || r.status == 304;
   const bool streamed = static_cast<bool>(r.stream);
-  const bool has_length = ctx.declared_length != unknown_length;
+  const bool has_length = detail::has_field(r.headers, "content-length");  // (check_response: one value, the right one)
   response_framing framing = response_framing::content_length;
   if (no_body) framing = response_framing::none;
   else if (streamed && !has_length)
