@@ -99,6 +99,8 @@ TEST_CASE("HTTP/1.1 parser: request smuggling defences (RFC 9112 §6.1, §6.3, �
     std::string_view what, input;
     int status;
   };
+  const std::string long_extension =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x=" + std::string(5000, 'a') + "\r\nabc\r\n";
   const refusal cases[] = {
       {"Transfer-Encoding with Content-Length",
        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
@@ -150,7 +152,7 @@ TEST_CASE("HTTP/1.1 parser: request smuggling defences (RFC 9112 §6.1, §6.3, �
       {"chunk data ended by a bare LF", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n",
        400},
       {"an oversized chunk extension",
-       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x=" + std::string(5000, 'a') + "\r\nabc\r\n", 400},
+       long_extension, 400},
       {"a bare LF in a chunk extension",
        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3;x\ny\r\nabc\r\n0\r\n\r\n", 400},
       {"obs-fold in the trailers",

@@ -40,6 +40,7 @@ inline std::string feed(std::string_view input, std::size_t step, fastrt::http2:
   for (std::size_t given = 0;;) {
     for (;;) {
       const parse_result r = parser.parse(buffer);
+      if (r.consumed > buffer.size()) return out + "BUG: consumed past the input\n";
       buffer.erase(0, r.consumed);
       if (r.status == parse_status::need_more) break;
       if (r.status == parse_status::failed) {

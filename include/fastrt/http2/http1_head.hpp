@@ -279,7 +279,8 @@ inline head framing(request_head& h, const coding_list& te, int lengths) {
 }
 
 // The head of `in`, a request line first; the blank line is looked for from
-// `scan_from` on (nothing before it ends the head).
+// `scan_from` on (an earlier call on the same first bytes found none before
+// it, and checked the request line).
 inline head read_request(std::string_view in, const head_limits& limits, std::size_t scan_from = 0) {
   if (in.empty()) return verdict(head_verdict::incomplete);
   // A request line starts with a method (a token): binary input, TLS and
@@ -304,8 +305,10 @@ inline head read_request(std::string_view in, const head_limits& limits, std::si
   const std::string_view method = line.substr(0, sp1);
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (!fields::is_token(method)) return verdict(head_verdict::malformed, "the method is not a token");
-  if (!fields::is_request_target(target))
+  // (A scan resumed past the line: an earlier call checked these bytes.)
+  if (scan_from <= line_end && !fields::is_token(method))
+    return verdict(head_verdict::malformed, "the method is not a token");
+  if (scan_from <= line_end && !fields::is_request_target(target))
     return verdict(head_verdict::malformed, "the request target has a space or a control character");
   const std::size_t end = detail::head_end(in, std::max(line_end, scan_from));
   if (end == std::string_view::npos) {
