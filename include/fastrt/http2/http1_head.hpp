@@ -287,9 +287,13 @@ inline head read_request(std::string_view in, const head_limits& limits, std::si
   // the like are told apart at once.
   if (!fields::is_tchar(static_cast<unsigned char>(in.front()))) return verdict(head_verdict::not_http1);
   const std::size_t line_end = in.find('\n');
-  if (line_end == std::string_view::npos) {
-    if (in.size() < limits.request_line) return verdict(head_verdict::incomplete);
-    return verdict(starts_like_request_line(in) ? head_verdict::line_too_long : head_verdict::not_http1);
+  if (line_end == std::string_view::npos && in.size() < limits.request_line) return verdict(head_verdict::incomplete);
+  if (line_end == std::string_view::npos || line_end + 1 > limits.request_line) {
+    // Over the limit, only the first request_line bytes decide (414, or not
+    // HTTP at all), whatever the end says: had the bytes come in pieces, the
+    // reader would have given up there, before the end arrived.
+    const bool request_like = starts_like_request_line(in.substr(0, limits.request_line));
+    return verdict(request_like ? head_verdict::line_too_long : head_verdict::not_http1);
   }
   std::string_view line = in.substr(0, line_end);
   const bool crlf = line.ends_with('\r');
@@ -300,7 +304,6 @@ inline head read_request(std::string_view in, const head_limits& limits, std::si
     return verdict(head_verdict::not_http1);
 
   // An HTTP/1.x request: from here on, a mistake gets an answer.
-  if (line_end + 1 > limits.request_line) return verdict(head_verdict::line_too_long);
   if (!crlf) return verdict(head_verdict::malformed, "the request line ends with a bare LF");
   const std::string_view method = line.substr(0, sp1);
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
