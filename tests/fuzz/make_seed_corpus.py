@@ -125,7 +125,7 @@ def exchanges():
         frame(HEADERS, END_STREAM | END_HEADERS, 1, hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"),
                                                                             (":path", "/")]))
     # HTTP/1.1: an h2c upgrade (with a body, then the client preface and a
-    # second request), a plain request (426), malformed heads.
+    # second request), plain requests (served by the HTTP/1.1 codec), malformed heads.
     up_settings = base64.urlsafe_b64encode(struct.pack(">HI", SETTINGS_MAX_CONCURRENT_STREAMS, 10)).rstrip(b"=")
     upgrade = (b"POST /up?x=1 HTTP/1.1\r\nHost: fuzz\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
                b"HTTP2-Settings: " + up_settings + b"\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello")

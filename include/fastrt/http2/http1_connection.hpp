@@ -1,0 +1,285 @@
+// http1_connection.hpp — one HTTP/1.1 connection over a transport
+// (transport.hpp), handed over by basic_connection once the protocol
+// sniffer saw an HTTP/1.x request that is not an h2c upgrade. It reads
+// requests with http1_request_parser.hpp, runs each through the server's
+// router (the same handlers as HTTP/2: C++ routes, the Python bridge), and
+// writes the answers with http1_response.hpp:
+//
+//   reading ──head──▶ (100 Continue) ──body──▶ handling ──answer sent──▶ reading
+//      │                                                  │
+//      └── EOF, a refusal (400/413/414/417/431/501 sent), └── Connection: close,
+//          a timeout, shutdown between requests              HTTP/1.0 without keep-alive,
+//                                                           a close-delimited body ──▶ done
+//
+// One request at a time: pipelined requests wait (in the buffer, then in the
+// kernel) until the previous answer is out, so answers go in order and the
+// memory held is one request. A streamed body goes out piece by piece, each
+// piece sent before the next is asked for (back-pressure), chunked on
+// HTTP/1.1, close-delimited on HTTP/1.0.
+// Timeouts (server_config): --idle-timeout between requests (close),
+// --header-timeout for a head once begun (close), --body-timeout for body
+// bytes to keep coming (408 and close), --send-timeout for each send.
+// Graceful shutdown (begin_shutdown): a connection between requests closes
+// at once; one busy answers with `connection: close`.
+//
+// Thread-safety: the connection's io thread. Cost: the unread bytes (a head
+// at most, the rest waits in the kernel), the request being answered, one
+// response head or piece being sent.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fastrt/http2/connection_info.hpp>
+#include <fastrt/http2/field_rules.hpp>
+#include <fastrt/http2/http1_request_parser.hpp>
+#include <fastrt/http2/http1_response.hpp>
+#include <fastrt/http2/http_date.hpp>
+#include <fastrt/http2/observer.hpp>
+#include <fastrt/http2/response_rules.hpp>
+#include <fastrt/http2/server_context.hpp>
+#include <fastrt/http2/transport.hpp>
+#include <fastrt/io_context.hpp>
+#include <fastrt/task.hpp>
+#include <fastrt/timer.hpp>
+#include <fastrt/with_stop_token.hpp>
+
+namespace fastrt::http2 {
+
+template <transport Transport>
+class basic_http1_connection {
+ public:
+  basic_http1_connection(io_context& ctx, Transport& transport, const server_context& server,
+                         const connection_info& info)
+      : ctx_(ctx),
+        transport_(transport),
+        server_(server),
+        events_(*server.events),
+        info_(info),
+        parser_({}, http1::body_limits{server.config.max_body_size, 4096, 8192}) {}
+
+  // Serves requests, starting with `held` (the bytes the sniffer read);
+  // returns when the connection is to close (the caller lingers and closes).
+  coro_task<> run(std::string held) {
+    buffer_ = std::move(held);
+    for (;;) {
+      const http1::parse_result r = parser_.parse(buffer_);
+      buffer_.erase(0, r.consumed);
+      switch (r.status) {
+        case http1::parse_status::need_more:
+          if (!co_await read_more()) co_return;
+          break;
+        case http1::parse_status::head_ready:
+          if (!co_await head_ready()) co_return;
+          break;
+        case http1::parse_status::request_ready:
+          if (!co_await answer(parser_.take())) co_return;
+          break;
+        case http1::parse_status::failed:
+          events_.log(log_level::warning, "HTTP/1.1 request refused (" + std::to_string(r.error_status) +
+                                              "): " + std::string(r.problem));
+          co_await refuse(r.error_status, r.problem);
+          co_return;
+      }
+    }
+  }
+
+  // Graceful shutdown: close between requests, or after the current answer.
+  void begin_shutdown() { shutdown_.request_stop(); }
+
+ private:
+  enum class waiting : std::uint8_t { idle, head, body };
+
+  // Reads more bytes into buffer_ under the timeout of what is awaited;
+  // false when the connection is over (EOF, error, timeout, shutdown).
+  coro_task<bool> read_more() {
+    const waiting what = parser_.between_requests() && buffer_.empty()
+                             ? waiting::idle
+                             : (in_body_ ? waiting::body : waiting::head);
+    if (what == waiting::idle && shutdown_.stop_requested()) co_return false;
+    if (continue_due_) {
+      continue_due_ = false;  // (the body has not come yet: the client may be waiting for this)
+      if (!co_await send(std::string(http1::continue_100))) co_return false;
+    }
+    const server_config& c = server_.config;
+    const std::chrono::milliseconds limit =
+        what == waiting::idle ? c.idle_timeout : (what == waiting::head ? c.header_timeout : c.body_timeout);
+    // Only an idle connection is ended by a shutdown at once.
+    const std::stop_token stop = what == waiting::idle ? shutdown_.get_token() : std::stop_token{};
+    auto got = co_await with_stop_token(with_timeout(ctx_, receive(), effective(limit)), stop);
+    if (got && *got) co_return true;
+    if (!got && got.error() == std::errc::timed_out) {
+      if (what == waiting::body) {
+        events_.count(metric::bodies_timed_out);
+        events_.log(log_level::warning, "closing an HTTP/1.1 connection: the request body stopped arriving (408)");
+        co_await refuse(408, "the request body stopped arriving");
+      } else if (what == waiting::head) {
+        events_.count(metric::connections_timed_out);
+        events_.log(log_level::warning, "closing an HTTP/1.1 connection: header timeout");
+      }
+    }
+    co_return false;
+  }
+
+  // One recv into buffer_: true with bytes, false at EOF.
+  coro_task<result<bool>> receive() {
+    auto chunk = co_await transport_.recv();
+    if (!chunk) co_return chunk.error();
+    if (chunk->empty()) co_return false;
+    buffer_.append(chunk->text());
+    co_return true;
+  }
+
+  // The head is in: refuse an expectation we cannot meet; owe 100 Continue.
+  coro_task<bool> head_ready() {
+    in_body_ = true;
+    if (access_records_) started_ = std::chrono::steady_clock::now();
+    const http1::request_head& h = parser_.head();
+    if (h.expect == http1::expectation::unsupported) {
+      co_await refuse(417, "only the 100-continue expectation is supported");
+      co_return false;
+    }
+    continue_due_ = http1::wants_continue(h);
+    co_return true;
+  }
+
+  // Runs the request's handler and sends its answer; false: close.
+  coro_task<bool> answer(http1::request_head head) {
+    in_body_ = false;
+    continue_due_ = false;
+    auto req = std::make_shared<request>(std::move(head.req));
+    set_connection(*req, info_);
+    events_.count(metric::requests_dispatched);
+    const router::handler* handler = server_.routes.find(req->method, req->path);
+    response resp;
+    if (handler) resp = co_await with_stop_token((*handler)(*req, cut_.get_token()), cut_.get_token());
+    else resp = text_response(404, "Not Found\n");
+    const bool head_request = req->method == "HEAD";
+    response_verdict verdict = check_response(resp, head_request);
+    if (!verdict.problem.empty()) {
+      log_request_problem(*req, verdict.problem);
+      resp = text_response(500, "Internal Server Error\n");
+      verdict = response_verdict{};
+    }
+    http1::response_context context;
+    context.version = req->http_version;
+    context.head_request = head_request;
+    context.keep_alive = http1::keeps_alive(head) && !shutdown_.stop_requested();
+    context.date = http_date_now();
+    std::string out;
+    const http1::response_plan plan = http1::write_response(resp, context, out);
+    const bool whole_body_sent = !resp.stream && !head_request && resp.status != 204 && resp.status != 304;
+    std::uint64_t body_bytes = whole_body_sent ? resp.body.size() : 0;
+    bool ok = co_await send(std::move(out));
+    if (ok && plan.framing != http1::response_framing::none) {
+      ok = co_await send_stream(resp.stream, plan.framing, verdict.declared_length, body_bytes, *req);
+    }
+    record_access(*req, resp.status, body_bytes);
+    co_return ok && !plan.close;
+  }
+
+  // A streamed body, each piece out before the next is asked for; false
+  // when it failed (the connection closes: the client sees a cut body).
+  coro_task<bool> send_stream(const body_stream& next, http1::response_framing framing, std::uint64_t declared,
+                              std::uint64_t& sent, const request& req) {
+    for (;;) {
+      auto piece = co_await with_stop_token(next(), cut_.get_token());
+      if (!piece) {
+        log_request_problem(req, "the response body failed: " + std::string(piece.error().message()));
+        co_return false;
+      }
+      if (declared != unknown_length && sent + piece->size() > declared) {
+        log_request_problem(req, "the streamed body has more bytes than its content-length");
+        co_return false;
+      }
+      std::string out;
+      if (piece->empty()) {
+        if (declared != unknown_length && sent != declared) {
+          log_request_problem(req, "the streamed body has fewer bytes than its content-length");
+          co_return false;
+        }
+        http1::write_body_end(framing, out);
+        if (out.empty()) co_return true;
+        co_return co_await send(std::move(out));
+      }
+      sent += piece->size();
+      http1::write_piece(framing, *piece, out);
+      if (!co_await send(std::move(out))) co_return false;
+    }
+  }
+
+  // A closing answer to a request that cannot be served.
+  coro_task<> refuse(int status, std::string_view problem) {
+    if (status == 413 || status == 431 || status == 408) events_.count(metric::requests_answered_early);
+    response r = text_response(status, std::string(problem) + "\n");
+    http1::response_context context;
+    context.keep_alive = false;
+    context.date = http_date_now();
+    std::string out;
+    (void)http1::write_response(r, context, out);
+    (void)co_await send(std::move(out));
+  }
+
+  coro_task<bool> send(std::string bytes) {
+    auto sent = co_await with_timeout(ctx_, send_all(std::move(bytes)), effective(server_.config.send_timeout));
+    if (!sent && sent.error() == std::errc::timed_out) {
+      events_.count(metric::connections_timed_out);
+      events_.log(log_level::warning, "closing an HTTP/1.1 connection: send timeout");
+    }
+    co_return sent.has_value();
+  }
+  coro_task<result<void>> send_all(std::string bytes) {
+    auto op = transport_.send(bytes);  // an awaiter that cannot move: awaited in place
+    auto sent = co_await op;
+    if (!sent) co_return sent.error();
+    co_return result<void>{};
+  }
+
+  // A zero timeout disables it.
+  static std::chrono::milliseconds effective(std::chrono::milliseconds limit) noexcept {
+    return limit.count() > 0 ? limit : std::chrono::hours(24 * 365);
+  }
+
+  void log_request_problem(const request& r, std::string_view why) const {
+    std::string line;
+    fields::escape_for_log(r.method, line);
+    line += ' ';
+    fields::escape_for_log(r.path, line);
+    line += ": ";
+    line += why;
+    line += " (HTTP/1.1)";
+    events_.log(log_level::error, line);
+  }
+
+  void record_access(const request& r, int status, std::uint64_t body_bytes) const {
+    if (!access_records_) return;
+    events_.access(access_record{.method = r.method,
+                                 .path = r.path,
+                                 .query = r.query,
+                                 .protocol = r.http_version == protocol_version::http1_0 ? "HTTP/1.0" : "HTTP/1.1",
+                                 .status = status,
+                                 .body_bytes = body_bytes,
+                                 .duration = std::chrono::steady_clock::now() - started_});
+  }
+
+  io_context& ctx_;
+  Transport& transport_;
+  const server_context& server_;
+  observer& events_;
+  const connection_info& info_;
+  http1::request_parser parser_;
+  std::string buffer_;  // received, not yet parsed
+  std::stop_source shutdown_;
+  std::stop_source cut_;  // the handlers' stop token (no answer is abandoned yet: the client is not read meanwhile)
+  const bool access_records_ = events_.wants_access_records();
+  std::chrono::steady_clock::time_point started_{};
+  bool in_body_ = false;       // between head_ready and request_ready
+  bool continue_due_ = false;  // a 100 Continue is owed before reading the body
+};
+
+}  // namespace fastrt::http2
