@@ -9,6 +9,10 @@ Usage: make_http1_seed_corpus.py OUTDIR   (its old seeds are replaced)"""
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_seed_corpus import write_corpus  # noqa: E402
+
 GET = b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n"
 POST = b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
 CHUNKED = (b"PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -55,18 +59,11 @@ SEEDS = {
 
 
 def main():
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    for name in os.listdir(out):
-        if not name.startswith("."):
-            os.remove(os.path.join(out, name))
-    count = 0
+    seeds = {}
     for name, payload in SEEDS.items():
         for variant, head in {"whole": bytes([0, 0]), "small_limits": bytes([3, 1])}.items():
-            with open(os.path.join(out, f"{name}-{variant}"), "wb") as f:
-                f.write(head + payload)
-            count += 1
-    print(f"make_http1_seed_corpus.py: {count} seeds in {out}")
+            seeds[f"{name}-{variant}"] = head + payload
+    write_corpus(sys.argv[1], seeds, "make_http1_seed_corpus.py")
 
 
 if __name__ == "__main__":
