@@ -61,6 +61,15 @@ check "access log: HTTP/1.1 and HTTP/1.0 requests" \
   bash -c "grep -q '\"GET /cpp/hello HTTP/1.1\" 200' '$work/access.log' && grep -q 'HTTP/1.0\" 200' '$work/access.log'"
 check "the server is still running" kill -0 "$pid"
 
+# The body budget: a request body or a whole answer over it gets 503.
+start_app test_app:app --pinned 1 --max-buffered-per-connection 600 || exit 1
+check "a request body over --max-buffered-per-connection: 503" \
+  test "$(c -o /dev/null -w '%{http_code}' --data-binary @"$work/upload" "$url/echo")" = 503
+check "an answer over --max-buffered-per-connection: 503" \
+  test "$(c -o /dev/null -w '%{http_code}' "$url/big?bytes=1000")" = 503
+check "within it: served" test "$(c -o /dev/null -w '%{http_code}' "$url/big?bytes=500")" = 200
+check "the server is still running" kill -0 "$pid"
+
 if [ "$failures" -ne 0 ]; then
   echo "--- server stderr"; tail -50 "$work/server.err"
   echo "$failures check(s) failed"; exit 1

@@ -588,7 +588,7 @@ class basic_connection {
   // The HTTP/1.1 codec serves the rest of the connection, from the bytes
   // the sniffer held; a graceful shutdown reaches it through http1_.
   coro_task<> serve_http1() {
-    basic_http1_connection<Transport> codec(ctx_, transport_, server_, info_);
+    basic_http1_connection<Transport> codec(ctx_, transport_, server_, info_, budget_);
     http1_ = &codec;
     if (shutdown_ != shutdown_state::none) codec.begin_shutdown();
     co_await codec.run(std::exchange(http1_held_, {}));

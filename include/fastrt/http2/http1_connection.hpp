@@ -21,6 +21,10 @@
 // bytes to keep coming (408 and close), --send-timeout for each send.
 // Graceful shutdown (begin_shutdown): a connection between requests closes
 // at once; one busy answers with `connection: close`.
+// Memory: the request body and a whole response body are charged to the
+// connection's body budget (body_budget.hpp, shared with the server-wide
+// one) while held: over it a request gets 503 and the connection closes, an
+// answer becomes 503.
 //
 // Thread-safety: the connection's io thread. Cost: the unread bytes (a head
 // at most, the rest waits in the kernel), the request being answered, one
@@ -35,6 +39,7 @@
 #include <string_view>
 #include <utility>
 
+#include <fastrt/http2/body_budget.hpp>
 #include <fastrt/http2/connection_info.hpp>
 #include <fastrt/http2/field_rules.hpp>
 #include <fastrt/http2/http1_request_parser.hpp>
@@ -55,12 +60,13 @@ template <transport Transport>
 class basic_http1_connection {
  public:
   basic_http1_connection(io_context& ctx, Transport& transport, const server_context& server,
-                         const connection_info& info)
+                         const connection_info& info, connection_body_budget& budget)
       : ctx_(ctx),
         transport_(transport),
         server_(server),
         events_(*server.events),
         info_(info),
+        budget_(budget),
         parser_({}, http1::body_limits{server.config.max_body_size, 4096, 8192}) {}
 
   // Serves requests, starting with `held` (the bytes the sniffer read);
@@ -70,6 +76,10 @@ class basic_http1_connection {
     for (;;) {
       const http1::parse_result r = parser_.parse(buffer_);
       buffer_.erase(0, r.consumed);
+      if (!charge_request_body()) {
+        co_await refuse(503, "too many request bytes held: try again later");
+        co_return;
+      }
       switch (r.status) {
         case http1::parse_status::need_more:
           if (!co_await read_more()) co_return;
@@ -91,6 +101,10 @@ class basic_http1_connection {
 
   // Graceful shutdown: close between requests, or after the current answer.
   void begin_shutdown() { shutdown_.request_stop(); }
+
+  ~basic_http1_connection() { budget_.release(charged_); }
+  basic_http1_connection(const basic_http1_connection&) = delete;
+  basic_http1_connection& operator=(const basic_http1_connection&) = delete;
 
  private:
   enum class waiting : std::uint8_t { idle, head, body };
@@ -148,10 +162,25 @@ class basic_http1_connection {
     co_return true;
   }
 
+  // Charges what the request body grew by; false when over the budget.
+  bool charge_request_body() {
+    if (!in_body_) return true;
+    const std::size_t held = parser_.head().req.body.size();
+    if (held <= charged_) return true;
+    if (!budget_.try_charge(held - charged_)) {
+      events_.log(log_level::warning, "an HTTP/1.1 request body is over --max-buffered-per-connection or "
+                                      "--max-buffered (503, closing)");
+      return false;
+    }
+    charged_ = held;
+    return true;
+  }
+
   // Runs the request's handler and sends its answer; false: close.
   coro_task<bool> answer(http1::request_head head) {
     in_body_ = false;
     continue_due_ = false;
+    const bool keep_alive = http1::keeps_alive(head);
     auto req = std::make_shared<request>(std::move(head.req));
     set_connection(*req, info_);
     events_.count(metric::requests_dispatched);
@@ -166,10 +195,22 @@ class basic_http1_connection {
       resp = text_response(500, "Internal Server Error\n");
       verdict = response_verdict{};
     }
+    std::string().swap(req->body);  // (the handler is done with it)
+    budget_.release(std::exchange(charged_, 0));
+    if (!resp.stream) {
+      if (budget_.try_charge(resp.body.size())) {
+        charged_ = resp.body.size();
+      } else {
+        events_.log(log_level::warning, "an HTTP/1.1 answer is over --max-buffered-per-connection or "
+                                        "--max-buffered (503)");
+        resp = text_response(503, "Service Unavailable: too many response bytes held\n");
+        resp.headers.emplace_back("retry-after", "1");
+      }
+    }
     http1::response_context context;
     context.version = req->http_version;
     context.head_request = head_request;
-    context.keep_alive = http1::keeps_alive(head) && !shutdown_.stop_requested();
+    context.keep_alive = keep_alive && !shutdown_.stop_requested();
     context.date = http_date_now();
     std::string out;
     const http1::response_plan plan = http1::write_response(resp, context, out);
@@ -179,6 +220,7 @@ class basic_http1_connection {
     if (ok && plan.framing != http1::response_framing::none) {
       ok = co_await send_stream(resp.stream, plan.framing, verdict.declared_length, body_bytes, *req);
     }
+    budget_.release(std::exchange(charged_, 0));
     record_access(*req, resp.status, body_bytes);
     co_return ok && !plan.close;
   }
@@ -272,12 +314,14 @@ class basic_http1_connection {
   const server_context& server_;
   observer& events_;
   const connection_info& info_;
+  connection_body_budget& budget_;
   http1::request_parser parser_;
   std::string buffer_;  // received, not yet parsed
   std::stop_source shutdown_;
   std::stop_source cut_;  // the handlers' stop token (no answer is abandoned yet: the client is not read meanwhile)
   const bool access_records_ = events_.wants_access_records();
   std::chrono::steady_clock::time_point started_{};
+  std::size_t charged_ = 0;    // the request body, then the whole response body, held
   bool in_body_ = false;       // between head_ready and request_ready
   bool continue_due_ = false;  // a 100 Continue is owed before reading the body
 };
