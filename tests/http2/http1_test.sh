@@ -70,6 +70,31 @@ check "an answer over --max-buffered-per-connection: 503" \
 check "within it: served" test "$(c -o /dev/null -w '%{http_code}' "$url/big?bytes=500")" = 200
 check "the server is still running" kill -0 "$pid"
 
+# Graceful shutdown: an idle keep-alive connection closes at once, a busy one
+# gets its answer with connection: close, and the server exits.
+timeout 20 /usr/bin/python3 - "$port" "$pid" >"$work/shutdown.out" 2>&1 <<'PY'
+import os, signal, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+idle.recv(1000)
+busy = socket.create_connection(("127.0.0.1", port), timeout=5)
+busy.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /sl")
+time.sleep(0.3)
+busy.recv(1000)
+os.kill(pid, signal.SIGTERM)
+print("idle closed" if idle.recv(1000) == b"" else "idle open")
+busy.sendall(b"eep?s=0.2 HTTP/1.1\r\nHost: t\r\n\r\n")
+data = b""
+while chunk := busy.recv(1000):
+    data += chunk
+print("busy answered, closing" if b"slept" in data and b"connection: close" in data else f"busy: {data!r}")
+PY
+check "shutdown: an idle HTTP/1.1 connection is closed at once" grep -q "idle closed" "$work/shutdown.out"
+check "shutdown: a busy one is answered with connection: close" grep -q "busy answered, closing" "$work/shutdown.out"
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+check "shutdown: the server exits" bash -c "! kill -0 $pid 2>/dev/null"
+
 if [ "$failures" -ne 0 ]; then
   echo "--- server stderr"; tail -50 "$work/server.err"
   echo "$failures check(s) failed"; exit 1
