@@ -6,6 +6,7 @@ keep-alive, the request-smuggling and malformed cases (each followed by a
 healthy request, and the request hidden in a smuggling attempt must never
 run), and the timeouts. Usage: http1_clients.py PORT"""
 import http.client
+import select
 import socket
 import sys
 import time
@@ -254,6 +255,25 @@ start = time.monotonic()
 closed = r.closed(limit=5.0)
 check(f"--header-timeout 1: a second head that stops coming closes the connection, unanswered "
       f"({time.monotonic() - start:.1f} s, {r.buf[:20]!r})", closed and r.buf == b"" and time.monotonic() - start < 3)
+s.close()
+s = connect()
+s.sendall(b"GET /cpp/hello HTTP/1.1\r\nHost: t\r\n\r\n")
+r = Reader(s)
+r.response()
+start, closed = time.monotonic(), False
+try:
+    for byte in b"GET /cpp/hello HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"s" * 40:  # a byte every 0.2 s: slowloris
+        s.sendall(bytes([byte]))
+        time.sleep(0.2)
+        if select.select([s], [], [], 0)[0] and s.recv(1000) == b"":
+            closed = True
+            break
+        if time.monotonic() - start > 4:
+            break
+except OSError:
+    closed = True
+check(f"--header-timeout 1 bounds a whole head, however slowly it trickles ({time.monotonic() - start:.1f} s)",
+      closed and time.monotonic() - start < 3)
 s.close()
 s = connect()
 s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")

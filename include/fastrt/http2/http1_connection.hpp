@@ -17,8 +17,9 @@
 // piece sent before the next is asked for (back-pressure), chunked on
 // HTTP/1.1, close-delimited on HTTP/1.0.
 // Timeouts (server_config): --idle-timeout between requests (close),
-// --header-timeout for a head once begun (close), --body-timeout for body
-// bytes to keep coming (408 and close), --send-timeout for each send.
+// --header-timeout for a whole head from its first byte (close: slowloris),
+// --body-timeout for body bytes to keep coming (408 and close),
+// --send-timeout for each send.
 // Graceful shutdown (begin_shutdown): a connection between requests closes
 // at once; one busy answers with `connection: close`.
 // Memory: the request body and a whole response body are charged to the
@@ -121,11 +122,16 @@ class basic_http1_connection {
       if (!co_await send(std::string(http1::continue_100))) co_return false;
     }
     const server_config& c = server_.config;
-    const std::chrono::milliseconds limit =
-        what == waiting::idle ? c.idle_timeout : (what == waiting::head ? c.header_timeout : c.body_timeout);
+    std::chrono::milliseconds limit = effective(what == waiting::idle ? c.idle_timeout : c.body_timeout);
+    if (what == waiting::head) {  // the whole head within --header-timeout, however slowly it comes
+      const auto now = std::chrono::steady_clock::now();
+      if (!head_started_) head_started_ = now;
+      limit = std::chrono::duration_cast<std::chrono::milliseconds>(*head_started_ + effective(c.header_timeout) - now);
+      if (limit.count() <= 0) limit = std::chrono::milliseconds(1);
+    }
     // Only an idle connection is ended by a shutdown at once.
     const std::stop_token stop = what == waiting::idle ? shutdown_.get_token() : std::stop_token{};
-    auto got = co_await with_stop_token(with_timeout(ctx_, receive(), effective(limit)), stop);
+    auto got = co_await with_stop_token(with_timeout(ctx_, receive(), limit), stop);
     if (got && *got) co_return true;
     if (!got && got.error() == std::errc::timed_out) {
       if (what == waiting::body) {
@@ -152,6 +158,7 @@ class basic_http1_connection {
   // The head is in: refuse an expectation we cannot meet; owe 100 Continue.
   coro_task<bool> head_ready() {
     in_body_ = true;
+    head_started_.reset();
     if (access_records_) started_ = std::chrono::steady_clock::now();
     const http1::request_head& h = parser_.head();
     if (h.expect == http1::expectation::unsupported) {
@@ -321,6 +328,7 @@ class basic_http1_connection {
   std::stop_source cut_;  // the handlers' stop token (no answer is abandoned yet: the client is not read meanwhile)
   const bool access_records_ = events_.wants_access_records();
   std::chrono::steady_clock::time_point started_{};
+  std::optional<std::chrono::steady_clock::time_point> head_started_;  // the first byte of the head being read
   std::size_t charged_ = 0;    // the request body, then the whole response body, held
   bool in_body_ = false;       // between head_ready and request_ready
   bool continue_due_ = false;  // a 100 Continue is owed before reading the body
