@@ -58,8 +58,11 @@ TEST_CASE("HTTP/1.1 head: an h2c upgrade") {
   CHECK(h.upgrade.req.query == "q=1");
   CHECK(h.upgrade.req.authority == "h");
   CHECK(h.upgrade.settings.size() == 12);
-  REQUIRE(h.upgrade.req.headers.size() == 1);
-  CHECK(h.upgrade.req.headers[0] == std::pair<std::string, std::string>("x-a", "v"));
+  // Content-Length stays a regular field (once), as it is on any HTTP/2 stream.
+  REQUIRE(h.upgrade.req.headers.size() == 2);
+  CHECK(h.upgrade.req.headers[0] == std::pair<std::string, std::string>("content-length", "3"));
+  CHECK(h.upgrade.req.headers[1] == std::pair<std::string, std::string>("x-a", "v"));
+  CHECK(h.upgrade.req.http_version == fastrt::http2::protocol_version::http2);
 }
 
 TEST_CASE("HTTP/1.1 head: malformed heads get 400") {
@@ -90,6 +93,25 @@ TEST_CASE("HTTP/1.1 head: malformed heads get 400") {
   CHECK(http1::read_head(bad_settings).problem == "HTTP2-Settings is not a whole number of settings (6 bytes each)");
   bad_settings.replace(bad_settings.find("AAMAAAB"), 7, "AA+/");
   CHECK(http1::read_head(bad_settings).problem == "HTTP2-Settings is not base64url");
+}
+
+TEST_CASE("HTTP/1.1 head: request-smuggling framing is refused before the sniffer's 426") {
+  // (Before the HTTP/1.1 codec these got 426: only an upgrade's framing was looked at.)
+  const http1::head both = http1::read_head("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+  CHECK(both.verdict == head_verdict::malformed);
+  CHECK(both.problem == "Transfer-Encoding together with Content-Length");
+  CHECK(http1::read_head("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").problem ==
+        "Transfer-Encoding in an HTTP/1.0 request");
+  CHECK(http1::read_head("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").problem ==
+        "chunked is not the final transfer coding");
+  const http1::head gzip = http1::read_head("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  CHECK(gzip.problem == "only the chunked transfer coding is supported");
+  CHECK(http1::refusal_response(gzip).starts_with("HTTP/1.1 501 Not Implemented\r\n"));
+  // A request line over the limit: 414, not 431 (RFC 9112 §3).
+  const http1::head line = http1::read_head("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n");
+  CHECK(line.verdict == head_verdict::line_too_long);
+  CHECK(http1::refusal_response(line).starts_with("HTTP/1.1 414 URI Too Long\r\n"));
+  CHECK(http1::read_head("GET /" + std::string(9000, 'a')).verdict == head_verdict::line_too_long);
 }
 
 TEST_CASE("HTTP/1.1 head: the answers close the connection") {

@@ -55,13 +55,16 @@ TEST_CASE("sniffer: an h2c upgrade waits for its body, then becomes stream 1 wit
   CHECK(out.http2_bytes == "PRI * HTTP/2.0");
 }
 
+TEST_CASE("sniffer: a plain HTTP/1.x request goes to the HTTP/1.1 codec with every byte held") {
+  protocol_sniffer sniff(1024);
+  CHECK(sniff.feed("GET / HTTP/1.1\r\nHo").verdict == sniff_verdict::incomplete);
+  const auto out = sniff.feed("st: h\r\n\r\nGET /next");
+  CHECK(out.verdict == sniff_verdict::http1);
+  CHECK(out.http2_bytes == "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET /next");
+  CHECK(out.answer.empty());
+}
+
 TEST_CASE("sniffer: HTTP/1.x answers that close the connection") {
-  SECTION("a plain HTTP/1.1 request: 426") {
-    protocol_sniffer sniff(1024);
-    const auto out = sniff.feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
-    CHECK(out.verdict == sniff_verdict::answer_and_close);
-    CHECK(out.answer.starts_with("HTTP/1.1 426 "));
-  }
   SECTION("a malformed head: 400 saying why") {
     protocol_sniffer sniff(1024);
     const auto out = sniff.feed("GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n");

@@ -164,7 +164,8 @@ std::vector<cli::flag> flags(options& o) {
 }
 
 constexpr std::string_view usage_head =
-    "usage: fastrt-h2 [options]    (HTTP/2 cleartext: curl --http2-prior-knowledge, or curl --http2 to upgrade)\n";
+    "usage: fastrt-h2 [options]    (HTTP/1.1 and HTTP/2 cleartext on one port: curl, curl --http2-prior-knowledge,\n"
+    "                              curl --http2 to upgrade)\n";
 constexpr std::string_view usage_tail =
     "Python workers: each request goes to a free worker of any kind (pinned first).\n"
     "Signals: SIGINT, SIGTERM and SIGHUP (no reload) shut down gracefully; SIGHUP stays ignored under nohup.\n"
@@ -317,7 +318,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fastrt-h2: %s\n", started.error().message().data());
     status = 1;
   } else {
-    std::printf("fastrt-h2: serving %s on http://%s:%u (h2c) with %zu io thread(s); Python workers: %zu pinned, "
+    std::printf("fastrt-h2: serving %s on http://%s:%u (HTTP/1.1, h2c) with %zu io thread(s); Python workers: %zu pinned, "
                 "%zu pooled over %zu interpreter(s), %zu main; interface %s%s\n",
                 o.app.c_str(), o.host.c_str(), static_cast<unsigned>(o.port), o.io_threads, o.workers.pinned_workers,
                 o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers,

@@ -125,7 +125,7 @@ def exchanges():
         frame(HEADERS, END_STREAM | END_HEADERS, 1, hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"),
                                                                             (":path", "/")]))
     # HTTP/1.1: an h2c upgrade (with a body, then the client preface and a
-    # second request), a plain request (426), malformed heads.
+    # second request), plain requests (served by the HTTP/1.1 codec), malformed heads.
     up_settings = base64.urlsafe_b64encode(struct.pack(">HI", SETTINGS_MAX_CONCURRENT_STREAMS, 10)).rstrip(b"=")
     upgrade = (b"POST /up?x=1 HTTP/1.1\r\nHost: fuzz\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
                b"HTTP2-Settings: " + up_settings + b"\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello")
@@ -157,13 +157,20 @@ def awkward_cuts(payload):
     return sorted([min(n, 3), min(n, len(PREFACE) + 4), n // 2])
 
 
-def main():
-    out = sys.argv[1]
+def write_corpus(out, seeds, script):
+    """Replaces the seeds in directory `out` with `seeds` ({file name: bytes})."""
     os.makedirs(out, exist_ok=True)
     for name in os.listdir(out):
         if not name.startswith("."):
             os.remove(os.path.join(out, name))
-    count = 0
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    print(f"{script}: {len(seeds)} seeds in {out}")
+
+
+def main():
+    seeds = {}
     for name, payload in exchanges():
         variants = {"whole": seed(0, [], payload), "split": seed(3, awkward_cuts(payload), payload)}
         if name in ("get", "many_streams", "h2c_upgrade", "http1_incomplete", "rst_stream", "window_update"):
@@ -177,10 +184,8 @@ def main():
         if name in ("get", "many_streams", "h2c_upgrade", "preface_only"):
             variants["keep_open_shutdown"] = seed(KEEP_OPEN_BIT | SHUTDOWN_BIT, [], payload)
         for variant, data in variants.items():
-            with open(os.path.join(out, f"{name}-{variant}"), "wb") as f:
-                f.write(data)
-            count += 1
-    print(f"make_seed_corpus.py: {count} seeds in {out}")
+            seeds[f"{name}-{variant}"] = data
+    write_corpus(sys.argv[1], seeds, "make_seed_corpus.py")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs h2_connection_fuzzer for ctest (tests/fuzz/CMakeLists.txt):
+# Runs a libFuzzer target (h2_connection_fuzzer, http1_parser_fuzzer) for ctest (tests/fuzz/CMakeLists.txt):
 #   run_fuzzer.sh once FUZZER SEEDS REGRESSIONS
 #       every seed once, every saved regression input 50 times (some
 #       findings depend on timing: a timer against the next chunk)

@@ -231,14 +231,16 @@ healthy("a bad HTTP/2 preface")
 answer, closed = exchange(b"GET / HTTP/1.1\r\nHost: test\r\n", limit=3.0)  # never finished: --header-timeout 1
 check(f"an HTTP/1.1 head cut by --header-timeout: closed without HTTP/2 bytes (got {answer[:30]!r})",
       not answer.startswith(b"\x00") and closed)
-answer, closed = exchange(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
-check(f"an HTTP/1.1 request still gets 426 (got {first_line(answer)!r})",
-      answer.startswith(b"HTTP/1.1 426 ") and b"Upgrade: h2c" in answer and closed)
+# Plain HTTP/1.x requests are served over HTTP/1.1 (tests/http2/http1_clients.py in depth).
+answer, closed = exchange(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+check(f"an HTTP/1.1 request is served (got {first_line(answer)!r})",
+      answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nok\n") and closed)
 answer, closed = exchange(b"GET / HTTP/1.0\r\n\r\n")
-check(f"an HTTP/1.0 request gets 426 (got {first_line(answer)!r})", answer.startswith(b"HTTP/1.1 426 "))
-answer, closed = exchange(b"G", b"ET / HTTP/1.1\r\nHost: test\r\n\r\n")
-check(f"an HTTP/1.1 request line in pieces gets 426 (got {first_line(answer)!r})",
-      answer.startswith(b"HTTP/1.1 426 "))
+check(f"an HTTP/1.0 request is served, then closed (got {first_line(answer)!r})",
+      answer.startswith(b"HTTP/1.1 200 ") and closed)
+answer, closed = exchange(b"G", b"ET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+check(f"an HTTP/1.1 request line in pieces is served (got {first_line(answer)!r})",
+      answer.startswith(b"HTTP/1.1 200 "))
 s = socket.create_connection(("127.0.0.1", PORT), timeout=3)
 s.sendall(PREFACE[:2])
 time.sleep(0.1)

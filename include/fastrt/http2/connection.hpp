@@ -12,7 +12,8 @@
 // The connection, as a state machine (connection_phase):
 //
 //   sniffing ──"PRI " / h2c upgrade (101)──▶ serving
-//   sniffing ──HTTP/1.x answer (400, 413, 426, 431) or not HTTP──▶ finished
+//   sniffing ──another HTTP/1.x request──▶ http1 (http1_connection.hpp serves it) ──▶ finished
+//   sniffing ──HTTP/1.x answer (400, 413, 414, 431, 501) or not HTTP──▶ finished
 //   serving ──client EOF──▶ input_ended ──every complete request answered──▶ completed
 //   serving ──GOAWAY exchanged and every stream closed──▶ completed
 //   serving, input_ended ──error, deadline, peer gone, flood──▶ (cut) finished
@@ -75,6 +76,7 @@
 #include <fastrt/http2/connection_watchdog.hpp>
 #include <fastrt/http2/field_rules.hpp>
 #include <fastrt/http2/frame_writer.hpp>
+#include <fastrt/http2/http1_connection.hpp>
 #include <fastrt/http2/observer.hpp>
 #include <fastrt/http2/protocol_sniffer.hpp>
 #include <fastrt/http2/request_dispatch.hpp>
@@ -97,6 +99,7 @@ namespace fastrt::http2 {
 // Where a connection stands (the diagram at the top of this file).
 enum class connection_phase : std::uint8_t {
   sniffing,     // the first bytes have not told HTTP/2 from HTTP/1.x yet: no HTTP/2 byte goes out
+  http1,        // an HTTP/1.x client: the HTTP/1.1 codec serves the connection (no HTTP/2 byte goes out)
   serving,      // HTTP/2: frames are read, requests answered
   input_ended,  // the client half-closed: complete requests are answered, then the session ends
   completed,    // everything was exchanged (a clean end): the reader stops
@@ -155,7 +158,11 @@ class basic_connection {
     background_.spawn(watchdog_.run(*this));
     co_await with_stop_token(read_loop(), reader_token_);
 
-    if (phase_ != connection_phase::completed) {
+    if (phase_ == connection_phase::http1) {
+      watchdog_.wake();  // (it stops watching: the HTTP/1.1 codec keeps its own timeouts)
+      writer_.close();   // no HTTP/2 byte goes out
+      co_await serve_http1();
+    } else if (phase_ != connection_phase::completed) {
       // Peer gone, protocol error or a deadline: the GOAWAY (if any) and
       // what is already queued get a second to go out, then answers still
       // in flight are dropped. A client not yet known to speak HTTP/2
@@ -179,6 +186,11 @@ class basic_connection {
   // Graceful shutdown, phase one (on this connection's io thread).
   void begin_shutdown() {
     if (phase_ == connection_phase::finished || shutdown_ != shutdown_state::none) return;
+    if (phase_ == connection_phase::http1) {
+      shutdown_ = shutdown_state::notice_sent;
+      if (http1_) http1_->begin_shutdown();
+      return;
+    }
     shutdown_ = shutdown_state::notice_sent;
     deadlines_.shutdown_began(clock::now());
     if (phase_ == connection_phase::sniffing) {  // nothing was asked yet (or an HTTP/1.1 head is half read)
@@ -414,7 +426,7 @@ class basic_connection {
   }
 
   // --- connection_watchdog.hpp's events -----------------------------------------
-  bool watched() const noexcept { return phase_ != connection_phase::finished; }
+  bool watched() const noexcept { return phase_ != connection_phase::finished && phase_ != connection_phase::http1; }
   bool idle() const noexcept { return streams_.busy() == 0; }
   bool final_goaway_due() const noexcept { return shutdown_ == shutdown_state::notice_sent; }
   void deadline_passed(const connection_deadlines::expiry& expiry) {
@@ -541,6 +553,11 @@ class basic_connection {
       case sniff_verdict::not_http:
         writer_.close();  // not a byte goes out
         co_return false;
+      case sniff_verdict::http1:
+        phase_ = connection_phase::http1;
+        http1_held_ = sniffed.http2_bytes;
+        sniffer_.release();
+        co_return false;
       case sniff_verdict::answer_and_close:
         co_await close_http1(sniffed.answer);
         co_return false;
@@ -566,6 +583,16 @@ class basic_connection {
     phase_ = connection_phase::serving;
     if (stream* first = find(1)) dispatch(*first);
     co_return true;
+  }
+
+  // The HTTP/1.1 codec serves the rest of the connection, from the bytes
+  // the sniffer held; a graceful shutdown reaches it through http1_.
+  coro_task<> serve_http1() {
+    basic_http1_connection<Transport> codec(ctx_, transport_, server_, info_, budget_);
+    http1_ = &codec;
+    if (shutdown_ != shutdown_state::none) codec.begin_shutdown();
+    co_await codec.run(std::exchange(http1_held_, {}));
+    http1_ = nullptr;
   }
 
   coro_task<> close_http1(std::string answer) {
@@ -810,6 +837,8 @@ class basic_connection {
   stream_table streams_;  // outlives session_: nghttp2_session_del calls no close callback, the table frees the rest
   session session_;
   protocol_sniffer sniffer_;
+  std::string http1_held_;  // an HTTP/1.x client's first bytes, for the codec
+  basic_http1_connection<Transport>* http1_ = nullptr;  // while the codec serves
   std::stop_source reader_stop_;  // the read loop ends
   const std::stop_token reader_token_ = reader_stop_.get_token();
   frame_writer<Transport> writer_;

@@ -10,10 +10,13 @@
 //                     whole body: the connection answers 101, the request
 //                     becomes stream 1, and `rest` (the preface may follow the
 //                     head at once) goes to the session.
-//   answer_and_close  a malformed head (400), a head over 8 KiB (431), an
-//                     upgrade body over max_body_size (413), settings nghttp2
-//                     would refuse (400), or an HTTP/1.x request that is not an
-//                     upgrade (426 — where an HTTP/1.1 codec will take over).
+//   http1             a well-formed HTTP/1.x request that is not an h2c
+//                     upgrade: the connection goes to the HTTP/1.1 codec
+//                     (http1_connection.hpp) with every byte held so far.
+//   answer_and_close  a malformed head (400), a request line over 8 KiB (414),
+//                     a head over 8 KiB (431), a transfer coding other than
+//                     chunked (501), an upgrade body over max_body_size (413),
+//                     or settings nghttp2 would refuse (400).
 //   not_http          no HTTP/1.x request line: close without a byte (§3.4).
 //   incomplete        more bytes are needed to tell.
 //
@@ -31,11 +34,12 @@
 
 namespace fastrt::http2 {
 
-enum class sniff_verdict : std::uint8_t { incomplete, http2, upgrade, answer_and_close, not_http };
+enum class sniff_verdict : std::uint8_t { incomplete, http2, upgrade, http1, answer_and_close, not_http };
 
 struct sniff_outcome {
   sniff_verdict verdict = sniff_verdict::incomplete;
-  std::string_view http2_bytes;  // http2, upgrade: what the HTTP/2 session reads first (valid until the next feed)
+  std::string_view http2_bytes;  // http2, upgrade: what the HTTP/2 session reads first; http1: every byte
+                                 // read so far, for the HTTP/1.1 codec (valid until the next feed or release)
   std::string answer;            // answer_and_close: the whole HTTP/1.1 answer
   http1::upgrade_request upgrade;  // upgrade: stream 1's request (body included) and the decoded settings
 };
@@ -58,12 +62,14 @@ class protocol_sniffer {
         return {};
       case http1::head_verdict::not_http1:
         return verdict(sniff_verdict::not_http);
+      case http1::head_verdict::line_too_long:
       case http1::head_verdict::too_large:
-        return close_with(http1::closing_response("431 Request Header Fields Too Large", "request head larger than 8 KiB\n"));
       case http1::head_verdict::malformed:
-        return close_with(http1::bad_request_response(head.problem));
+      case http1::head_verdict::unsupported_coding:
+        return close_with(http1::refusal_response(head));
+      case http1::head_verdict::request:  // (read_head answers not_upgrade or upgrade instead)
       case http1::head_verdict::not_upgrade:
-        return close_with(http1::upgrade_required_response());
+        return verdict(sniff_verdict::http1, held_);
       case http1::head_verdict::upgrade:
         break;
     }

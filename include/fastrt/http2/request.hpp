@@ -1,6 +1,6 @@
 // request.hpp — the request a handler sees: method, path and query, authority,
 // the regular header fields in arrival order (names lower-case) and the body,
-// and the connection it came on (scheme, client and server endpoints:
+// the HTTP version it came in (1.0, 1.1 or 2), and the connection it came on (scheme, client and server endpoints:
 // connection_info.hpp), all plain owned strings, so a request can cross
 // threads and interpreters as it is.
 //
@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +24,20 @@
 namespace fastrt::http2 {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
+
+// The protocol a request arrived in (an h2c upgrade's request, answered on
+// stream 1, counts as HTTP/2).
+enum class protocol_version : std::uint8_t { http1_0, http1_1, http2 };
+
+// "1.0", "1.1" or "2": the spelling ASGI's scope["http_version"] uses.
+constexpr std::string_view version_text(protocol_version v) noexcept {
+  switch (v) {
+    case protocol_version::http1_0: return "1.0";
+    case protocol_version::http1_1: return "1.1";
+    case protocol_version::http2: break;
+  }
+  return "2";
+}
 
 // The server holds each request by a shared_ptr (connection.hpp): a
 // handler whose work outlives its call (a job on a Python worker) keeps it
@@ -37,6 +52,7 @@ struct request : std::enable_shared_from_this<request> {
   std::string authority;
   header_list headers;  // regular fields, in order; names lower-case
   std::string body;
+  protocol_version http_version = protocol_version::http2;
   // From the connection (connection_info.hpp): empty hosts and port 0 when
   // it has no address (a socketpair) or for a request made by hand.
   std::string_view scheme = "http";  // static text
