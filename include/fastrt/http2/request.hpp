@@ -1,5 +1,6 @@
 // request.hpp — the request a handler sees: method, path and query, authority,
-// the regular header fields in arrival order (names lower-case) and the body,
+// the regular header fields in arrival order (names lower-case) and the body
+// (whole, or on a streamed route a reader of its pieces: request_body.hpp),
 // and the connection it came on (scheme, client and server endpoints:
 // connection_info.hpp), all plain owned strings, so a request can cross
 // threads and interpreters as it is.
@@ -24,6 +25,8 @@ namespace fastrt::http2 {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
+class body_reader;  // request_body.hpp
+
 // The server holds each request by a shared_ptr (connection.hpp): a
 // handler whose work outlives its call (a job on a Python worker) keeps it
 // with weak_from_this().lock() instead of copying it; that is null for a
@@ -36,7 +39,10 @@ struct request : std::enable_shared_from_this<request> {
   std::string query;  // after '?', empty when there is none
   std::string authority;
   header_list headers;  // regular fields, in order; names lower-case
-  std::string body;
+  std::string body;  // whole, on a buffered route (router.hpp); empty on a streamed one
+  // A streamed route's body, read piece by piece (request_body.hpp); null on
+  // a buffered route. Shared: a copy of the request reads the same body.
+  std::shared_ptr<body_reader> body_pieces;
   // From the connection (connection_info.hpp): empty hosts and port 0 when
   // it has no address (a socketpair) or for a request made by hand.
   std::string_view scheme = "http";  // static text
