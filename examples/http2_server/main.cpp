@@ -292,8 +292,15 @@ int main(int argc, char** argv) {
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
   const fastrt::http2::python::python_app app((*executor)->handler_of("fastrt:Request").value(),
                                               app_handler, executor->get(), &in_flight, *detected);
+  // A WSGI app reads wsgi.input as the body arrives, at its own pace (flow
+  // control holds the client to it); a native app gets the whole body in
+  // request.body (streamed, an `async def app` reading it would block its
+  // worker's event loop).
+  const fastrt::http2::route_options body{.body = *detected == fastrt::http2::python::app_interface::wsgi
+                                                      ? fastrt::http2::request_body::streamed
+                                                      : fastrt::http2::request_body::buffered};
   context.routes.fallback(fastrt::http2::python::python_handler(
-      app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}));
+      app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}), body);
 
   std::optional<fastrt_h2::shutdown_watchdog> watchdog;
   int status = 0;

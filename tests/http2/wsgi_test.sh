@@ -80,13 +80,15 @@ start_fails "--interface bogus: usage error" 2 "--interface: the interface is au
 # exception before the response starts is fastrt-h2's 500 with the traceback
 # logged; after it, the stream is reset; close() runs also when the client
 # goes away mid-body.
-start_app fastrt_wsgi_app:app --app-dir "$here/../python" --pinned 1 || exit 1
+start_app fastrt_wsgi_app:app --app-dir "$here/../python" --pinned 1 --max-body-size 8388608 || exit 1
 check "raised before the response: 500" test "$(curl_h2 -o /dev/null -w '%{http_code}' "$url/raise-before")" = 500
 check "raised before the response: traceback logged" grep -q "KeyError: 'before the response'" "$work/server.err"
 check "no close() yet" test "$(curl_h2 "$url/closed")" = 0
 curl_h2 -o /dev/null "$url/gen-raises"
 check "raised after the response started: the stream is reset (curl: HTTP/2 stream error)" test $? = 92
 check "raised after the response started: logged" grep -q "ValueError: broken WSGI body" "$work/server.err"
+# wsgi.input is read as the body arrives (python-h2 client).
+timeout 60 /usr/bin/python3 "$here/wsgi_input_client.py" "$port" || failures=$((failures + 1))
 curl -s --http2-prior-knowledge --max-time 1 -o /dev/null "$url/forever"  # the client gives up mid-body
 closed=
 for _ in $(seq 1 50); do closed=$(curl_h2 "$url/closed"); [ "$closed" = 2 ] && break; sleep 0.1; done

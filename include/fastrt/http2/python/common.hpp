@@ -23,6 +23,7 @@ struct module_state {
   PyTypeObject* response_type;
   PyObject* bytes_io;   // io.BytesIO: a WSGI app's wsgi.input (wsgi_environ.hpp)
   PyObject* wsgi_body;  // the generator function a streamed WSGI body runs in (wsgi_body.hpp)
+  PyObject* body_input; // the class of a streamed request body read blocking (body_input.hpp)
 };
 
 // The state of the module that created `type` (a type of this module).
