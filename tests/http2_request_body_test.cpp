@@ -3,8 +3,9 @@
 // fastrt::http2::server: a streamed route checksums a 3 MiB curl upload
 // piece by piece; a handler that does not read holds the client to one
 // stream window while the connection's other streams go on, then reads and
-// gets everything (python-h2, tests/http2/request_body_client.py); a client
-// reset makes a waiting read fail and the handler finish; a body over
+// gets everything (python-h2, tests/http2/streamed_body_client.py); a client
+// reset or a connection error makes a waiting read fail and the handler
+// finish; a body over
 // --max-body-size without a content-length gets 413 mid-stream; buffered
 // routes keep their whole request.body.
 #include <fastrt/async_event.hpp>
@@ -54,11 +55,11 @@ struct seen {
 };
 
 // Reads `pieces` to the end: "LENGTH CHECKSUM", or the error.
-fastrt::coro_task<h2::response> checksum_of(h2::body_reader& pieces, seen* counts) {
+fastrt::coro_task<h2::response> checksum_of(h2::body_piece_source pieces, seen* counts) {
   adler32 sum;
   std::size_t length = 0;
   for (;;) {
-    auto piece = co_await pieces.next();
+    auto piece = co_await pieces();
     if (!piece) co_return h2::text_response(400, "read failed: " + std::string(piece.error().message()));
     if (!*piece) break;
     if (counts) counts->pieces.fetch_add(1);
@@ -74,8 +75,8 @@ void fill(h2::server_context& context, seen& s) {
   auto hash = context.routes.add(
       "PUT", "/hash",
       [&s](const h2::request& req, std::stop_token) -> fastrt::coro_task<h2::response> {
-        s.body_was_empty = req.body.empty() && req.body_pieces;
-        co_return co_await checksum_of(*req.body_pieces, &s);
+        if (req.body_pieces) s.body_was_empty = req.body.empty();
+        co_return co_await checksum_of(h2::body_pieces_of(req.shared_from_this()), &s);
       },
       streamed);
   // Reads nothing until GET /release.
@@ -83,7 +84,7 @@ void fill(h2::server_context& context, seen& s) {
       "PUT", "/hold",
       [&s](const h2::request& req, std::stop_token) -> fastrt::coro_task<h2::response> {
         co_await s.released;
-        co_return co_await checksum_of(*req.body_pieces, nullptr);
+        co_return co_await checksum_of(h2::piece_source_of(req.body_pieces), nullptr);
       },
       streamed);
   auto release = context.routes.add("GET", "/release", [&s](const h2::request&, std::stop_token) -> fastrt::coro_task<h2::response> {
@@ -151,7 +152,7 @@ std::string random_file(std::size_t size, adler32& sum) {
 }
 
 std::string client_script() {
-  return std::string(FASTRT_TEST_SOURCE_DIR) + "/http2/request_body_client.py";
+  return std::string(FASTRT_TEST_SOURCE_DIR) + "/http2/streamed_body_client.py";
 }
 
 }  // namespace
@@ -170,6 +171,10 @@ TEST_CASE("streamed request body: a 3 MiB upload checksummed piece by piece") {
   CHECK(out == std::to_string(3 << 20) + " " + std::to_string(expected.value()) + " 200");
   CHECK(s.body_was_empty.load());
   CHECK(s.pieces.load() > 1);  // it came in pieces, not whole
+
+  // A request complete when its handler starts (no body) comes whole.
+  auto [empty, rc4] = run("curl -s --max-time 20 --http2-prior-knowledge -X PUT -w ' %{http_code}' " + url + "/hash");
+  CHECK(empty == "0 1 200");
 
   // The same body on a buffered route: whole in request.body, as before.
   auto [buffered, rc2] = run("curl -s --max-time 20 --http2-prior-knowledge --data-binary @" + file + " -w ' %{http_code}' " +
@@ -198,16 +203,21 @@ TEST_CASE("streamed request body: a handler that does not read holds the client 
   server->stop();
 }
 
-TEST_CASE("streamed request body: a reset mid-body fails the waiting read, the handler finishes") {
+TEST_CASE("streamed request body: a reset mid-body, or a connection error, fails the waiting read") {
+  // reset: RST_STREAM; broken: a DATA frame over the size limit (nghttp2
+  // ends the session with GOAWAY and leaves its streams open).
+  const char* mode = GENERATE("reset", "broken");
+  INFO(mode);
   seen s;
   h2::server_context context;
   fill(context, s);
   auto server = bind_free();
   REQUIRE(server->start(context));
-  auto [out, rc] = run("timeout 30 /usr/bin/python3 " + client_script() + " " + std::to_string(server->port()) + " reset 2>&1");
+  auto [out, rc] = run("timeout 30 /usr/bin/python3 " + client_script() + " " + std::to_string(server->port()) + " " +
+                       mode + " 2>&1");
   INFO(out);
   CHECK(rc == 0);
   for (int i = 0; i < 200 && s.watch_failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
-  CHECK(s.watch_failed.load() == 2);
+  CHECK(s.watch_failed.load() == 2);  // the read failed, then the handler finished
   server->stop();
 }

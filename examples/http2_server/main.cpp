@@ -67,6 +67,7 @@ struct options {
   std::string app = "demo_app:app";
   std::string app_dir;
   std::string interface = "auto";        // auto | native | wsgi (app_interface.hpp)
+  std::string request_body = "auto";     // auto | whole | streamed (router.hpp's request_body)
   std::vector<std::string> python_path;  // --python-path, in the order given
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -99,6 +100,11 @@ std::vector<cli::flag> flags(options& o) {
        "app(environ, start_response) "
        "(Flask ...); auto looks at its parameters at start-up and says what it chose on the serving line (ASGI: "
        "not supported yet)"},
+      {"--request-body", "HOW", text(o.request_body),
+       "auto, whole or streamed: streamed lets the app read a request body as it arrives, under flow control "
+       "(wsgi.input; request.read(), request.chunks() and request.body of a def app), whole hands it over complete; "
+       "auto: streamed for WSGI apps, whole for native ones (an async def app reading a streamed body would block "
+       "its worker's event loop)"},
       {"--python-path", "DIR", appended(o.python_path),
        "prepended to sys.path, repeatable (first given first), e.g. /usr/lib/python3/dist-packages for Debian's "
        "Flask"},
@@ -185,6 +191,9 @@ fastrt::result<options> parse(int argc, char** argv) {
     o.workers.pinned_workers = 0;
   if (auto wanted = fastrt::http2::python::parse_interface(o.interface); !wanted)
     return fastrt::error(wanted.error().code(), "--interface: " + std::string(wanted.error().message()));
+  if (o.request_body != "auto" && o.request_body != "whole" && o.request_body != "streamed")
+    return fastrt::error(std::errc::invalid_argument,
+                         "--request-body: the choices are auto, whole or streamed, not '" + o.request_body + "'");
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument,
                          "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
@@ -292,13 +301,12 @@ int main(int argc, char** argv) {
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
   const fastrt::http2::python::python_app app((*executor)->handler_of("fastrt:Request").value(),
                                               app_handler, executor->get(), &in_flight, *detected);
-  // A WSGI app reads wsgi.input as the body arrives, at its own pace (flow
-  // control holds the client to it); a native app gets the whole body in
-  // request.body (streamed, an `async def app` reading it would block its
-  // worker's event loop).
-  const fastrt::http2::route_options body{.body = *detected == fastrt::http2::python::app_interface::wsgi
-                                                      ? fastrt::http2::request_body::streamed
-                                                      : fastrt::http2::request_body::buffered};
+  // --request-body: a streamed body is read by the app as it arrives, at
+  // its own pace (flow control holds the client to it).
+  const bool streamed = o.request_body == "streamed" ||
+                        (o.request_body == "auto" && *detected == fastrt::http2::python::app_interface::wsgi);
+  const fastrt::http2::route_options body{.body = streamed ? fastrt::http2::request_body::streamed
+                                                           : fastrt::http2::request_body::buffered};
   context.routes.fallback(fastrt::http2::python::python_handler(
       app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}), body);
 

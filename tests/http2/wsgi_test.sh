@@ -5,8 +5,10 @@
 # gunicorn (sync worker, /usr/bin/python3); wsgi_compare.py sends both the
 # same requests and compares the answers. Also: the serving line names the
 # interface auto chose, and a wrong --interface, an ASGI app or an unknown
-# interface are start-up errors, not 500s per request.
-# Usage: wsgi_test.sh path/to/fastrt-h2. Bounded: ~20 s.
+# interface are start-up errors, not 500s per request; request bodies are
+# read as they arrive, by wsgi.input and by a sync native app's
+# fastrt.Request (streamed_body_client.py).
+# Usage: wsgi_test.sh path/to/fastrt-h2. Bounded: ~30 s.
 set -uo pipefail
 server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +77,8 @@ start_fails "an ASGI app with auto: start-up error" 1 "ASGI is not supported yet
   --app fastrt_wsgi_app:asgi --app-dir "$here/../python" --pinned 1
 start_fails "--interface asgi: usage error" 2 "--interface: ASGI is not supported yet" --interface asgi
 start_fails "--interface bogus: usage error" 2 "--interface: the interface is auto, native or wsgi" --interface bogus
+start_fails "--request-body bogus: usage error" 2 "--request-body: the choices are auto, whole or streamed" \
+  --request-body bogus
 
 # A plain WSGI app (tests/python/fastrt_wsgi_app.py) on one worker: an
 # exception before the response starts is fastrt-h2's 500 with the traceback
@@ -88,7 +92,7 @@ curl_h2 -o /dev/null "$url/gen-raises"
 check "raised after the response started: the stream is reset (curl: HTTP/2 stream error)" test $? = 92
 check "raised after the response started: logged" grep -q "ValueError: broken WSGI body" "$work/server.err"
 # wsgi.input is read as the body arrives (python-h2 client).
-timeout 60 /usr/bin/python3 "$here/wsgi_input_client.py" "$port" || failures=$((failures + 1))
+timeout 60 /usr/bin/python3 "$here/streamed_body_client.py" "$port" wsgi || failures=$((failures + 1))
 curl -s --http2-prior-knowledge --max-time 1 -o /dev/null "$url/forever"  # the client gives up mid-body
 closed=
 for _ in $(seq 1 50); do closed=$(curl_h2 "$url/closed"); [ "$closed" = 2 ] && break; sleep 0.1; done
@@ -100,6 +104,11 @@ check "serving line: auto chose native for def app(request)" grep -q "; interfac
 check "the native app answers" test "$(curl_h2 -o /dev/null -w '%{http_code}' "$url/")" = 200
 start_app test_app:app --pinned 1 --interface native || exit 1
 check "serving line: --interface native" grep -q "; interface native$" "$work/server.out"
+
+# With --request-body streamed a def app reads its body as it arrives too
+# (request.read(), chunks(), the lazy request.body).
+start_app test_app:app --pinned 1 --max-body-size 8388608 --request-body streamed || exit 1
+timeout 60 /usr/bin/python3 "$here/streamed_body_client.py" "$port" native || failures=$((failures + 1))
 
 [ "$failures" = 0 ] && echo "wsgi_test: all passed" || echo "wsgi_test: $failures failure(s)"
 [ "$failures" = 0 ]

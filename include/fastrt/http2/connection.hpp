@@ -157,6 +157,10 @@ class basic_connection {
     }
     background_.spawn(watchdog_.run(*this));
     co_await with_stop_token(read_loop(), reader_token_);
+    // Nothing more is read (also after a connection error nghttp2 answered
+    // with GOAWAY, which leaves its streams open): a body still arriving
+    // can no longer complete, and a handler reading it must not wait.
+    fail_unfinished_bodies("the connection closed before the request body ended");
 
     if (phase_ != connection_phase::completed) {
       // Peer gone, protocol error or a deadline: the GOAWAY (if any) and
@@ -687,12 +691,7 @@ class basic_connection {
   coro_task<> end_of_input() {
     if (phase_ != connection_phase::serving) co_return;
     phase_ = connection_phase::input_ended;
-    // A streamed body can no longer complete: its handler's reads fail (it
-    // may still answer).
-    streams_.for_each([](stream& s) {
-      if (s.body_streaming())
-        (void)s.body->fail(fastrt::error(std::errc::connection_reset, "the client closed its side before the body ended"));
-    });
+    fail_unfinished_bodies("the client closed its side before the request body ended");  // (they may still answer)
     if (streams_.busy() > 0 && !session_.over())
       (void)co_await with_stop_token(sleep_for(ctx_, std::chrono::hours(24)), reader_token_);
     if (phase_ == connection_phase::completed) co_return;
@@ -737,10 +736,9 @@ class basic_connection {
     if (body == body_state::complete) s.body_progress = {};
     move(s, stream_phase::handling);
     s.head_request = s.req.method == "HEAD";
-    if (!s.route) s.route = server_.routes.find_target(s.req.method, s.req.path);
-    if (s.route && s.route->options.body == request_body::streamed) {
-      s.body = body == body_state::follows ? std::make_shared<body_reader>(this, &body_taken, s.id)
-                                           : body_reader::whole(std::move(s.req.body));
+    // (A complete request comes whole even on a streamed route: request_body.hpp.)
+    if (body == body_state::follows) {
+      s.body = std::make_shared<body_reader>(this, &body_taken, s.id);
       s.req.body_pieces = s.body;
     }
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
@@ -884,6 +882,12 @@ class basic_connection {
   void became_idle() {
     deadlines_.became_idle(connection_deadlines::coarse_now());
     if (phase_ == connection_phase::input_ended) reader_stop_.request_stop();  // end_of_input: every answer is out
+  }
+
+  void fail_unfinished_bodies(std::string_view why) {
+    streams_.for_each([why](stream& s) {
+      if (s.body_streaming()) (void)s.body->fail(fastrt::error(std::errc::connection_reset, why));
+    });
   }
 
   void cut_all_streams() {

@@ -40,8 +40,9 @@ struct request : std::enable_shared_from_this<request> {
   std::string authority;
   header_list headers;  // regular fields, in order; names lower-case
   std::string body;  // whole, on a buffered route (router.hpp); empty on a streamed one
-  // A streamed route's body, read piece by piece (request_body.hpp); null on
-  // a buffered route. Shared: a copy of the request reads the same body.
+  // A streamed route's body, read piece by piece (request_body.hpp), when
+  // it was still to come as the handler started; else null (the body is
+  // whole in `body`). Shared: a copy of the request reads the same body.
   std::shared_ptr<body_reader> body_pieces;
   // From the connection (connection_info.hpp): empty hosts and port 0 when
   // it has no address (a socketpair) or for a request made by hand.

@@ -1,11 +1,14 @@
 // request_body.hpp — a request body read piece by piece while it arrives,
 // under HTTP/2 flow control: what a route registered with
 // route_options{.body = request_body::streamed} (router.hpp) gets instead of
-// a whole request.body.
+// a whole request.body when the body is still to come as its handler starts
+// (request.body_pieces); a request that was already complete (no body, or
+// all of it in the first read) comes whole in request.body as on a buffered
+// route, which costs nothing extra. body_pieces_of(req) reads either way:
 //
-//   const auto& pieces = *req.body_pieces;                  // a streamed route's request
+//   body_piece_source pieces = body_pieces_of(held_request);  // a streamed route's request
 //   for (;;) {
-//     auto piece = co_await pieces.next();                  // result<optional<string>>
+//     auto piece = co_await pieces();                       // result<optional<string>>
 //     if (!piece) co_return text_response(400, ...);        // reset, connection gone, --body-timeout, too large
 //     if (!*piece) break;                                   // END_STREAM: the body is complete
 //     hash.update(**piece);
@@ -24,8 +27,9 @@
 //   open ──reset, connection closed, body timeout, too large──▶ failed   (next() fails at once)
 //   open ──the handler answered (abandon)──▶ abandoned   (the rest of the body is discarded)
 //
-// body_piece_source(reader) is the same stream as a plain function ("next
-// piece, nullopt at the end"), the seam the Python bridges pull from.
+// body_piece_source is that stream as a plain function ("next piece,
+// nullopt at the end"), the seam the Python bridges (and ASGI's receive())
+// pull from.
 //
 // Thread-safety: the connection's io thread only (deliver/finish/fail from
 // the connection, next() from a coroutine on that thread); one next() at a
@@ -48,6 +52,7 @@
 #include <utility>
 
 #include <fastrt/error.hpp>
+#include <fastrt/http2/request.hpp>
 #include <fastrt/io_context.hpp>
 #include <fastrt/result.hpp>
 #include <fastrt/task.hpp>
@@ -69,15 +74,6 @@ class body_reader : public std::enable_shared_from_this<body_reader> {
       : owner_(owner), taken_(taken), stream_id_(stream_id) {}
   body_reader(const body_reader&) = delete;
   body_reader& operator=(const body_reader&) = delete;
-
-  // A body that is already whole (a request that was complete when its
-  // handler started): `body`, then the end.
-  static std::shared_ptr<body_reader> whole(std::string body) {
-    auto reader = std::make_shared<body_reader>();
-    reader->queued_ = std::move(body);
-    reader->state_ = body_reader_state::ended;
-    return reader;
-  }
 
   // The next bytes: everything queued since the last call (at least one
   // byte), nullopt once the body ended and all of it was handed out, or an
@@ -213,10 +209,27 @@ class body_reader : public std::enable_shared_from_this<body_reader> {
 // wsgi.input, fastrt.Request's stream, ASGI's receive()) pull from.
 using body_piece_source = std::function<fastrt::coro_task<fastrt::result<std::optional<std::string>>>()>;
 
+namespace detail {
+// A whole body as one piece, then the end.
+inline fastrt::coro_task<fastrt::result<std::optional<std::string>>> whole_body_piece(std::shared_ptr<const request> req,
+                                                                                        std::shared_ptr<bool> taken) {
+  if (*taken || req->body.empty()) co_return std::optional<std::string>();
+  *taken = true;
+  co_return std::optional<std::string>(req->body);
+}
+}  // namespace detail
+
 // The reader as a body_piece_source (sharing it). Each call's frame holds
 // the reader, not the function object.
 inline body_piece_source piece_source_of(std::shared_ptr<body_reader> reader) {
   return [reader = std::move(reader)] { return reader->next(); };  // next()'s frame shares the reader
+}
+
+// `req`'s body as a body_piece_source: its reader's pieces on a streamed
+// route while the body arrives, else request.body (copied) as one piece.
+inline body_piece_source body_pieces_of(std::shared_ptr<const request> req) {
+  if (req->body_pieces) return piece_source_of(req->body_pieces);
+  return [req = std::move(req), taken = std::make_shared<bool>(false)] { return detail::whole_body_piece(req, taken); };
 }
 
 }  // namespace fastrt::http2

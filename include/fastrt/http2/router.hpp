@@ -13,7 +13,9 @@
 // once the whole request has arrived, its body in request.body; a
 // `streamed` route's handler starts as soon as the request's header fields
 // are complete, with request.body empty and the body readable piece by piece
-// under flow control from request.body_pieces (request_body.hpp).
+// under flow control from request.body_pieces — unless the request was
+// already complete then: it comes whole, as on a buffered route
+// (request_body.hpp's body_pieces_of reads both).
 //
 // Matching: a prefix matches the raw start of the path (no query), as h2o
 // and nginx location prefixes do: "/cpp/hello" matches "/cpp/hello" and
