@@ -14,6 +14,8 @@ Usage: streamed_body_client.py PORT MODE
   reset   PUT /watch, 1000 bytes, then RST_STREAM(CANCEL): the server's
           handler sees its read fail (the C++ test checks); the connection
           still serves a GET afterwards.
+  stall   PUT /watch, 1000 bytes, then nothing (the server's --body-timeout
+          is short): 408, then RST_STREAM(NO_ERROR), within 3 s.
   broken  PUT /watch, 1000 bytes, then a DATA frame over the frame size
           limit: GOAWAY(FRAME_SIZE_ERROR) and the connection closes at once
           (the handler's read fails, the C++ test checks; it must not keep
@@ -209,6 +211,17 @@ def reset():
     check("the connection serves a GET after the reset", r is not None and r[0] == "200", repr(r))
 
 
+def stall():
+    c = Client()
+    c.pump(0.2)
+    sid = c.start("PUT", "/watch", end_stream=False)
+    c.send(sid, b"x" * 1000)
+    r = c.answer(sid, 3.0)
+    c.pump(0.3)  # the RST_STREAM after the answer
+    check("a stalled body gets 408 and RST_STREAM(NO_ERROR)",
+          r is not None and r[0] == "408" and c.resets.get(sid) == 0, repr((r, c.resets)))
+
+
 def broken():
     c = Client()
     c.pump(0.2)
@@ -283,5 +296,5 @@ def native():
     check("the same worker serves the next request", r is not None and r[0] == "200", repr(r))
 
 
-{"window": window, "reset": reset, "broken": broken, "wsgi": wsgi, "native": native}[MODE]()
+{"window": window, "reset": reset, "stall": stall, "broken": broken, "wsgi": wsgi, "native": native}[MODE]()
 sys.exit(failures)
