@@ -151,26 +151,39 @@ std::string random_file(std::size_t size, adler32& sum) {
   return path;
 }
 
-std::string client_script() {
-  return std::string(FASTRT_TEST_SOURCE_DIR) + "/http2/streamed_body_client.py";
-}
+// The test server: fill()'s routes, --body-timeout `body_timeout`.
+struct serving {
+  explicit serving(std::chrono::milliseconds body_timeout = 30s) {
+    fill(context, s);
+    context.config.body_timeout = body_timeout;
+    server = bind_free();
+    REQUIRE(server->start(context));
+  }
+  ~serving() { server->stop(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+  // tests/http2/streamed_body_client.py MODE against this server: its output and status.
+  std::pair<std::string, int> client(const std::string& mode) const {
+    return run("timeout 60 /usr/bin/python3 " + std::string(FASTRT_TEST_SOURCE_DIR) + "/http2/streamed_body_client.py " +
+               std::to_string(server->port()) + " " + mode + " 2>&1");
+  }
+
+  seen s;
+  h2::server_context context;
+  std::unique_ptr<h2::server> server;
+};
 
 }  // namespace
 
 TEST_CASE("streamed request body: a 3 MiB upload checksummed piece by piece") {
-  seen s;
-  h2::server_context context;
-  fill(context, s);
-  auto server = bind_free();
-  REQUIRE(server->start(context));
+  serving at;
   adler32 expected;
   const std::string file = random_file(3 << 20, expected);
-  const std::string url = "http://127.0.0.1:" + std::to_string(server->port());
+  const std::string url = at.url();
   auto [out, rc] = run("curl -s --max-time 20 --http2-prior-knowledge -X PUT --data-binary @" + file + " -w ' %{http_code}' " +
                        url + "/hash");
   CHECK(out == std::to_string(3 << 20) + " " + std::to_string(expected.value()) + " 200");
-  CHECK(s.body_was_empty.load());
-  CHECK(s.pieces.load() > 1);  // it came in pieces, not whole
+  CHECK(at.s.body_was_empty.load());
+  CHECK(at.s.pieces.load() > 1);  // it came in pieces, not whole
 
   // A request complete when its handler starts (no body) comes whole.
   auto [empty, rc4] = run("curl -s --max-time 20 --http2-prior-knowledge -X PUT -w ' %{http_code}' " + url + "/hash");
@@ -186,24 +199,17 @@ TEST_CASE("streamed request body: a 3 MiB upload checksummed piece by piece") {
   auto [over, rc3] = run("head -c 9437184 /dev/zero | curl -s --max-time 20 --http2-prior-knowledge -T - -o /dev/null -w '%{http_code}' " +
                          url + "/hash");
   CHECK(over == "413");
-  server->stop();
   std::remove(file.c_str());
 }
 
 TEST_CASE("streamed request body: a handler that does not read holds the client to one window") {
-  seen s;
-  h2::server_context context;
-  fill(context, s);
   // The handler holds the body back for over a second: that is not the
   // client stalling (no 408).
-  context.config.body_timeout = 500ms;
-  auto server = bind_free();
-  REQUIRE(server->start(context));
-  auto [out, rc] = run("timeout 60 /usr/bin/python3 " + client_script() + " " + std::to_string(server->port()) + " window 2>&1");
+  serving at(500ms);
+  auto [out, rc] = at.client("window");
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("FAIL") == std::string::npos);
-  server->stop();
 }
 
 TEST_CASE("streamed request body: a reset mid-body, a connection error or a stall fails the waiting read") {
@@ -212,17 +218,10 @@ TEST_CASE("streamed request body: a reset mid-body, a connection error or a stal
   // DATA for --body-timeout (408).
   const char* mode = GENERATE("reset", "broken", "stall");
   INFO(mode);
-  seen s;
-  h2::server_context context;
-  fill(context, s);
-  context.config.body_timeout = 500ms;
-  auto server = bind_free();
-  REQUIRE(server->start(context));
-  auto [out, rc] = run("timeout 30 /usr/bin/python3 " + client_script() + " " + std::to_string(server->port()) + " " +
-                       mode + " 2>&1");
+  serving at(500ms);
+  auto [out, rc] = at.client(mode);
   INFO(out);
   CHECK(rc == 0);
-  for (int i = 0; i < 200 && s.watch_failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
-  CHECK(s.watch_failed.load() == 2);  // the read failed, then the handler finished
-  server->stop();
+  for (int i = 0; i < 200 && at.s.watch_failed.load() < 2; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(at.s.watch_failed.load() == 2);  // the read failed, then the handler finished
 }

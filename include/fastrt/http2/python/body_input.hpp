@@ -27,6 +27,7 @@
 #include <utility>
 
 #include <fastrt/http2/python/body_channel.hpp>
+#include <fastrt/http2/python/common.hpp>
 
 namespace fastrt::http2::python {
 
@@ -121,21 +122,7 @@ class BodyInput:
 
 // This interpreter's BodyInput class (a new reference), or null with an
 // exception set.
-inline PyObject* load_body_input_class() {
-  PyObject* globals = PyDict_New();
-  if (!globals) return nullptr;
-  PyObject* type = nullptr;
-  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
-    if (PyObject* ran = PyRun_String(body_input_source, Py_file_input, globals, globals)) {
-      Py_DECREF(ran);
-      type = PyDict_GetItemString(globals, "BodyInput");  // borrowed
-      Py_XINCREF(type);
-    }
-  }
-  Py_DECREF(globals);
-  if (!type && !PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "fastrt: BodyInput was not defined");
-  return type;
-}
+inline PyObject* load_body_input_class() { return defined_by(body_input_source, "BodyInput"); }
 
 namespace detail {
 

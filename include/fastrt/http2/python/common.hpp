@@ -31,6 +31,27 @@ inline module_state* state_of(PyTypeObject* type) noexcept {
   return static_cast<module_state*>(PyType_GetModuleState(type));
 }
 
+// Runs `source` (module-level Python that defines `name`) in a fresh
+// namespace that has the builtins: what it defined under `name` (a new
+// reference), or null with an exception set. For the small helpers the
+// bridge writes in Python (wsgi_body.hpp, body_input.hpp), made once per
+// interpreter.
+inline PyObject* defined_by(const char* source, const char* name) {
+  PyObject* globals = PyDict_New();
+  if (!globals) return nullptr;
+  PyObject* defined = nullptr;
+  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
+    if (PyObject* ran = PyRun_String(source, Py_file_input, globals, globals)) {
+      Py_DECREF(ran);
+      defined = PyDict_GetItemString(globals, name);  // borrowed
+      Py_XINCREF(defined);
+    }
+  }
+  Py_DECREF(globals);
+  if (!defined && !PyErr_Occurred()) PyErr_Format(PyExc_RuntimeError, "fastrt: %s was not defined", name);
+  return defined;
+}
+
 // PyMethodDef wants a PyCFunction; going through void(*)() is the cast that
 // -Wcast-function-type accepts for the other calling conventions.
 template <class F>
