@@ -44,7 +44,9 @@
 // the ones its bad frames provoke — are rate-limited (stream_reset_limit.hpp:
 // GOAWAY ENHANCE_YOUR_CALM); a stream with a reset queued never starts its
 // handler. A client that half-closes still gets its complete requests
-// answered. Responses are checked first (response_rules.hpp): one HTTP/2
+// answered. A streamed request body holds at most its stream's window
+// unread (request_data), and fails its reader when the stream or the
+// connection ends first. Responses are checked first (response_rules.hpp): one HTTP/2
 // peers would reject, or larger than the client's header list limit,
 // becomes a 500 with a log line.
 //
