@@ -102,9 +102,9 @@ std::vector<cli::flag> flags(options& o) {
        "not supported yet)"},
       {"--request-body", "HOW", text(o.request_body),
        "auto, whole or streamed: streamed lets the app read a request body as it arrives, under flow control "
-       "(wsgi.input; request.read(), request.chunks() and request.body of a def app), whole hands it over complete; "
-       "auto: streamed for WSGI apps, whole for native ones (an async def app reading a streamed body would block "
-       "its worker's event loop)"},
+       "(wsgi.input; request.read(), request.chunks() and request.body, blocking; async for piece in "
+       "request.stream() in an async def app), whole hands it over complete; auto: streamed for WSGI apps, whole "
+       "for native ones"},
       {"--python-path", "DIR", appended(o.python_path),
        "prepended to sys.path, repeatable (first given first), e.g. /usr/lib/python3/dist-packages for Debian's "
        "Flask"},

@@ -29,6 +29,11 @@ Usage: streamed_body_client.py PORT MODE
   native  tests/http2/test_app.py:app — the same with fastrt.Request:
           chunks() before the body ends, read(65536) of a 3 MiB upload, the
           lazy request.body, a reset mid-read.
+  async   tests/http2/async_app.py:app — `async for piece in
+          request.stream()`: the first piece before the body ends, a 3 MiB
+          upload hashed while a GET /sleep on the same (only) worker is
+          answered meanwhile (the event loop does not block), a reset mid-read
+          (the task is cancelled).
 """
 import hashlib
 import os
@@ -296,5 +301,27 @@ def native():
     check("the same worker serves the next request", r is not None and r[0] == "200", repr(r))
 
 
-{"window": window, "reset": reset, "stall": stall, "broken": broken, "wsgi": wsgi, "native": native}[MODE]()
+def async_stream():
+    c = Client()
+    c.pump(0.2)
+    first_piece_early(c, "/first-chunk")
+    upload = os.urandom(3 * 1024 * 1024)
+    half = len(upload) // 2
+    sid = c.start("POST", "/stream-hash", end_stream=False)
+    c.send(sid, upload[:half])
+    start = time.monotonic()
+    r = c.answer(c.start("GET", "/sleep?s=0"), 3.0)
+    check(f"a GET on the worker is answered while its upload waits ({time.monotonic() - start:.2f} s)",
+          r is not None and r[:2] == ["200", b"slept\n"], repr(r))
+    c.send(sid, upload[half:], end=True)
+    r = c.answer(sid, 3 * TIMEOUT)
+    parts = r[1].decode().split() if r and r[0] == "200" else []
+    check("3 MiB from request.stream(): length and sha256 match",
+          parts[:2] == [str(len(upload)), hashlib.sha256(upload).hexdigest()], repr(r and r[1][:120]))
+    check("in many pieces", len(parts) > 2 and int(parts[2]) > 1, repr(parts))
+    check("a reset mid-upload: the waiting task was cancelled", reset_mid_body(c, "/stream-wait", "/stream-errors"))
+
+
+{"window": window, "reset": reset, "stall": stall, "broken": broken, "wsgi": wsgi, "native": native,
+ "async": async_stream}[MODE]()
 sys.exit(failures)

@@ -91,7 +91,7 @@ class python_app {
     if (interface_ == app_interface::wsgi)
       return fastrt::error(std::errc::invalid_argument, "a WSGI app is called whole (python_app::operator())");
     PyObject* body = nullptr;  // a streamed body, read as it arrives
-    if (input && !(body = new_body_input(state->body_input, std::move(input))))
+    if (input && !(body = new_body_input(state->body_input, std::move(input), executor_, ctx.kind(), ctx.worker_index())))
       return py::take_exception("making the request's body input");
     PyObject* request_object = new_request(state->request_type, req, body);
     if (!request_object) return py::take_exception("building the request object");

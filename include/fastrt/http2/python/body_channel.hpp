@@ -16,8 +16,13 @@
 //   channel_state: open ──END_STREAM──▶ ended   (take() hands out the rest, then nullopt)
 //                  open ──failure, given up──▶ failed   (take() fails at once)
 //
-// Thread-safety: push/end/fail/room from the io thread, take() from one
-// worker thread at a time; a mutex and a condition variable between them,
+// An `async def app` must not block its event loop: it polls (try_take)
+// and, when nothing is there, asks to be woken (wake_when_ready: the io
+// thread calls the wake-up once something arrives; body_input.hpp makes it a
+// job that resolves an asyncio future on the app's worker).
+//
+// Thread-safety: push/end/fail/room from the io thread, take(), try_take()
+// and wake_when_ready() from one worker thread at a time; a mutex and a condition variable between them,
 // and an async_event for the pump's wait for room. Cost: one allocation per
 // streamed request; per piece one lock on each side and a wake-up.
 #pragma once
@@ -26,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +67,27 @@ class body_channel {
     lock.unlock();
     room_.set();  // the pump may fetch the next piece
     return std::optional<std::string>(std::move(piece));
+  }
+
+  // The same without waiting: `nothing_yet` is set (and nullopt returned)
+  // when no piece, end or failure is there yet.
+  fastrt::result<std::optional<std::string>> try_take(bool& nothing_yet) {
+    {
+      std::lock_guard lock(mutex_);
+      nothing_yet = pieces_.empty() && state_ == channel_state::open;
+      if (nothing_yet) return std::optional<std::string>();
+    }
+    return take();
+  }
+
+  // Calls `wake` once (on the io thread, with no lock held) when a piece,
+  // the end or a failure arrives; false, without keeping it, when one is
+  // there already (try_take again). A later call replaces an earlier one.
+  bool wake_when_ready(std::function<void()> wake) {
+    std::lock_guard lock(mutex_);
+    if (!pieces_.empty() || state_ != channel_state::open) return false;
+    wake_ = std::move(wake);
+    return true;
   }
 
   // --- the io thread's side -----------------------------------------------------
@@ -112,31 +139,41 @@ class body_channel {
   }
 
   void push(std::string piece) {
+    std::function<void()> wake;
     {
       std::lock_guard lock(mutex_);
       if (state_ != channel_state::open) return;
       pieces_.push_back(std::move(piece));
+      wake = std::exchange(wake_, nullptr);
     }
-    arrived_.notify_one();
+    arrived(wake);
   }
   void end() {
+    std::function<void()> wake;
     {
       std::lock_guard lock(mutex_);
       if (state_ != channel_state::open) return;
       state_ = channel_state::ended;
+      wake = std::exchange(wake_, nullptr);
     }
-    arrived_.notify_one();
+    arrived(wake);
   }
   void fail(std::string why) {
+    std::function<void()> wake;
     {
       std::lock_guard lock(mutex_);
       if (state_ == channel_state::failed) return;
       state_ = channel_state::failed;
       failure_ = std::move(why);
       pieces_.clear();
+      wake = std::exchange(wake_, nullptr);
     }
-    arrived_.notify_one();
+    arrived(wake);
     room_.set();  // a pump waiting for room ends
+  }
+  void arrived(const std::function<void()>& wake) {
+    arrived_.notify_one();
+    if (wake) wake();
   }
 
   mutable std::mutex mutex_;
@@ -144,6 +181,7 @@ class body_channel {
   std::deque<std::string> pieces_;
   channel_state state_ = channel_state::open;
   std::string failure_;
+  std::function<void()> wake_;  // an async reader waiting (wake_when_ready)
   fastrt::async_event room_;
 };
 

@@ -16,6 +16,9 @@
 //                                  client gone, --body-timeout)
 //   request.chunks()               an iterator over the body's pieces as
 //                                  they arrive (blocking the same way)
+//   request.stream()               for an async def app: `async for piece in
+//                                  request.stream()`, waiting for the pieces
+//                                  without blocking the event loop
 //   request.raw_path               bytes: the path as sent, without the query
 //   request.scheme                 str: "http"
 //   request.authority, .host       str: :authority, else the host field ("")
@@ -309,13 +312,13 @@ inline int request_clear(PyObject* self) {
   return 0;
 }
 
-// The body as a file: the streamed one, else an io.BytesIO over the whole
+// The body as a file: the streamed one, else a BodyInput over the whole
 // body (made on first use). Borrowed; null with an exception set.
 inline PyObject* request_input(request_object* self) {
   if (!self->input) {
     PyObject* body = request_field_of(self, field_body);
     if (!body) return nullptr;
-    PyObject* made = PyObject_CallOneArg(state_of(Py_TYPE(self))->bytes_io, body);
+    PyObject* made = PyObject_CallMethod(state_of(Py_TYPE(self))->body_input, "whole", "O", body);
     if (!made) return nullptr;
     if (self->input) Py_DECREF(made);  // (made meanwhile by code the call ran)
     else self->input = made;
@@ -332,23 +335,12 @@ inline PyObject* request_read(PyObject* self, PyObject* args) {
 
 inline PyObject* request_chunks(PyObject* self, PyObject*) {
   PyObject* input = request_input(as_request(self));
-  if (!input) return nullptr;
-  if (PyObject* chunks = PyObject_GetAttrString(input, "chunks")) {  // a streamed body's
-    PyObject* out = PyObject_CallNoArgs(chunks);
-    Py_DECREF(chunks);
-    return out;
-  }
-  if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return nullptr;
-  PyErr_Clear();
-  // A whole body: one chunk (what read() has not taken), or none.
-  PyObject* rest = PyObject_CallMethod(input, "read", nullptr);
-  if (!rest) return nullptr;
-  PyObject* pieces = PyBytes_GET_SIZE(rest) > 0 ? PyTuple_Pack(1, rest) : PyTuple_New(0);
-  Py_DECREF(rest);
-  if (!pieces) return nullptr;
-  PyObject* it = PyObject_GetIter(pieces);
-  Py_DECREF(pieces);
-  return it;
+  return input ? PyObject_CallMethod(input, "chunks", nullptr) : nullptr;
+}
+
+inline PyObject* request_stream(PyObject* self, PyObject*) {
+  PyObject* input = request_input(as_request(self));
+  return input ? PyObject_CallMethod(input, "stream", nullptr) : nullptr;
 }
 
 inline PyMethodDef request_methods[] = {
@@ -356,6 +348,8 @@ inline PyMethodDef request_methods[] = {
      "read(size=-1): up to size more bytes of the body (all the rest by default), b'' at the end; on a streamed "
      "route it waits for them to arrive."},
     {"chunks", &request_chunks, METH_NOARGS, "chunks(): an iterator over the body's pieces as they arrive."},
+    {"stream", &request_stream, METH_NOARGS,
+     "stream(): an async iterator over the body's pieces as they arrive (async for; does not block the event loop)."},
     {nullptr, nullptr, 0, nullptr},
 };
 
