@@ -247,11 +247,16 @@ def broken():
     check(f"a connection error closes the connection at once ({time.monotonic() - start:.2f} s)", closed)
 
 
-def upload_checks(c, path, what):
-    """A 3 MiB upload to `path`, which answers "LENGTH SHA256 READS [CONTENT_LENGTH]"."""
+def upload_checks(c, path, what, meanwhile=None):
+    """A 3 MiB upload to `path`, which answers "LENGTH SHA256 READS [CONTENT_LENGTH]";
+    `meanwhile()` runs when half of it is sent."""
     upload = os.urandom(3 * 1024 * 1024)
+    half = len(upload) // 2
     sid = c.start("POST", path, [("content-length", str(len(upload)))], end_stream=False)
-    c.send(sid, upload, end=True)
+    c.send(sid, upload[:half])
+    if meanwhile:
+        meanwhile()
+    c.send(sid, upload[half:], end=True)
     r = c.answer(sid, 3 * TIMEOUT)
     parts = r[1].decode().split() if r and r[0] == "200" else []
     check(f"3 MiB {what}: length and sha256 match",
@@ -269,20 +274,30 @@ def first_piece_early(c, path):
     c.send(sid, b" and the rest\n", end=True)
 
 
+def post(c, path, body, limit=3 * TIMEOUT):
+    """POST `body` to `path`: the answer [status, body, ended]."""
+    sid = c.start("POST", path, end_stream=False)
+    c.send(sid, body, end=True)
+    return c.answer(sid, limit)
+
+
+def reset_then_served(c, path, errors_path, next_path):
+    """A reset mid-upload makes the blocked read fail; the worker then serves `next_path`."""
+    check("a reset mid-upload: the blocked read raised OSError", reset_mid_body(c, path, errors_path))
+    r = c.answer(c.start("GET", next_path))
+    check("the same worker serves the next request", r is not None and r[0] == "200", repr(r))
+
+
 def wsgi():
     c = Client()
     c.pump(0.2)
     first_piece_early(c, "/input-first-line")
     parts = upload_checks(c, "/input-hash", "read from wsgi.input in 64 KiB chunks")
     check("CONTENT_LENGTH is the header's", parts[3:] == [str(3 * 1024 * 1024)], repr(parts))
-    sid = c.start("POST", "/input-lines", end_stream=False)
-    c.send(sid, b"abc\nde\nf\ng", end=True)
-    r = c.answer(sid)
+    r = post(c, "/input-lines", b"abc\nde\nf\ng")
     check("readline(2), readlines(1), iteration, read() at the end",
           r is not None and r[1] == repr((b"ab", [b"c\n"], [b"de\n", b"f\n", b"g"], b"")).encode(), repr(r))
-    check("a reset mid-upload: the blocked read raised OSError", reset_mid_body(c, "/input-wait", "/input-errors"))
-    r = c.answer(c.start("GET", "/closed"))
-    check("the same worker serves the next request", r is not None and r[0] == "200", repr(r))
+    reset_then_served(c, "/input-wait", "/input-errors", "/closed")
 
 
 def native():
@@ -291,34 +306,24 @@ def native():
     first_piece_early(c, "/first-chunk")
     upload_checks(c, "/read-hash", "from request.read(65536)")
     upload = os.urandom(2 * 1024 * 1024)
-    sid = c.start("POST", "/echo", end_stream=False)
-    c.send(sid, upload, end=True)
-    r = c.answer(sid, 3 * TIMEOUT)
+    r = post(c, "/echo", upload)
     check("the lazy request.body is the whole upload", r is not None and r[0] == "200" and r[1] == upload,
           repr(r and (r[0], len(r[1]))))
-    check("a reset mid-upload: the blocked read raised OSError", reset_mid_body(c, "/read-wait", "/read-errors"))
-    r = c.answer(c.start("GET", "/hits"))
-    check("the same worker serves the next request", r is not None and r[0] == "200", repr(r))
+    reset_then_served(c, "/read-wait", "/read-errors", "/hits")
 
 
 def async_stream():
     c = Client()
     c.pump(0.2)
     first_piece_early(c, "/first-chunk")
-    upload = os.urandom(3 * 1024 * 1024)
-    half = len(upload) // 2
-    sid = c.start("POST", "/stream-hash", end_stream=False)
-    c.send(sid, upload[:half])
-    start = time.monotonic()
-    r = c.answer(c.start("GET", "/sleep?s=0"), 3.0)
-    check(f"a GET on the worker is answered while its upload waits ({time.monotonic() - start:.2f} s)",
-          r is not None and r[:2] == ["200", b"slept\n"], repr(r))
-    c.send(sid, upload[half:], end=True)
-    r = c.answer(sid, 3 * TIMEOUT)
-    parts = r[1].decode().split() if r and r[0] == "200" else []
-    check("3 MiB from request.stream(): length and sha256 match",
-          parts[:2] == [str(len(upload)), hashlib.sha256(upload).hexdigest()], repr(r and r[1][:120]))
-    check("in many pieces", len(parts) > 2 and int(parts[2]) > 1, repr(parts))
+
+    def get_meanwhile():
+        start = time.monotonic()
+        r = c.answer(c.start("GET", "/sleep?s=0"), 3.0)
+        check(f"a GET on the worker is answered while its upload waits ({time.monotonic() - start:.2f} s)",
+              r is not None and r[:2] == ["200", b"slept\n"], repr(r))
+
+    upload_checks(c, "/stream-hash", "from request.stream()", get_meanwhile)
     check("a reset mid-upload: the waiting task was cancelled", reset_mid_body(c, "/stream-wait", "/stream-errors"))
 
 
