@@ -70,6 +70,7 @@ struct options {
   std::string app_dir;
   std::string interface = "auto";        // auto | native | wsgi | asgi (app_interface.hpp)
   std::string lifespan = "auto";         // auto | on | off (asgi_lifespan.hpp)
+  std::string request_body = "auto";     // auto | whole | streamed (router.hpp's request_body)
   std::vector<std::string> python_path;  // --python-path, in the order given
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -105,6 +106,11 @@ std::vector<cli::flag> flags(options& o) {
        "auto, on or off: an ASGI app's lifespan startup runs on every worker before serving, its shutdown after "
        "(bounded by --shutdown-timeout); startup.failed stops fastrt-h2; auto serves without a lifespan when the "
        "app raises on it, on makes that an error too"},
+      {"--request-body", "HOW", text(o.request_body),
+       "auto, whole or streamed: streamed lets the app read a request body as it arrives, under flow control "
+       "(wsgi.input; ASGI receive(); request.read(), request.chunks() and request.body, blocking; async for piece in "
+       "request.stream() in an async def app), whole hands it over complete; auto: streamed for WSGI and ASGI apps, "
+       "whole for native ones"},
       {"--python-path", "DIR", appended(o.python_path),
        "prepended to sys.path, repeatable (first given first), e.g. /usr/lib/python3/dist-packages for Debian's "
        "Flask"},
@@ -194,6 +200,9 @@ fastrt::result<options> parse(int argc, char** argv) {
     return fastrt::error(wanted.error().code(), "--interface: " + std::string(wanted.error().message()));
   if (auto mode = fastrt::http2::python::asgi::parse_lifespan(o.lifespan); !mode)
     return fastrt::error(mode.error().code(), "--lifespan: " + std::string(mode.error().message()));
+  if (o.request_body != "auto" && o.request_body != "whole" && o.request_body != "streamed")
+    return fastrt::error(std::errc::invalid_argument,
+                         "--request-body: the choices are auto, whole or streamed, not '" + o.request_body + "'");
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument,
                          "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
@@ -308,8 +317,14 @@ int main(int argc, char** argv) {
   if (serves_demo(o) || o.cpp_demo_routes) context.routes = fastrt_h2::example_routes();  // else: every path is the app's
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
   const fastrt::http2::python::python_app app(request_type, app_handler, executor->get(), &in_flight, *detected);
+  // --request-body: a streamed body is read by the app as it arrives, at
+  // its own pace (flow control holds the client to it).
+  const bool streamed = o.request_body == "streamed" ||
+                        (o.request_body == "auto" && *detected != fastrt::http2::python::app_interface::native);
+  const fastrt::http2::route_options body{.body = streamed ? fastrt::http2::request_body::streamed
+                                                           : fastrt::http2::request_body::buffered};
   context.routes.fallback(fastrt::http2::python::python_handler(
-      app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}));
+      app, **executor, {.timeout = o.limits.handler_timeout, .events = &log}), body);
 
   std::optional<fastrt_h2::shutdown_watchdog> watchdog;
   auto shutdown_began = std::chrono::steady_clock::now();

@@ -5,12 +5,20 @@
     GET /forever?tag=TAG     sleeps an hour; a CancelledError is recorded under TAG
     GET /cancelled           the tags recorded in this worker's interpreter, comma-separated
     GET /where               the thread that awaited it ("py-pinned-0" ...)
+    POST /first-chunk        the body's first line, from `async for piece in request.stream()`,
+                             answered before the body has ended
+    POST /stream-hash        "LENGTH SHA256 PIECES" of the body read with request.stream()
+    POST /stream-wait        reads the body with request.stream(); a client reset (the task is
+                             cancelled, or the read fails) counts in GET /stream-errors
+(The /first-chunk, /stream-* routes need --request-body streamed.)
 """
 import asyncio
+import hashlib
 import threading
 from urllib.parse import parse_qs
 
 cancelled = []
+stream_errors = 0
 
 
 def _arg(request, name, default):
@@ -51,7 +59,36 @@ async def _plain_asyncio():
     return f"{a + b} {sum(squares)} {line.decode().strip()}\n"
 
 
+async def _streamed(request):
+    global stream_errors
+    if request.path == "/first-chunk":
+        async for piece in request.stream():
+            return piece.split(b"\n")[0] + b"\n"
+        return b""
+    if request.path == "/stream-hash":
+        digest, length, pieces = hashlib.sha256(), 0, 0
+        async for piece in request.stream():
+            pieces += 1
+            length += len(piece)
+            digest.update(piece)
+        return f"{length} {digest.hexdigest()} {pieces}"
+    try:
+        async for _ in request.stream():
+            pass
+    except OSError:
+        stream_errors += 1
+        return (500, [], b"read failed")
+    except asyncio.CancelledError:
+        stream_errors += 1
+        raise
+    return "read"
+
+
 async def app(request):
+    if request.path in ("/first-chunk", "/stream-hash", "/stream-wait"):
+        return await _streamed(request)
+    if request.path == "/stream-errors":
+        return f"{stream_errors}"
     if request.path == "/sleep":
         await asyncio.sleep(float(_arg(request, "s", "0.1")))
         return "slept\n"

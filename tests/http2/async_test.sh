@@ -106,5 +106,9 @@ wait 2>/dev/null
 check "SIGTERM with 10 tasks in flight: exit 0" test "$wait_status$code" = 00
 check "SIGTERM with 10 tasks in flight: all answered 200" test "$(grep -c '^200$' "$work/codes")" -eq 10
 
+# --- a streamed request body read with async for (--request-body streamed) -------
+start_server --pinned 1 --request-body streamed --max-body-size 8388608
+timeout 60 /usr/bin/python3 "$here/streamed_body_client.py" "$port" async || failures=$((failures + 1))
+
 [ "$failures" -eq 0 ] && echo "all async checks passed" || echo "$failures async check(s) failed"
 exit $((failures != 0))

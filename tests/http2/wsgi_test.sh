@@ -5,8 +5,10 @@
 # gunicorn (sync worker, /usr/bin/python3); wsgi_compare.py sends both the
 # same requests and compares the answers. Also: the serving line names the
 # interface auto chose, and a wrong --interface or an unknown interface are
-# start-up errors, not 500s per request (ASGI apps: asgi_test.sh).
-# Usage: wsgi_test.sh path/to/fastrt-h2. Bounded: ~20 s.
+# start-up errors, not 500s per request (ASGI apps: asgi_test.sh); request
+# bodies are read as they arrive, by wsgi.input and by a sync native app's
+# fastrt.Request (streamed_body_client.py).
+# Usage: wsgi_test.sh path/to/fastrt-h2. Bounded: ~30 s.
 set -uo pipefail
 server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,18 +74,22 @@ start_fails "--interface native for a WSGI app: start-up error" 1 "--interface n
 start_fails "--interface wsgi for a native app: start-up error" 1 "--interface wsgi does not fit the app" \
   --app test_app:app --app-dir "$here" --pinned 1 --interface wsgi
 start_fails "--interface bogus: usage error" 2 "--interface: the interface is auto, native, wsgi or asgi" --interface bogus
+start_fails "--request-body bogus: usage error" 2 "--request-body: the choices are auto, whole or streamed" \
+  --request-body bogus
 
 # A plain WSGI app (tests/python/fastrt_wsgi_app.py) on one worker: an
 # exception before the response starts is fastrt-h2's 500 with the traceback
 # logged; after it, the stream is reset; close() runs also when the client
 # goes away mid-body.
-start_app fastrt_wsgi_app:app --app-dir "$here/../python" --pinned 1 || exit 1
+start_app fastrt_wsgi_app:app --app-dir "$here/../python" --pinned 1 --max-body-size 8388608 || exit 1
 check "raised before the response: 500" test "$(curl_h2 -o /dev/null -w '%{http_code}' "$url/raise-before")" = 500
 check "raised before the response: traceback logged" grep -q "KeyError: 'before the response'" "$work/server.err"
 check "no close() yet" test "$(curl_h2 "$url/closed")" = 0
 curl_h2 -o /dev/null "$url/gen-raises"
 check "raised after the response started: the stream is reset (curl: HTTP/2 stream error)" test $? = 92
 check "raised after the response started: logged" grep -q "ValueError: broken WSGI body" "$work/server.err"
+# wsgi.input is read as the body arrives (python-h2 client).
+timeout 60 /usr/bin/python3 "$here/streamed_body_client.py" "$port" wsgi || failures=$((failures + 1))
 curl -s --http2-prior-knowledge --max-time 1 -o /dev/null "$url/forever"  # the client gives up mid-body
 closed=
 for _ in $(seq 1 50); do closed=$(curl_h2 "$url/closed"); [ "$closed" = 2 ] && break; sleep 0.1; done
@@ -95,6 +101,11 @@ check "serving line: auto chose native for def app(request)" grep -q "; interfac
 check "the native app answers" test "$(curl_h2 -o /dev/null -w '%{http_code}' "$url/")" = 200
 start_app test_app:app --pinned 1 --interface native || exit 1
 check "serving line: --interface native" grep -q "; interface native$" "$work/server.out"
+
+# With --request-body streamed a def app reads its body as it arrives too
+# (request.read(), chunks(), the lazy request.body).
+start_app test_app:app --pinned 1 --max-body-size 8388608 --request-body streamed || exit 1
+timeout 60 /usr/bin/python3 "$here/streamed_body_client.py" "$port" native || failures=$((failures + 1))
 
 [ "$failures" = 0 ] && echo "wsgi_test: all passed" || echo "wsgi_test: $failures failure(s)"
 [ "$failures" = 0 ]

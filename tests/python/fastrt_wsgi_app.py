@@ -1,9 +1,13 @@
 # A WSGI app for tests/http2_python_wsgi_test.cpp: one route per rule of
 # PEP 3333 that wsgi.hpp implements. CLOSED counts close() calls (per
-# interpreter); /closed reports it.
+# interpreter); /closed reports it. The /input-* routes read wsgi.input as
+# the body streams in (tests/http2/wsgi_input_client.py); INPUT_ERRORS counts
+# the reads that failed (a client reset), /input-errors reports it.
+import hashlib
 import sys
 
 CLOSED = 0
+INPUT_ERRORS = 0
 
 
 class Closing:
@@ -45,9 +49,53 @@ def check_environ(environ):
     assert all(type(k) is str and (type(v) is str or k.startswith("wsgi.")) for k, v in e.items())
 
 
+def input_routes(path, environ, start_response):
+    """The wsgi.input routes; None for any other path."""
+    global INPUT_ERRORS
+    text = [("Content-Type", "text/plain")]
+    body = environ["wsgi.input"]
+    if path == "/input-hash":  # read in 64 KiB chunks, hashed as they come
+        digest, length, reads = hashlib.sha256(), 0, 0
+        while True:
+            chunk = body.read(64 * 1024)
+            if not chunk:
+                break
+            reads += 1
+            length += len(chunk)
+            digest.update(chunk)
+        start_response("200 OK", text)
+        return [f"{length} {digest.hexdigest()} {reads} {environ.get('CONTENT_LENGTH')}".encode()]
+    if path == "/input-first-line":  # answers before the body has ended
+        line = body.readline()
+        start_response("200 OK", text)
+        return [line]
+    if path == "/input-lines":
+        first = body.readline(2)
+        rest = body.readlines(1)
+        more = list(body)
+        start_response("200 OK", text)
+        return [repr((first, rest, more, body.read())).encode()]
+    if path == "/input-wait":  # reads to the end; the client resets meanwhile
+        try:
+            body.read()
+        except OSError:
+            INPUT_ERRORS += 1
+            start_response("500 Internal Server Error", text)
+            return [b"read failed"]
+        start_response("200 OK", text)
+        return [b"read"]
+    if path == "/input-errors":
+        start_response("200 OK", text)
+        return [str(INPUT_ERRORS).encode()]
+    return None
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     text = [("Content-Type", "text/plain")]
+    answer = input_routes(path, environ, start_response)
+    if answer is not None:
+        return answer
     if path.startswith("/environ"):
         check_environ(environ)
         start_response("200 OK", text)

@@ -28,7 +28,10 @@
 // open complete, whatever is left at --shutdown-timeout is cut. A stream's
 // own life is stream.hpp's.
 //
-// Requests: handlers start outside nghttp2's callbacks (request_dispatch.hpp).
+// Requests: handlers start outside nghttp2's callbacks (request_dispatch.hpp),
+// once the request is complete or, on a streamed route (router.hpp), once
+// its header fields are: its body then reaches the handler under flow
+// control (request_body.hpp; request_data says how the windows open).
 // Every handler gets a stop token stopped when its stream is reset or
 // closed, or the connection is cut. What no route matches goes to the
 // router's fallback; without one, 404.
@@ -42,7 +45,9 @@
 // the ones its bad frames provoke — are rate-limited (stream_reset_limit.hpp:
 // GOAWAY ENHANCE_YOUR_CALM); a stream with a reset queued never starts its
 // handler. A client that half-closes still gets its complete requests
-// answered. Responses are checked first (response_rules.hpp): one HTTP/2
+// answered. A streamed request body holds at most its stream's window
+// unread (request_data), and fails its reader when the stream or the
+// connection ends first. Responses are checked first (response_rules.hpp): one HTTP/2
 // peers would reject, or larger than the client's header list limit,
 // becomes a 500 with a log line.
 //
@@ -157,6 +162,10 @@ class basic_connection {
     }
     background_.spawn(watchdog_.run(*this));
     co_await with_stop_token(read_loop(), reader_token_);
+    // Nothing more is read (also after a connection error nghttp2 answered
+    // with GOAWAY, which leaves its streams open): a body still arriving
+    // can no longer complete, and a handler reading it must not wait.
+    fail_unfinished_bodies("the connection closed before the request body ended");
 
     if (phase_ == connection_phase::http1) {
       watchdog_.wake();  // (it stops watching: the HTTP/1.1 codec keeps its own timeouts)
@@ -242,8 +251,21 @@ class basic_connection {
     add_field(s->req, name, value);
   }
 
+  // Flow control (nghttp2's automatic window update is off: session.hpp):
+  // the connection's window opens at once for every byte received, so one
+  // stream whose handler reads slowly never starves the others; a stream's
+  // own window opens at once too, except for the bytes queued for a
+  // streamed route's handler, which open it only as the handler reads them
+  // (body_read). A stream thus holds at most its window (64 KiB) of unread
+  // body, and the client waits for the handler.
   void request_data(std::int32_t id, std::string_view bytes) {
     stream* s = find(id);
+    if (s && s->reset == stream_reset::none && s->body_streaming()) {
+      session_.consume_connection(bytes.size());
+      stream_body_data(*s, bytes);
+      return;
+    }
+    session_.consume(id, bytes.size());
     if (!s || s->reset != stream_reset::none) return;
     s->body_progress = connection_deadlines::coarse_now();  // (PINGs and empty frames do not count)
     if (s->dispatched()) return;  // answered early: the rest of the body is discarded
@@ -261,7 +283,15 @@ class basic_connection {
 
   void request_frame_received(std::int32_t id, bool headers, bool end_stream) {
     stream* s = find(id);
-    if (!s || s->dispatched()) return;
+    if (!s) return;
+    if (s->body_streaming()) {
+      if (end_stream) {  // (after DATA, or trailers)
+        s->body->finish();
+        s->body_progress = {};
+      }
+      return;
+    }
+    if (s->dispatched()) return;
     if (s->phase == stream_phase::receiving_oversized) {
       answer_early(*s, 431, "request header fields larger than SETTINGS_MAX_HEADER_LIST_SIZE\n");
       return;
@@ -274,7 +304,11 @@ class basic_connection {
       if (it != s->req.headers.end() && it->second.size() < 20 &&
           std::strtoull(it->second.c_str(), nullptr, 10) > server_.config.max_body_size) {
         answer_early(*s, 413, "request body larger than --max-body-size\n");
+        return;
       }
+      // A streamed route's handler starts now, reading the body as it comes.
+      s->route = server_.routes.find_target(s->req.method, s->req.path);
+      if (s->route && s->route->options.body == request_body::streamed) dispatch(*s, body_state::follows);
       return;
     }
     if (end_stream) dispatch(*s);
@@ -370,6 +404,74 @@ class basic_connection {
     session_.reset_stream(id, NGHTTP2_INTERNAL_ERROR);
   }
 
+  // --- a streamed request body (request_body.hpp) ---------------------------------
+  // DATA for a handler reading its body: queued for it (the stream's window
+  // opens as it reads: body_read), within --max-body-size and the body budget.
+  void stream_body_data(stream& s, std::string_view bytes) {
+    s.body_progress = connection_deadlines::coarse_now();
+    s.body_received += bytes.size();
+    if (s.body_received > server_.config.max_body_size) {
+      session_.consume_stream(s.id, bytes.size());
+      answer_streamed_early(s, 413, "request body larger than --max-body-size\n",
+                            fastrt::error(std::errc::file_too_large, "the request body is larger than --max-body-size"));
+      return;
+    }
+    if (!budget_.try_charge(bytes.size())) {
+      session_.consume_stream(s.id, bytes.size() + s.body->fail(fastrt::error(
+                                                       std::errc::no_buffer_space,
+                                                       "the server holds too many body bytes: the stream is refused")));
+      refuse(s);
+      return;
+    }
+    s.charged_request += bytes.size();
+    s.body->deliver(bytes);
+  }
+
+  // The reader handed `n` bytes to its handler (body_reader::taken_hook):
+  // they leave the budget and open the stream's window by as much; the
+  // WINDOW_UPDATE, when nghttp2 decides one is due, goes out now.
+  static void body_taken(void* self, std::int32_t id, std::size_t n) {
+    static_cast<basic_connection*>(self)->body_read(id, n);
+  }
+  void body_read(std::int32_t id, std::size_t n) {
+    if (stream* s = find(id)) {
+      release_request_bytes(*s, n);
+      // Its stall clock (--body-timeout) restarts: the client may have
+      // been waiting for the window.
+      if (s->body_streaming()) s->body_progress = connection_deadlines::coarse_now();
+    }
+    session_.consume_stream(id, n);
+    if (!writer_.closed() && session_.wants_to_send()) requests_.spawn(flush());
+  }
+
+  // The handler is done with its request: the body still unread is
+  // discarded as it comes (its window opens at once).
+  void stop_reading_body(stream& s) {
+    if (!s.body) return;
+    const std::size_t dropped = s.body->abandon();
+    release_request_bytes(s, dropped);
+    session_.consume_stream(s.id, dropped);
+  }
+
+  // A streamed body that broke a limit (--max-body-size, --body-timeout)
+  // while its handler runs: the handler's reads fail and it is stopped (its
+  // answer is dropped: answer()), and the client gets `status` instead.
+  void answer_streamed_early(stream& s, int status, std::string text, fastrt::error why) {
+    const std::size_t dropped = s.body->fail(std::move(why));
+    release_request_bytes(s, dropped);
+    session_.consume_stream(s.id, dropped);
+    s.cancel.request_stop();
+    deadlines_.send_progress(connection_deadlines::coarse_now());
+    events_.count(metric::requests_answered_early);
+    submit(s, text_response(status, std::move(text)));
+  }
+
+  void release_request_bytes(stream& s, std::size_t n) {
+    n = std::min(n, s.charged_request);
+    s.charged_request -= n;
+    budget_.release(n);
+  }
+
   void stream_closed(std::int32_t id) {
     stream* s = find(id);  // (the user data is still there during this callback)
     if (!s) return;
@@ -408,6 +510,12 @@ class basic_connection {
     if (writer_.closed()) return false;
     stream* s = find(key);
     if (!s) return false;  // closed meanwhile
+    // A whole answer ends the reading of a streamed body now; a streamed
+    // answer may go on reading it while it streams (full duplex: an ASGI
+    // app's receive() after http.response.start) until its last piece
+    // (fetch_piece) or the stream's close.
+    if (!resp.stream) stop_reading_body(*s);
+    if (s->answer_submitted()) return false;  // answered by the server already (a streamed body's 408 or 413)
     if (s->reset != stream_reset::none || cancel.stop_requested()) {  // reset meanwhile: nothing goes out
       move(*s, stream_phase::abandoned);
       return false;
@@ -449,10 +557,17 @@ class basic_connection {
     std::size_t expired = 0;
     streams_.for_each([&](stream& s) {
       if (s.body_progress == clock::time_point{} || now - s.body_progress < limit) return;
+      // A handler that has not read what came is the one holding the client
+      // back (the window is shut): not the client's stall.
+      if (s.body_streaming() && s.body->queued() > 0) return;
       s.body_progress = {};
       if (s.reset != stream_reset::none || session_.stream_remote_closed(s.id)) return;
       ++expired;
-      if (!s.dispatched()) {
+      if (s.body_streaming()) {
+        answer_streamed_early(s, 408, "Request Timeout: the request body stopped arriving\n",
+                              fastrt::error(fastrt::errc::timed_out, "the request body stopped arriving (--body-timeout)"));
+        s.reset = stream_reset::after_answer;
+      } else if (!s.dispatched()) {
         answer_early(s, 408, "Request Timeout: the request body stopped arriving\n");
         s.reset = stream_reset::after_answer;
       } else if (s.busy()) {
@@ -609,6 +724,7 @@ class basic_connection {
   coro_task<> end_of_input() {
     if (phase_ != connection_phase::serving) co_return;
     phase_ = connection_phase::input_ended;
+    fail_unfinished_bodies("the client closed its side before the request body ended");  // (they may still answer)
     if (streams_.busy() > 0 && !session_.over())
       (void)co_await with_stop_token(sleep_for(ctx_, std::chrono::hours(24)), reader_token_);
     if (phase_ == connection_phase::completed) co_return;
@@ -638,17 +754,26 @@ class basic_connection {
   }
 
   // --- requests ---------------------------------------------------------------
-  // A complete request goes to its handler (request_dispatch.hpp), unless it
-  // must not run.
-  void dispatch(stream& s) {
+  // Whether a request's body is still to come when its handler starts.
+  enum class body_state : std::uint8_t { complete, follows };
+
+  // A request goes to its handler (request_dispatch.hpp), unless it must
+  // not run: a complete one, or a streamed route's once its header fields
+  // are (body_state::follows).
+  void dispatch(stream& s, body_state body = body_state::complete) {
     // After the final GOAWAY went into the queue, streams above its last id
     // are refused by nghttp2 when it goes out (the client may retry them):
     // they must not run.
     if (shutdown_ == shutdown_state::final_goaway_sent && s.id > goaway_last_id_) return;
     if (s.reset != stream_reset::none) return;  // a RST_STREAM is on its way
-    s.body_progress = {};
+    if (body == body_state::complete) s.body_progress = {};
     move(s, stream_phase::handling);
     s.head_request = s.req.method == "HEAD";
+    // (A complete request comes whole even on a streamed route: request_body.hpp.)
+    if (body == body_state::follows) {
+      s.body = std::make_shared<body_reader>(this, &body_taken, s.id);
+      s.req.body_pieces = s.body;
+    }
     s.dispatched_req = std::make_shared<const request>(std::move(s.req));
     events_.count(metric::requests_dispatched);
     dispatch_.dispatch(*this, s);
@@ -722,7 +847,10 @@ class basic_connection {
       session_.reset_stream(s.id, NGHTTP2_INTERNAL_ERROR);
     } else {
       s.charged_response = piece->size();
-      if (piece->empty()) s.pieces = piece_state::last;
+      if (piece->empty()) {
+        s.pieces = piece_state::last;
+        stop_reading_body(s);  // the answer is complete: what the client still sends is discarded
+      }
       s.piece = std::move(piece).value();
       s.offset = 0;
       deadlines_.send_progress(connection_deadlines::coarse_now());
@@ -790,6 +918,12 @@ class basic_connection {
   void became_idle() {
     deadlines_.became_idle(connection_deadlines::coarse_now());
     if (phase_ == connection_phase::input_ended) reader_stop_.request_stop();  // end_of_input: every answer is out
+  }
+
+  void fail_unfinished_bodies(std::string_view why) {
+    streams_.for_each([why](stream& s) {
+      if (s.body_streaming()) (void)s.body->fail(fastrt::error(std::errc::connection_reset, why));
+    });
   }
 
   void cut_all_streams() {

@@ -1,11 +1,12 @@
 // request.hpp — the request a handler sees: method, path and query, authority,
-// the regular header fields in arrival order (names lower-case) and the body,
+// the regular header fields in arrival order (names lower-case) and the body
+// (whole, or on a streamed route a reader of its pieces: request_body.hpp),
 // the HTTP version it came in (1.0, 1.1 or 2), and the connection it came on (scheme, client and server endpoints:
 // connection_info.hpp), all plain owned strings, so a request can cross
 // threads and interpreters as it is.
 //
-// Thread-safety: a plain value (no shared state; a copy does not share who
-// holds the original). Cost: add_field copies the field into the request
+// Thread-safety: a plain value (no shared state but a streamed body's reader,
+// which a copy shares; a copy does not share who holds the original). Cost: add_field copies the field into the request
 // (the first regular field reserves room for eight); cookie crumbs are
 // joined in place. The connection stamps scheme and endpoints once per
 // request (two short-string copies).
@@ -38,6 +39,7 @@ constexpr std::string_view version_text(protocol_version v) noexcept {
   }
   return "2";
 }
+class body_reader;  // request_body.hpp
 
 // The server holds each request by a shared_ptr (connection.hpp): a
 // handler whose work outlives its call (a job on a Python worker) keeps it
@@ -51,8 +53,12 @@ struct request : std::enable_shared_from_this<request> {
   std::string query;  // after '?', empty when there is none
   std::string authority;
   header_list headers;  // regular fields, in order; names lower-case
-  std::string body;
   protocol_version http_version = protocol_version::http2;
+  std::string body;  // whole, on a buffered route (router.hpp); empty on a streamed one
+  // A streamed route's body, read piece by piece (request_body.hpp), when
+  // it was still to come as the handler started; else null (the body is
+  // whole in `body`). Shared: a copy of the request reads the same body.
+  std::shared_ptr<body_reader> body_pieces;
   // From the connection (connection_info.hpp): empty hosts and port 0 when
   // it has no address (a socketpair) or for a request made by hand.
   std::string_view scheme = "http";  // static text

@@ -1,5 +1,5 @@
-// request_dispatch.hpp — when and how a complete request reaches its
-// handler: the router picks it (a route, the fallback, else 404), and the
+// request_dispatch.hpp — when and how a request reaches its handler (once
+// complete, or a streamed route's once its header fields are: router.hpp): the router picks it (a route, the fallback, else 404), and the
 // handler runs in its own coroutine with the stream's stop token.
 //
 // Handlers start only outside nghttp2's callbacks: a request completed
@@ -74,7 +74,9 @@ class request_dispatch {
  private:
   template <class Receiver>
   void start(Receiver& connection, stream& s) {
-    const router::handler* handler = routes_.find(s.dispatched_req->method, s.dispatched_req->path);
+    // (The connection looked the route up already: stream::route.)
+    const router::target* route = s.route ? s.route : routes_.find_target(s.dispatched_req->method, s.dispatched_req->path);
+    const router::handler* handler = route ? &route->call : nullptr;
     connection.request_scope().spawn(run(connection, s.key(), handler, s.dispatched_req, s.cancel.get_token()));
   }
 

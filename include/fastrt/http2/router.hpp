@@ -5,8 +5,17 @@
 //   fastrt::http2::router routes;
 //   FASTRT_TRY(routes.add("GET", "/api/", get_api));               // GET (and HEAD) under /api/
 //   FASTRT_TRY(routes.add(router::any_method, "/files", files));   // every method
+//   FASTRT_TRY(routes.add("PUT", "/upload", hash_upload, {.body = request_body::streamed}));
 //   routes.fallback(not_found);
 //   const router::handler* h = routes.find(req.method, req.path);  // null: no route, no fallback
+//
+// Request bodies (route_options::body): a `buffered` route's handler starts
+// once the whole request has arrived, its body in request.body; a
+// `streamed` route's handler starts as soon as the request's header fields
+// are complete, with request.body empty and the body readable piece by piece
+// under flow control from request.body_pieces — unless the request was
+// already complete then: it comes whole, as on a buffered route
+// (request_body.hpp's body_pieces_of reads both).
 //
 // Matching: a prefix matches the raw start of the path (no query), as h2o
 // and nginx location prefixes do: "/cpp/hello" matches "/cpp/hello" and
@@ -27,6 +36,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stop_token>
 #include <string>
@@ -41,6 +51,13 @@
 
 namespace fastrt::http2 {
 
+// How a route's handler receives the request body (see the top of this file).
+enum class request_body : std::uint8_t { buffered, streamed };
+
+struct route_options {
+  request_body body = request_body::buffered;
+};
+
 class router {
  public:
   // A handler runs on the connection's io thread: it must await, not block.
@@ -51,10 +68,17 @@ class router {
   // The method of a route that answers every method.
   static constexpr std::string_view any_method{};
 
+  // What find_target() finds: the handler and how it takes the body.
+  struct target {
+    handler call;
+    route_options options;
+  };
+
   // Registers `h` for `method` (any_method: every method) and `prefix`.
   // Errors: an empty handler, or a second route for the same method and
   // prefix (invalid_argument; the router is unchanged).
-  [[nodiscard]] fastrt::result<void> add(std::string_view method, std::string_view prefix, handler h) {
+  [[nodiscard]] fastrt::result<void> add(std::string_view method, std::string_view prefix, handler h,
+                                         route_options options = {}) {
     if (!h) return fastrt::error(std::errc::invalid_argument, "router::add: empty handler for '" + std::string(prefix) + "'");
     for (const route& r : routes_) {
       if (r.method == method && r.prefix == prefix)
@@ -62,16 +86,22 @@ class router {
                                                               (method.empty() ? std::string("any method") : std::string(method)) +
                                                               " '" + std::string(prefix) + "' already exists");
     }
-    routes_.push_back({std::string(method), std::string(prefix), std::move(h)});
+    routes_.push_back({std::string(method), std::string(prefix), {std::move(h), options}});
     return {};
   }
 
   // The handler of requests no route matches (an empty one clears it).
-  void fallback(handler h) { fallback_ = std::move(h); }
+  void fallback(handler h, route_options options = {}) { fallback_ = {std::move(h), options}; }
 
   // The handler for `method` and `path` (see Precedence above): a route's,
   // else the fallback, else null. Valid until the router is changed.
   const handler* find(std::string_view method, std::string_view path) const noexcept {
+    const target* t = find_target(method, path);
+    return t ? &t->call : nullptr;
+  }
+
+  // The same, with the route's options.
+  const target* find_target(std::string_view method, std::string_view path) const noexcept {
     const route* best = nullptr;
     method_match best_match = method_match::none;
     for (const route& r : routes_) {
@@ -83,8 +113,8 @@ class router {
         best_match = m;
       }
     }
-    if (best) return &best->call;
-    return fallback_ ? &fallback_ : nullptr;
+    if (best) return &best->to;
+    return fallback_.call ? &fallback_ : nullptr;
   }
 
   std::size_t size() const noexcept { return routes_.size(); }
@@ -103,11 +133,11 @@ class router {
   struct route {
     std::string method;  // empty: any method
     std::string prefix;
-    handler call;
+    target to;
   };
 
   std::vector<route> routes_;
-  handler fallback_;
+  target fallback_;
 };
 
 }  // namespace fastrt::http2

@@ -70,6 +70,10 @@ class session {
       nghttp2_session_callbacks_del(callbacks);
       return false;
     }
+    // The connection opens the receive windows itself (consume_*): at once
+    // for buffered bodies, as bytes are read for streamed ones
+    // (request_body.hpp).
+    nghttp2_option_set_no_auto_window_update(option, 1);
 #ifdef FASTRT_HAVE_NGHTTP2_RESET_RATE_LIMIT
     nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);  // Rapid Reset (CVE-2023-44487)
 #endif
@@ -149,6 +153,22 @@ class session {
     return nghttp2_submit_response(s_, id, fields.data(), fields.size(), body);
   }
   void resume_data(std::int32_t id) noexcept { nghttp2_session_resume_data(s_, id); }
+
+  // Received DATA bytes the connection is done with: the windows open by as
+  // much (nghttp2 queues a WINDOW_UPDATE once half a window is consumed).
+  // The automatic window update is off (start()); nghttp2 itself consumes
+  // padding and DATA on streams it ignores. Errors are out of memory only:
+  // the window then stays shut and --body-timeout ends the stream.
+  void consume(std::int32_t id, std::size_t n) noexcept {
+    if (n) (void)nghttp2_session_consume(s_, id, n);
+  }
+  void consume_connection(std::size_t n) noexcept {
+    if (n) (void)nghttp2_session_consume_connection(s_, n);
+  }
+  void consume_stream(std::int32_t id, std::size_t n) noexcept {
+    if (n) (void)nghttp2_session_consume_stream(s_, id, n);
+  }
+  bool wants_to_send() const noexcept { return nghttp2_session_want_write(s_) != 0; }
 
   // Why nghttp2 would refuse `payload` (a decoded HTTP2-Settings) — too
   // many entries, or a value RFC 9113 §6.5.2 forbids — or null. Tried on a

@@ -6,6 +6,7 @@
 //
 //   receiving ──header list over the limit──▶ receiving_oversized
 //   receiving ──END_STREAM──▶ handling ──handler answered──▶ answering
+//   receiving ──header block done, streamed route──▶ handling   (the body keeps arriving: `body`)
 //   receiving, receiving_oversized ──early answer (408, 413, 431)──▶ answering
 //   handling ──reset while the handler ran──▶ abandoned   (no answer goes out)
 //   answering ──END_STREAM sent──▶ answered
@@ -13,7 +14,10 @@
 //
 // `reset` is orthogonal: once set, no handler starts and no answer goes out
 // (only the 408 of --body-timeout, which asks for RST_STREAM after it).
-// A streamed body's pieces are fetched one ahead (`piece_state`).
+// A streamed response body's pieces are fetched one ahead (`piece_state`).
+// A streamed request body (router.hpp's request_body::streamed) goes to
+// `body`, the reader its handler holds; freeing the stream detaches it (a
+// reader still waiting fails).
 //
 // Coroutines that outlive a callback hold a `stream_key`, never a `stream&`:
 // the stream may be closed and freed while they wait, so they look it up
@@ -31,6 +35,7 @@
 #include <string>
 
 #include <fastrt/http2/request.hpp>
+#include <fastrt/http2/request_body.hpp>
 #include <fastrt/http2/response.hpp>
 #include <fastrt/http2/response_rules.hpp>
 #include <fastrt/http2/router.hpp>
@@ -69,12 +74,22 @@ struct stream_key {
 struct stream {
   using clock = std::chrono::steady_clock;
 
+  stream() = default;
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+  ~stream() {
+    if (body) body->detach();
+  }
+
   std::int32_t id = 0;
   stream_phase phase = stream_phase::receiving;
   stream_reset reset = stream_reset::none;
   bool head_request = false;  // HEAD: the answer's header fields only
   request req;                // collected while the request arrives
   std::shared_ptr<const request> dispatched_req;  // from dispatch on (the handler and the access log share it)
+  const router::target* route = nullptr;  // looked up when a body follows the header block (else at dispatch)
+  std::shared_ptr<body_reader> body;      // a streamed route's request body, while it arrives
+  std::uint64_t body_received = 0;        // request body bytes received (--max-body-size)
   std::size_t header_bytes = 0;       // RFC 9113 §6.5.2's accounting of the request's fields
   std::size_t charged_request = 0;    // request body bytes charged to the connection's budget
   std::size_t charged_response = 0;   // response body (or current piece) bytes charged
@@ -95,10 +110,13 @@ struct stream {
   stream* next = nullptr;
 
   stream_key key() const noexcept { return {id}; }
-  // The request is complete (or was answered early): DATA still arriving is discarded.
+  // The request is complete (or was answered early, or its handler started
+  // on a streamed route): DATA arriving goes to `body` or is discarded.
   bool dispatched() const noexcept {
     return phase != stream_phase::receiving && phase != stream_phase::receiving_oversized;
   }
+  // DATA arriving goes to a streamed route's handler.
+  bool body_streaming() const noexcept { return body && body->state() == body_reader_state::open; }
   // Its answer went (or is going) out: an access record is due.
   bool answer_submitted() const noexcept {
     return phase == stream_phase::answering || phase == stream_phase::answered;

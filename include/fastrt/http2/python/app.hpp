@@ -31,10 +31,13 @@
 #include <fastrt/python/exception.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include <fastrt/http2/python/app_interface.hpp>
+#include <fastrt/http2/python/body_channel.hpp>
+#include <fastrt/http2/python/body_input.hpp>
 #include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/python/in_flight_calls.hpp>
 #include <fastrt/http2/python/streamed_body.hpp>
@@ -65,9 +68,12 @@ class python_app {
 
   // Calls the app and converts its answer; an `async def` app's coroutine
   // is an error here (it needs an event loop: start/finish below).
-  fastrt::result<response> operator()(py::call_context& ctx, const request& req) const {
-    if (interface_ == app_interface::wsgi) return call_wsgi(ctx, req);
-    PyObject* out = FASTRT_TRY(start(ctx, req));
+  // `input`: a streamed body's channel (body_channel.hpp: wsgi.input,
+  // Request.read() read it as it arrives), or null for a whole body.
+  fastrt::result<response> operator()(py::call_context& ctx, const request& req,
+                                      std::shared_ptr<body_channel> input = {}) const {
+    if (interface_ == app_interface::wsgi) return call_wsgi(ctx, req, std::move(input));
+    PyObject* out = FASTRT_TRY(start(ctx, req, std::move(input)));
     fastrt::result<response> converted = finish(ctx, out);
     Py_DECREF(out);
     return converted;
@@ -80,7 +86,8 @@ class python_app {
   // for start only: a Request the coroutine keeps is detached from it
   // before start returns (request_object.hpp), so the task never reads
   // C++ memory.
-  fastrt::result<PyObject*> start(py::call_context& ctx, const request& req) const {
+  fastrt::result<PyObject*> start(py::call_context& ctx, const request& req,
+                                  std::shared_ptr<body_channel> input = {}) const {
     PyObject* type = ctx.object(request_type_);
     PyObject* app = ctx.object(app_);
     if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
@@ -90,7 +97,10 @@ class python_app {
       return fastrt::error(std::errc::invalid_argument, "a WSGI app is called whole (python_app::operator())");
     if (interface_ == app_interface::asgi)
       return fastrt::error(std::errc::invalid_argument, "an ASGI app is called through asgi::respond (asgi.hpp)");
-    PyObject* request_object = new_request(state->request_type, req);
+    PyObject* body = nullptr;  // a streamed body, read as it arrives
+    if (input && !(body = new_body_input(state->body_input, std::move(input), executor_, ctx.kind(), ctx.worker_index())))
+      return py::take_exception("making the request's body input");
+    PyObject* request_object = new_request(state->request_type, req, body);
     if (!request_object) return py::take_exception("building the request object");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
     PyObject* out;
@@ -125,7 +135,8 @@ class python_app {
 
  private:
   // A WSGI app runs to its answer in one call (no event loop: wsgi.hpp).
-  fastrt::result<response> call_wsgi(py::call_context& ctx, const request& req) const {
+  fastrt::result<response> call_wsgi(py::call_context& ctx, const request& req,
+                                     std::shared_ptr<body_channel> input) const {
     PyObject* type = ctx.object(request_type_);
     PyObject* app = ctx.object(app_);
     if (!type || !app) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
@@ -133,7 +144,7 @@ class python_app {
     if (!state) return fastrt::error(std::errc::invalid_argument, "the request type handler is not fastrt.Request");
     Py_INCREF(app);  // a load() on another worker of this interpreter may replace it meanwhile
     const in_flight_calls::entry running(in_flight_, req, ctx);
-    fastrt::result<response> out = wsgi::call(ctx, *state, app, req, executor_);
+    fastrt::result<response> out = wsgi::call(ctx, *state, app, req, executor_, std::move(input));
     Py_DECREF(app);
     return out;
   }

@@ -67,6 +67,7 @@
 #include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/python/streamed_body.hpp>
 #include <fastrt/http2/request.hpp>
+#include <fastrt/http2/request_body.hpp>
 #include <fastrt/http2/response.hpp>
 
 namespace fastrt::http2::python::asgi {
@@ -74,8 +75,8 @@ namespace fastrt::http2::python::asgi {
 namespace py = fastrt::python;
 
 // The request body, piece by piece, on the io thread: the next piece, or
-// nullopt at the end.
-using body_source = std::function<fastrt::coro_task<fastrt::result<std::optional<std::string>>>()>;
+// nullopt at the end (request_body.hpp).
+using body_source = body_piece_source;
 
 // The most one http.request message carries.
 inline constexpr std::size_t piece_size = 64 * 1024;
@@ -292,8 +293,12 @@ class call_state {
 // http.response.start (with its first piece), or why not. On an io thread.
 inline fastrt::coro_task<fastrt::result<response>> respond(python_app app, py::subinterpreter_executor& executor,
                                                            std::shared_ptr<const request> req, std::stop_token give_up) {
-  const bool small = req->body.size() <= piece_size;
-  auto self = std::make_shared<call_state>(executor, small ? body_source() : buffered_body(req, 0));
+  // A body still arriving (a streamed route) is fed as it comes, under flow
+  // control; a whole one of at most piece_size goes in with the first job.
+  body_source source;
+  if (req->body_pieces) source = piece_source_of(req->body_pieces);
+  else if (req->body.size() > piece_size) source = buffered_body(req, 0);
+  auto self = std::make_shared<call_state>(executor, std::move(source));
   auto start = [self, app, req, give_up](py::call_context& ctx) -> fastrt::result<PyObject*> {
     if (give_up.stop_requested())
       return fastrt::error(fastrt::errc::canceled, "the request was given up before the app ran");

@@ -24,11 +24,33 @@ struct module_state {
   PyObject* bytes_io;   // io.BytesIO: a WSGI app's wsgi.input (wsgi_environ.hpp)
   PyObject* wsgi_body;  // the generator function a streamed WSGI body runs in (wsgi_body.hpp)
   PyObject* asgi_glue;  // the ASGI glue's namespace (asgi_glue.hpp), made when first needed; null before
+  PyObject* body_input; // the class of a streamed request body read blocking (body_input.hpp)
 };
 
 // The state of the module that created `type` (a type of this module).
 inline module_state* state_of(PyTypeObject* type) noexcept {
   return static_cast<module_state*>(PyType_GetModuleState(type));
+}
+
+// Runs `source` (module-level Python that defines `name`) in a fresh
+// namespace that has the builtins: what it defined under `name` (a new
+// reference), or null with an exception set. For the small helpers the
+// bridge writes in Python (wsgi_body.hpp, body_input.hpp), made once per
+// interpreter.
+inline PyObject* defined_by(const char* source, const char* name) {
+  PyObject* globals = PyDict_New();
+  if (!globals) return nullptr;
+  PyObject* defined = nullptr;
+  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
+    if (PyObject* ran = PyRun_String(source, Py_file_input, globals, globals)) {
+      Py_DECREF(ran);
+      defined = PyDict_GetItemString(globals, name);  // borrowed
+      Py_XINCREF(defined);
+    }
+  }
+  Py_DECREF(globals);
+  if (!defined && !PyErr_Occurred()) PyErr_Format(PyExc_RuntimeError, "fastrt: %s was not defined", name);
+  return defined;
 }
 
 // PyMethodDef wants a PyCFunction; going through void(*)() is the cast that

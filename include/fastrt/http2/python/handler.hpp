@@ -43,6 +43,7 @@
 // job and, with a timeout, one timer.
 #pragma once
 
+#include <fastrt/async_scope.hpp>
 #include <fastrt/io_context.hpp>
 #include <fastrt/python/exception.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
@@ -60,6 +61,8 @@
 #include <fastrt/http2/observer.hpp>
 #include <fastrt/http2/python/app.hpp>
 #include <fastrt/http2/python/asgi.hpp>
+#include <fastrt/http2/python/body_channel.hpp>
+#include <fastrt/http2/request_body.hpp>
 #include <fastrt/http2/request.hpp>
 #include <fastrt/http2/response.hpp>
 #include <fastrt/http2/router.hpp>
@@ -134,10 +137,42 @@ inline body_stream timed_stream(body_stream inner, std::chrono::milliseconds lim
   return [inner = std::move(inner), limit] { return piece_within(inner(), limit); };
 }
 
-// The app's result: its answer, or the error that stopped it.
+inline fastrt::coro_task<fastrt::result<response>> run_app(python_app app, fastrt::python::subinterpreter_executor& executor,
+                                                           std::chrono::milliseconds timeout,
+                                                           std::shared_ptr<const request> req,
+                                                           std::shared_ptr<body_channel> input, std::stop_token token);
+
+// The app's result: its answer, or the error that stopped it. A streamed
+// body (request::body_pieces) is pumped into a body_channel the app reads
+// blocking on its worker (wsgi.input, Request.read()) while the app runs;
+// once it has answered, failed or been given up on, a read still waiting
+// fails (OSError) and the pump stops.
 inline fastrt::coro_task<fastrt::result<response>> call(python_app app, fastrt::python::subinterpreter_executor& executor,
                                                         std::chrono::milliseconds timeout,
                                                         std::shared_ptr<const request> req, std::stop_token token) {
+  std::shared_ptr<body_channel> input;
+  // (An ASGI app's receive() pulls the body itself: asgi.hpp.)
+  if (req->body_pieces && app.interface() != app_interface::asgi) {
+    if (!fastrt::io_context::current())
+      co_return fastrt::error(std::errc::operation_not_supported,
+                              "python_handler: a streamed request body must be read on an io_context thread");
+    input = std::make_shared<body_channel>();
+  }
+  fastrt::async_scope pumps;
+  if (input) pumps.spawn(body_channel::pump(piece_source_of(req->body_pieces), input));
+  fastrt::result<response> out = co_await run_app(app, executor, timeout, req, input, std::move(token));
+  if (input) {
+    input->close_from_server("the server no longer reads this request's body (the app answered or was given up on)");
+    pumps.request_stop();
+  }
+  co_await pumps.join();
+  co_return std::move(out);
+}
+
+inline fastrt::coro_task<fastrt::result<response>> run_app(python_app app, fastrt::python::subinterpreter_executor& executor,
+                                                           std::chrono::milliseconds timeout,
+                                                           std::shared_ptr<const request> req,
+                                                           std::shared_ptr<body_channel> input, std::stop_token token) {
   fastrt::io_context* ctx = timeout.count() > 0 ? fastrt::io_context::current() : nullptr;
   if (timeout.count() > 0 && !ctx)
     co_return fastrt::error(std::errc::operation_not_supported,
@@ -146,19 +181,19 @@ inline fastrt::coro_task<fastrt::result<response>> call(python_app app, fastrt::
   // the app's task, if it is an `async def` app's, is cancelled.
   std::stop_source give_up;
   const std::stop_callback forward(token, [&give_up] { give_up.request_stop(); });
-  auto start = [req, app, stopped = give_up.get_token()](
+  auto start = [req, app, input, stopped = give_up.get_token()](
                    fastrt::python::call_context& call_ctx) -> fastrt::result<PyObject*> {
     if (stopped.stop_requested())
       return fastrt::error(fastrt::errc::canceled, "the request was given up before the app ran");
-    return app.start(call_ctx, *req);
+    return app.start(call_ctx, *req, input);
   };
   auto finish = [app](fastrt::python::call_context& call_ctx, PyObject* out) { return app.finish(call_ctx, out); };
   // A WSGI app is called whole, as a plain job (it never awaits).
-  auto whole = [req, app, stopped = give_up.get_token()](
+  auto whole = [req, app, input, stopped = give_up.get_token()](
                    fastrt::python::call_context& call_ctx) -> fastrt::result<response> {
     if (stopped.stop_requested())
       return fastrt::error(fastrt::errc::canceled, "the request was given up before the app ran");
-    return app(call_ctx, *req);
+    return app(call_ctx, *req, input);
   };
   // Named locals throughout: see streamed_body.hpp on g++ 12 and
   // `co_return co_await` of a temporary.

@@ -34,6 +34,7 @@
 
 #include <Python.h>
 
+#include <fastrt/http2/python/body_input.hpp>
 #include <fastrt/http2/python/common.hpp>
 #include <fastrt/http2/python/request_object.hpp>
 #include <fastrt/http2/python/response_object.hpp>
@@ -62,7 +63,9 @@ inline int module_exec(PyObject* module) {
   Py_DECREF(io);
   if (!st->bytes_io) return -1;
   st->wsgi_body = wsgi::load_body_function();
-  return st->wsgi_body ? 0 : -1;
+  if (!st->wsgi_body) return -1;
+  st->body_input = load_body_input_class();
+  return st->body_input ? 0 : -1;
 }
 
 inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
@@ -73,6 +76,7 @@ inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->bytes_io);
     Py_VISIT(st->wsgi_body);
     Py_VISIT(st->asgi_glue);
+    Py_VISIT(st->body_input);
   }
   return 0;
 }
@@ -85,6 +89,7 @@ inline int module_clear(PyObject* module) {
     Py_CLEAR(st->bytes_io);
     Py_CLEAR(st->wsgi_body);
     Py_CLEAR(st->asgi_glue);
+    Py_CLEAR(st->body_input);
   }
   return 0;
 }

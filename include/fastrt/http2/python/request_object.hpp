@@ -6,7 +6,19 @@
 //                                  arrival order, names lower-case; len(),
 //                                  iteration, indexing, get(name, default=None)
 //                                  and getall(name), both case-insensitive
-//   request.body                   bytes (a copy, see call_context::call)
+//   request.body                   bytes (a copy, see call_context::call); on
+//                                  a streamed route the first access reads
+//                                  the rest of the body (blocking)
+//   request.read(size=-1)          bytes: up to `size` more of the body (all
+//                                  of the rest by default), b"" at the end;
+//                                  blocks until they arrive on a streamed
+//                                  route (OSError if the body fails: reset,
+//                                  client gone, --body-timeout)
+//   request.chunks()               an iterator over the body's pieces as
+//                                  they arrive (blocking the same way)
+//   request.stream()               for an async def app: `async for piece in
+//                                  request.stream()`, waiting for the pieces
+//                                  without blocking the event loop
 //   request.raw_path               bytes: the path as sent, without the query
 //   request.scheme                 str: "http"
 //   request.authority, .host       str: :authority, else the host field ("")
@@ -233,11 +245,13 @@ struct request_object {
   PyObject_HEAD
   const request* source;            // the C++ request while the app call runs, then null
   PyObject* fields[field_count];    // made on first read (or when the object escapes)
+  PyObject* input;                  // the body as a file (body_input.hpp): streamed, or made on first read()
 };
 
 inline request_object* as_request(PyObject* self) noexcept { return reinterpret_cast<request_object*>(self); }
 
 inline PyObject* make_field(request_object* self, int field) {
+  if (field == field_body && self->input) return PyObject_CallMethod(self->input, "read", nullptr);  // the rest
   const request& r = *self->source;
   switch (field) {
     case field_method: return latin1(r.method);
@@ -256,7 +270,7 @@ inline PyObject* make_field(request_object* self, int field) {
 // The field's object (a borrowed reference), made now if needed.
 inline PyObject* request_field_of(request_object* self, int field) {
   if (!self->fields[field]) {
-    if (!self->source) {
+    if (!self->source && !(field == field_body && self->input)) {
       // Only after making the fields failed when the object escaped.
       PyErr_SetString(PyExc_RuntimeError, "this request's data is no longer available");
       return nullptr;
@@ -288,13 +302,56 @@ inline PyObject* request_repr(PyObject* self) {
 inline int request_traverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(self));
   for (PyObject* field : as_request(self)->fields) Py_VISIT(field);
+  Py_VISIT(as_request(self)->input);
   return 0;
 }
 
 inline int request_clear(PyObject* self) {
   for (PyObject*& field : as_request(self)->fields) Py_CLEAR(field);
+  Py_CLEAR(as_request(self)->input);
   return 0;
 }
+
+// The body as a file: the streamed one, else a BodyInput over the whole
+// body (made on first use). Borrowed; null with an exception set.
+inline PyObject* request_input(request_object* self) {
+  if (!self->input) {
+    PyObject* body = request_field_of(self, field_body);
+    if (!body) return nullptr;
+    PyObject* made = PyObject_CallMethod(state_of(Py_TYPE(self))->body_input, "whole", "O", body);
+    if (!made) return nullptr;
+    if (self->input) Py_DECREF(made);  // (made meanwhile by code the call ran)
+    else self->input = made;
+  }
+  return self->input;
+}
+
+inline PyObject* request_read(PyObject* self, PyObject* args) {
+  Py_ssize_t size = -1;
+  if (!PyArg_ParseTuple(args, "|n:read", &size)) return nullptr;
+  PyObject* input = request_input(as_request(self));
+  return input ? PyObject_CallMethod(input, "read", "n", size) : nullptr;
+}
+
+inline PyObject* request_chunks(PyObject* self, PyObject*) {
+  PyObject* input = request_input(as_request(self));
+  return input ? PyObject_CallMethod(input, "chunks", nullptr) : nullptr;
+}
+
+inline PyObject* request_stream(PyObject* self, PyObject*) {
+  PyObject* input = request_input(as_request(self));
+  return input ? PyObject_CallMethod(input, "stream", nullptr) : nullptr;
+}
+
+inline PyMethodDef request_methods[] = {
+    {"read", &request_read, METH_VARARGS,
+     "read(size=-1): up to size more bytes of the body (all the rest by default), b'' at the end; on a streamed "
+     "route it waits for them to arrive."},
+    {"chunks", &request_chunks, METH_NOARGS, "chunks(): an iterator over the body's pieces as they arrive."},
+    {"stream", &request_stream, METH_NOARGS,
+     "stream(): an async iterator over the body's pieces as they arrive (async for; does not block the event loop)."},
+    {nullptr, nullptr, 0, nullptr},
+};
 
 inline void request_dealloc(PyObject* self) {
   PyTypeObject* type = Py_TYPE(self);
@@ -330,6 +387,7 @@ inline PyType_Slot request_slots[] = {
     {Py_tp_clear, reinterpret_cast<void*>(&request_clear)},
     {Py_tp_repr, reinterpret_cast<void*>(&request_repr)},
     {Py_tp_getset, request_getset},
+    {Py_tp_methods, request_methods},
     {0, nullptr},
 };
 
@@ -339,12 +397,17 @@ inline PyType_Spec request_spec = {
     request_slots};
 
 // A Request over `req`, which must stay alive until release_request().
-// `type` is this interpreter's fastrt.Request. Null with an exception set on
-// failure.
-inline PyObject* new_request(PyTypeObject* type, const request& req) {
+// `type` is this interpreter's fastrt.Request. `streamed_body`: a streamed
+// body's BodyInput (body_input.hpp; a new reference, taken over), or null.
+// Null with an exception set on failure.
+inline PyObject* new_request(PyTypeObject* type, const request& req, PyObject* streamed_body = nullptr) {
   auto* self = reinterpret_cast<request_object*>(type->tp_alloc(type, 0));  // zero-filled, GC-tracked
-  if (!self) return nullptr;
+  if (!self) {
+    Py_XDECREF(streamed_body);
+    return nullptr;
+  }
   self->source = &req;
+  self->input = streamed_body;
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -356,7 +419,12 @@ inline bool release_request(PyObject* object) {
   request_object* self = as_request(object);
   bool ok = true;
   if (Py_REFCNT(object) > 1) {
-    for (int field = 0; ok && field < field_count; ++field) ok = request_field_of(self, field) != nullptr;
+    for (int field = 0; ok && field < field_count; ++field) {
+      // A streamed body stays readable without the C++ request (its input
+      // holds the channel): not read here.
+      if (field == field_body && self->input) continue;
+      ok = request_field_of(self, field) != nullptr;
+    }
   }
   self->source = nullptr;
   Py_DECREF(object);

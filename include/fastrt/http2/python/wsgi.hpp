@@ -32,9 +32,12 @@
 #include <fastrt/python/exception.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 
+#include <memory>
 #include <string>
 #include <utility>
 
+#include <fastrt/http2/python/body_channel.hpp>
+#include <fastrt/http2/python/body_input.hpp>
 #include <fastrt/http2/python/common.hpp>
 #include <fastrt/http2/python/streamed_body.hpp>
 #include <fastrt/http2/python/wsgi_environ.hpp>
@@ -82,8 +85,9 @@ inline fastrt::result<response> started(const response_state& st) {
 
 class call_state {
  public:
-  call_state(py::call_context& ctx, module_state& module, py::subinterpreter_executor* executor)
-      : ctx_(ctx), module_(module), executor_(executor) {}
+  call_state(py::call_context& ctx, module_state& module, py::subinterpreter_executor* executor,
+             std::shared_ptr<body_channel> input)
+      : ctx_(ctx), module_(module), executor_(executor), input_(std::move(input)) {}
   call_state(const call_state&) = delete;
   call_state& operator=(const call_state&) = delete;
   ~call_state() {
@@ -93,7 +97,9 @@ class call_state {
   }
 
   fastrt::result<response> run(PyObject* app, const request& req) {
-    PyObject* environ = new_environ(req, module_.bytes_io);
+    PyObject* streamed = nullptr;  // wsgi.input read as it arrives
+    if (input_ && !(streamed = new_body_input(module_.body_input, input_))) return py::take_exception("making wsgi.input");
+    PyObject* environ = new_environ(req, module_.bytes_io, streamed);
     if (!environ) return py::take_exception("building the WSGI environ");
     start_response_ = new_start_response(state_);
     if (!start_response_) {
@@ -169,6 +175,7 @@ class call_state {
   py::call_context& ctx_;
   module_state& module_;
   py::subinterpreter_executor* executor_;
+  std::shared_ptr<body_channel> input_;
   response_state* state_ = nullptr;  // owned by start_response_'s capsule
   PyObject* start_response_ = nullptr;
   PyObject* result_ = nullptr;
@@ -176,9 +183,10 @@ class call_state {
 };
 
 // With the GIL of `ctx`'s interpreter: app(environ, start_response) for `req`.
+// `input`: a streamed body's channel (wsgi.input reads it), or null.
 inline fastrt::result<response> call(py::call_context& ctx, module_state& module, PyObject* app, const request& req,
-                                     py::subinterpreter_executor* executor) {
-  call_state call(ctx, module, executor);
+                                     py::subinterpreter_executor* executor, std::shared_ptr<body_channel> input = {}) {
+  call_state call(ctx, module, executor, std::move(input));
   return call.run(app, req);
 }
 

@@ -18,6 +18,8 @@
 
 #include <Python.h>
 
+#include <fastrt/http2/python/common.hpp>
+
 namespace fastrt::http2::python::wsgi {
 
 inline constexpr const char* body_source = R"PY(
@@ -36,20 +38,6 @@ def wsgi_body(first, iterator, iterable):
 
 // This interpreter's wsgi_body function (a new reference), or null with an
 // exception set.
-inline PyObject* load_body_function() {
-  PyObject* globals = PyDict_New();
-  if (!globals) return nullptr;
-  PyObject* function = nullptr;
-  if (PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0) {
-    if (PyObject* ran = PyRun_String(body_source, Py_file_input, globals, globals)) {
-      Py_DECREF(ran);
-      function = PyDict_GetItemString(globals, "wsgi_body");  // borrowed
-      Py_XINCREF(function);
-    }
-  }
-  Py_DECREF(globals);
-  if (!function && !PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "fastrt: wsgi_body was not defined");
-  return function;
-}
+inline PyObject* load_body_function() { return defined_by(body_source, "wsgi_body"); }
 
 }  // namespace fastrt::http2::python::wsgi

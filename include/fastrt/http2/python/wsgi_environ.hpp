@@ -6,7 +6,7 @@
 //   PATH_INFO                      the path percent-decoded, then latin-1 (PEP 3333)
 //   CONTENT_TYPE                   the content-type field, when there is one
 //   CONTENT_LENGTH                 the content-length field, else the body's
-//                                  length when there is a body
+//                                  length when there is a (whole) body
 //   SERVER_NAME, SERVER_PORT       the server's address and port as the
 //                                  connection knows them; without an
 //                                  address, from :authority
@@ -20,9 +20,11 @@
 //                                  would be indistinguishable from '-')
 //   wsgi.version (1, 0), wsgi.url_scheme, wsgi.errors (sys.stderr),
 //   wsgi.multithread True, wsgi.multiprocess False, wsgi.run_once False
-//   wsgi.input                     io.BytesIO over the whole body (this
-//                                  increment buffers it: the body has arrived
-//                                  before the app runs), so
+//   wsgi.input                     a streamed body (the route streams it:
+//                                  fastrt-h2's WSGI apps) is read as it
+//                                  arrives, blocking, under flow control
+//                                  (body_input.hpp); a whole body is an
+//                                  io.BytesIO over it; either way
 //   wsgi.input_terminated          True: reading to EOF is safe
 //
 // Thread-safety: with the GIL of the app's interpreter. Cost per request:
@@ -97,10 +99,14 @@ inline std::pair<std::string_view, std::string_view> split_authority(std::string
 }
 
 // The environ of `req` (a new dict), or null with an exception set.
-// `bytes_io`: this interpreter's io.BytesIO.
-inline PyObject* new_environ(const request& req, PyObject* bytes_io) {
+// `bytes_io`: this interpreter's io.BytesIO. `streamed_input`: the body
+// read as it arrives (a new reference, taken over), or null for a whole body.
+inline PyObject* new_environ(const request& req, PyObject* bytes_io, PyObject* streamed_input = nullptr) {
   PyObject* environ = PyDict_New();
-  if (!environ) return nullptr;
+  if (!environ) {
+    Py_XDECREF(streamed_input);
+    return nullptr;
+  }
   auto fail = [&] {
     Py_DECREF(environ);
     return nullptr;
@@ -135,9 +141,12 @@ inline PyObject* new_environ(const request& req, PyObject* bytes_io) {
     server_name = host.empty() ? std::string_view("localhost") : host;
     server_port = port;
   }
-  PyObject* body = PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size()));
-  PyObject* input = body ? PyObject_CallOneArg(bytes_io, body) : nullptr;
-  Py_XDECREF(body);
+  PyObject* input = streamed_input;
+  if (!input) {
+    PyObject* body = PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size()));
+    input = body ? PyObject_CallOneArg(bytes_io, body) : nullptr;
+    Py_XDECREF(body);
+  }
   PyObject* errors = PySys_GetObject("stderr");  // borrowed; may be None in an embedded interpreter
   const bool ok =
       put(environ, "wsgi.input", input) &&  // first: it is consumed whatever follows
