@@ -3,7 +3,7 @@
 // HTTP/2:
 //
 //   type 'http', asgi {'version': '3.0', 'spec_version': '2.3'},
-//   http_version '2', method, scheme        str
+//   http_version '2', '1.1' or '1.0' (the request's), method, scheme   str
 //   path                                    percent-decoded, then UTF-8
 //                                           (undecodable octets: U+FFFD)
 //   raw_path, query_string                  bytes, as sent (no '?')
@@ -79,7 +79,7 @@ inline PyObject* new_scope(const request& req) {
   const bool ok =
       put(scope, "type", PyUnicode_FromString("http")) &&
       put(scope, "asgi", Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.3")) &&
-      put(scope, "http_version", PyUnicode_FromString("2")) &&
+      put(scope, "http_version", latin1(version_text(req.http_version))) &&
       put(scope, "method", latin1(req.method)) &&
       put(scope, "scheme", PyUnicode_FromStringAndSize(req.scheme.data(), static_cast<Py_ssize_t>(req.scheme.size()))) &&
       put(scope, "path", PyUnicode_DecodeUTF8(path.data(), static_cast<Py_ssize_t>(path.size()), "replace")) &&
