@@ -51,6 +51,7 @@ import zlib
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 
 PORT = int(sys.argv[1])
 MODE = sys.argv[2]
@@ -341,13 +342,16 @@ def duplex():
     sent = 0
     echoed_while_sending = 0
     deadline = time.monotonic() + 3 * TIMEOUT
-    while sent < len(upload) and time.monotonic() < deadline:
-        sent = c.send_allowed(sid, upload, sent)
-        c.pump(0.01)
-        if sent < len(upload):
-            echoed_while_sending = len(c.responses.get(sid, [None, b"", False])[1])
-    c.conn.end_stream(sid)
-    c.flush()
+    try:
+        while sent < len(upload) and time.monotonic() < deadline:
+            sent = c.send_allowed(sid, upload, sent)
+            c.pump(0.01)
+            if sent < len(upload):
+                echoed_while_sending = len(c.responses.get(sid, [None, b"", False])[1])
+        c.conn.end_stream(sid)
+        c.flush()
+    except h2.exceptions.StreamClosedError:
+        check("full duplex: the server took the whole upload", False, f"the stream closed after {sent} bytes")
     r = c.answer(sid, 3 * TIMEOUT)
     check(f"full duplex: the echo came while the upload was sent ({echoed_while_sending} bytes echoed "
           f"before its end, more than the stream window)", echoed_while_sending > WINDOW, str(echoed_while_sending))
