@@ -11,8 +11,11 @@
 #  - a client that closes its TCP connection mid-request (FIN after reading
 #    everything, or RST) cancels the app: ASGI sees http.disconnect, then
 #    CancelledError; a native async def app sees CancelledError; a client
-#    that only half-closes still gets its answer.
-# Usage: asgi_edges_test.sh path/to/fastrt-h2. Bounded: ~40 s.
+#    that only half-closes still gets its answer;
+#  - a shutdown stuck on an ASGI or async def handler that ignores its
+#    cancellation names it (method, path, worker, seconds) when
+#    --shutdown-timeout runs out.
+# Usage: asgi_edges_test.sh path/to/fastrt-h2. Bounded: ~50 s.
 set -uo pipefail
 server_bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -101,6 +104,26 @@ answer=$(close_mid_request "/slow?s=1" half)
 check "HTTP/2, the client half-closes (SHUT_WR): it still gets its answer ($answer)" \
   grep -Eq "^slow after [1-9][0-9]* PING" <<<"$answer"
 stop_server
+
+# --- a stuck shutdown names the async requests still running --------------------
+# stuck_shutdown WHAT APP: APP's GET /ignore-cancel catches its CancelledError
+# and blocks its worker; SIGTERM with --shutdown-timeout 1 must give up (exit
+# 1) naming it: method, path, worker, seconds.
+stuck_shutdown() {
+  start_app "$2" --app-dir "$3" --pinned 1 --shutdown-timeout 1 || return
+  curl_h2 "$url/ignore-cancel" >/dev/null &
+  for _ in $(seq 1 100); do grep -q "/ignore-cancel started" "$work/server.out" && break; sleep 0.05; done
+  sleep 0.5
+  kill -TERM "$pid"
+  timeout 20 tail --pid="$pid" -f /dev/null; wait "$pid"; rc=$?
+  pid=
+  check "a shutdown stuck on $1 that ignores its cancellation: exit 1 (got $rc)" test "$rc" = 1
+  check "  ... and it names the request: method, path, worker, seconds" \
+    grep -Eq "still running: (.*, )?GET /ignore-cancel \(pinned worker 0, [0-9.]+ s\)" "$work/server.err"
+  grep "shutdown timed out" "$work/server.err" | sed 's/^/     /'
+}
+stuck_shutdown "an ASGI app" fastrt_asgi_app:app "$python_apps"
+stuck_shutdown "an async def app" async_app:app "$here"
 
 # --- WSGI: SERVER_PROTOCOL ---------------------------------------------------------
 start_app fastrt_wsgi_app:app --app-dir "$python_apps" --pinned 1 || exit 1

@@ -4,6 +4,7 @@
 import asyncio
 import hashlib
 import json
+import time
 import zlib
 
 seen = {"disconnects": 0, "cancelled": 0, "lifespan": []}
@@ -127,13 +128,13 @@ async def app(scope, receive, send):
     if path == "/version":
         return await answer(send, 200, scope["http_version"].encode())
     if path == "/ignore-cancel":
-        # Catches the cancellation and goes on: a shutdown must name it when it gives up.
+        # Catches its cancellation and sleeps, blocking its worker: a shutdown
+        # that gives up must name it.
         print("fastrt_asgi_app: /ignore-cancel started", flush=True)
-        while True:
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                seen["cancelled"] += 1
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            time.sleep(30)
     if path == "/seen":
         return await answer(send, 200, json.dumps(seen).encode(), b"application/json")
     return await answer(send, 404, b"no such path\n")
