@@ -3,6 +3,7 @@
     GET /sleep?s=SECONDS     answers "slept" after await asyncio.sleep(SECONDS)
     GET /asyncio             gather, create_task, a queue, open_connection to a local server
     GET /forever?tag=TAG     sleeps an hour; a CancelledError is recorded under TAG
+    GET /ignore-cancel       catches its CancelledError and blocks its worker (time.sleep(30))
     GET /cancelled           the tags recorded in this worker's interpreter, comma-separated
     GET /where               the thread that awaited it ("py-pinned-0" ...)
     POST /first-chunk        the body's first line, from `async for piece in request.stream()`,
@@ -15,6 +16,7 @@
 import asyncio
 import hashlib
 import threading
+import time
 from urllib.parse import parse_qs
 
 cancelled = []
@@ -100,6 +102,15 @@ async def app(request):
         except asyncio.CancelledError:
             cancelled.append(_arg(request, "tag", "?"))
             raise
+        return "never\n"
+    if request.path == "/ignore-cancel":
+        # Catches its cancellation and sleeps, blocking its worker: a
+        # shutdown that gives up must name it.
+        print("async_app: /ignore-cancel started", flush=True)
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            time.sleep(30)
         return "never\n"
     if request.path == "/cancelled":
         return ",".join(cancelled) + "\n"

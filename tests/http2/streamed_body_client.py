@@ -34,6 +34,12 @@ Usage: streamed_body_client.py PORT MODE
           upload hashed while a GET /sleep on the same (only) worker is
           answered meanwhile (the event loop does not block), a reset mid-read
           (the task is cancelled).
+  Against fastrt-h2 with tests/python/fastrt_asgi_app.py:app, one pinned
+  worker (tests/http2/asgi_edges_test.sh): `window` above (the app's /hold
+  does not call receive() until GET /release), and
+  duplex  POST /echo: the app sends http.response.start, then each chunk it
+          receives back (more_body True); a 1 MiB upload is echoed back
+          intact, the echo arriving while the client is still sending.
 """
 import hashlib
 import os
@@ -45,6 +51,7 @@ import zlib
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 
 PORT = int(sys.argv[1])
 MODE = sys.argv[2]
@@ -327,6 +334,32 @@ def async_stream():
     check("a reset mid-upload: the waiting task was cancelled", reset_mid_body(c, "/stream-wait", "/stream-errors"))
 
 
-{"window": window, "reset": reset, "stall": stall, "broken": broken, "wsgi": wsgi, "native": native,
+def duplex():
+    upload = os.urandom(1 << 20)
+    c = Client()
+    c.pump(0.2)
+    sid = c.start("POST", "/echo", end_stream=False)
+    sent = 0
+    echoed_while_sending = 0
+    deadline = time.monotonic() + 3 * TIMEOUT
+    try:
+        while sent < len(upload) and time.monotonic() < deadline:
+            sent = c.send_allowed(sid, upload, sent)
+            c.pump(0.01)
+            if sent < len(upload):
+                echoed_while_sending = len(c.responses.get(sid, [None, b"", False])[1])
+        c.conn.end_stream(sid)
+        c.flush()
+    except h2.exceptions.StreamClosedError:
+        check("full duplex: the server took the whole upload", False, f"the stream closed after {sent} bytes")
+    r = c.answer(sid, 3 * TIMEOUT)
+    check(f"full duplex: the echo came while the upload was sent ({echoed_while_sending} bytes echoed "
+          f"before its end, more than the stream window)", echoed_while_sending > WINDOW, str(echoed_while_sending))
+    check("full duplex: 1 MiB echoed back intact, the stream ended",
+          r is not None and r[0] == "200" and r[2] and r[1] == upload,
+          repr(r and (r[0], len(r[1]), r[2], hashlib.sha256(r[1]).hexdigest() == hashlib.sha256(upload).hexdigest())))
+
+
+{"window": window, "duplex": duplex, "reset": reset, "stall": stall, "broken": broken, "wsgi": wsgi, "native": native,
  "async": async_stream}[MODE]()
 sys.exit(failures)

@@ -4,8 +4,22 @@
 import asyncio
 import hashlib
 import json
+import time
+import zlib
 
 seen = {"disconnects": 0, "cancelled": 0, "lifespan": []}
+released = None  # /hold waits for it (an asyncio.Event of this interpreter's loop), GET /release sets it
+
+
+async def adler_of_body(receive):
+    """ "LENGTH ADLER32" of the body, as tests/http2/streamed_body_client.py's window mode checks it."""
+    total, adler = 0, 1
+    while True:
+        message = await receive()
+        total += len(message["body"])
+        adler = zlib.adler32(message["body"], adler)
+        if not message.get("more_body", False):
+            return b"%d %d" % (total, adler)
 
 
 async def read_body(receive):
@@ -99,6 +113,28 @@ async def app(scope, receive, send):
         except asyncio.CancelledError:
             seen["cancelled"] += 1
             raise
+    if path in ("/hold", "/release"):
+        # /hold does not call receive() until GET /release: the client must stall after the stream's window.
+        global released
+        if released is None:
+            released = asyncio.Event()
+        if path == "/release":
+            released.set()
+            return await answer(send, 200, b"released")
+        await released.wait()
+        return await answer(send, 200, await adler_of_body(receive))
+    if path == "/buffered":
+        return await answer(send, 200, await adler_of_body(receive))
+    if path == "/version":
+        return await answer(send, 200, scope["http_version"].encode())
+    if path == "/ignore-cancel":
+        # Catches its cancellation and sleeps, blocking its worker: a shutdown
+        # that gives up must name it.
+        print("fastrt_asgi_app: /ignore-cancel started", flush=True)
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            time.sleep(30)
     if path == "/seen":
         return await answer(send, 200, json.dumps(seen).encode(), b"application/json")
     return await answer(send, 404, b"no such path\n")

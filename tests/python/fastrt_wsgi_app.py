@@ -104,6 +104,9 @@ def app(environ, start_response):
         check_environ(environ)
         start_response("200 OK", text)
         return [b"ok"]
+    if path == "/protocol":
+        start_response("200 OK", text)
+        return [environ["SERVER_PROTOCOL"].encode()]
     if path == "/closed":
         start_response("200 OK", text)
         return [str(CLOSED).encode()]

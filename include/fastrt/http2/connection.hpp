@@ -45,7 +45,8 @@
 // the ones its bad frames provoke — are rate-limited (stream_reset_limit.hpp:
 // GOAWAY ENHANCE_YOUR_CALM); a stream with a reset queued never starts its
 // handler. A client that half-closes still gets its complete requests
-// answered. A streamed request body holds at most its stream's window
+// answered; one that closed is found out by a PING every half second while
+// they run (end_of_input), and they are stopped. A streamed request body holds at most its stream's window
 // unread (request_data), and fails its reader when the stream or the
 // connection ends first. Responses are checked first (response_rules.hpp): one HTTP/2
 // peers would reject, or larger than the client's header list limit,
@@ -600,6 +601,9 @@ class basic_connection {
 
   using clock = connection_deadlines::clock;
   static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
+  // After the client's FIN: is it still there (end_of_input)?
+  static constexpr std::array<std::uint8_t, 8> gone_probe{'s', 't', 'i', 'l', 'l', 'r', 'e', 'a'};
+  static constexpr std::chrono::milliseconds probe_interval{500};
 
   stream* find(std::int32_t id) const noexcept {
     return streams_.find(id, static_cast<stream*>(session_.stream_user_data(id)));
@@ -721,12 +725,22 @@ class basic_connection {
   // half-closed reads them) before the connection closes; the handler,
   // send and shutdown timeouts bound the wait. Requests the client had not
   // finished can no longer complete and are dropped.
+  //
+  // A FIN does not say whether the client still reads. While handlers run,
+  // a PING goes out every probe_interval: a client that closed its socket
+  // answers the first with a RST, the next send fails, and the connection
+  // is cut (the handlers' stop tokens: an ASGI app gets http.disconnect,
+  // an async one CancelledError) instead of running them for nobody.
   coro_task<> end_of_input() {
     if (phase_ != connection_phase::serving) co_return;
     phase_ = connection_phase::input_ended;
     fail_unfinished_bodies("the client closed its side before the request body ended");  // (they may still answer)
-    if (streams_.busy() > 0 && !session_.over())
-      (void)co_await with_stop_token(sleep_for(ctx_, std::chrono::hours(24)), reader_token_);
+    while (streams_.busy() > 0 && !session_.over() && !writer_.closed()) {
+      session_.ping(gone_probe);
+      co_await flush();
+      const result<void> slept = co_await with_stop_token(sleep_for(ctx_, probe_interval), reader_token_);
+      if (!slept) break;  // every answer is out (became_idle), or the connection is cut
+    }
     if (phase_ == connection_phase::completed) co_return;
     if ((streams_.busy() > 0 && !session_.over()) || close_code_ || writer_.closed()) co_return;  // cut
     session_.terminate(NGHTTP2_NO_ERROR);

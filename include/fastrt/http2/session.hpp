@@ -144,6 +144,8 @@ class session {
     nghttp2_submit_shutdown_notice(s_);
     nghttp2_submit_ping(s_, NGHTTP2_FLAG_NONE, opaque.data());
   }
+  // A PING with `opaque` (its ACK, if any, is not waited for).
+  void ping(std::span<const std::uint8_t, 8> opaque) noexcept { nghttp2_submit_ping(s_, NGHTTP2_FLAG_NONE, opaque.data()); }
   // The h2c upgrade: stream 1 opens half-closed with `data` as its user data.
   int upgrade(std::string_view settings, bool head_request, void* data) noexcept {
     return nghttp2_session_upgrade2(s_, reinterpret_cast<const std::uint8_t*>(settings.data()), settings.size(),

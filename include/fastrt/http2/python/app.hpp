@@ -36,10 +36,12 @@
 #include <string_view>
 
 #include <fastrt/http2/python/app_interface.hpp>
+#include <fastrt/http2/python/asgi_glue.hpp>
 #include <fastrt/http2/python/body_channel.hpp>
 #include <fastrt/http2/python/body_input.hpp>
-#include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/python/in_flight_calls.hpp>
+#include <fastrt/http2/python/in_flight_capsule.hpp>
+#include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/python/streamed_body.hpp>
 #include <fastrt/http2/python/wsgi.hpp>
 #include <fastrt/http2/request.hpp>
@@ -109,6 +111,7 @@ class python_app {
       out = PyObject_CallOneArg(app, request_object);
     }
     Py_DECREF(app);
+    if (out && PyCoro_CheckExact(out)) out = listed_while_running(ctx, *state, req, out);
     if (!out) {
       fastrt::error failed = py::take_exception();
       if (!release_request(request_object)) PyErr_Clear();
@@ -134,6 +137,21 @@ class python_app {
   }
 
  private:
+  // An `async def app`'s coroutine, wrapped (asgi_glue.hpp's `listed`) so
+  // that the call stays listed as running until the coroutine ends: its
+  // first job returns long before (a new reference, or null with an
+  // exception set; `coroutine` is stolen).
+  PyObject* listed_while_running(py::call_context& ctx, module_state& state, const request& req,
+                                 PyObject* coroutine) const {
+    if (!in_flight_) return coroutine;
+    PyObject* wrap = asgi::glue_function(state, "listed");
+    PyObject* listed = wrap ? new_in_flight_capsule(in_flight_, req, ctx) : nullptr;
+    PyObject* out = listed ? PyObject_CallFunctionObjArgs(wrap, coroutine, listed, nullptr) : nullptr;
+    Py_XDECREF(listed);
+    Py_DECREF(coroutine);
+    return out;
+  }
+
   // A WSGI app runs to its answer in one call (no event loop: wsgi.hpp).
   fastrt::result<response> call_wsgi(py::call_context& ctx, const request& req,
                                      std::shared_ptr<body_channel> input) const {

@@ -64,6 +64,7 @@
 #include <fastrt/http2/python/asgi_glue.hpp>
 #include <fastrt/http2/python/asgi_scope.hpp>
 #include <fastrt/http2/python/common.hpp>
+#include <fastrt/http2/python/in_flight_capsule.hpp>
 #include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/python/streamed_body.hpp>
 #include <fastrt/http2/request.hpp>
@@ -134,10 +135,14 @@ class call_state {
     // A small body goes in at once: no feed round.
     const bool whole = !source_;
     PyObject* body = whole ? bytes_of(req.body) : Py_NewRef(Py_None);
+    // Listed as running (for a shutdown that times out) until the app's Task is done.
+    PyObject* listed = new_in_flight_capsule(app.in_flight(), req, ctx);
     const std::string key = worker_key(ctx.kind(), ctx.worker_index());
-    PyObject* channel = body ? PyObject_CallFunction(make_channel, "OONNs", callable, scope, body, PyBool_FromLong(0),
-                                                     key.c_str())
-                             : nullptr;
+    PyObject* channel = body && listed ? PyObject_CallFunction(make_channel, "OONNsO", callable, scope, body,
+                                                               PyBool_FromLong(0), key.c_str(), listed)
+                                       : nullptr;
+    Py_XDECREF(listed);
+    if (!channel && body && !listed) Py_DECREF(body);  // ("N" took it only when the call was made)
     Py_DECREF(scope);
     if (!channel) return py::take_exception("making the ASGI channel");
     channel_ = channel;
@@ -302,7 +307,6 @@ inline fastrt::coro_task<fastrt::result<response>> respond(python_app app, py::s
   auto start = [self, app, req, give_up](py::call_context& ctx) -> fastrt::result<PyObject*> {
     if (give_up.stop_requested())
       return fastrt::error(fastrt::errc::canceled, "the request was given up before the app ran");
-    const in_flight_calls::entry running(app.in_flight(), *req, ctx);
     return self->start(ctx, app, *req);
   };
   auto first = executor.try_submit_awaitable(give_up, std::move(start), &call_state::finish);

@@ -1,7 +1,9 @@
 // asgi_glue.hpp — the Python side of an ASGI 3.0 call (asgi.hpp) and of the
 // lifespan protocol (asgi_lifespan.hpp): a small Python source run once per
-// interpreter, the first time that interpreter serves ASGI (so a native or
-// WSGI app never imports asyncio for it).
+// interpreter, the first time that interpreter serves ASGI or an `async def
+// app` (so a sync native or WSGI app never imports asyncio for it). Also
+// `listed(coro, listed)`, the wrapper that keeps an async def app's call
+// listed as running (app.hpp).
 //
 // Channel: one HTTP call. The app runs as its own asyncio Task; the io
 // thread talks to the channel only through jobs on the worker that made it,
@@ -63,10 +65,11 @@ def _wake(futures):
 
 
 class Channel:
-    def __init__(self, app, scope, body, more_body, key):
+    def __init__(self, app, scope, body, more_body, key, listed):
         state = _states.get(key)
         scope["state"] = dict(state) if state is not None else {}
         self.app, self.scope, self.key = app, scope, key
+        self.listed = listed        # lists the call as running (in_flight_capsule.hpp) until the app's Task is done
         self.fed = None if body is None else (body, more_body)  # the 1-slot request body
         self.fed_last = body is not None and not more_body
         self.asked = False          # (0,) was returned and no feed() came yet
@@ -102,6 +105,7 @@ class Channel:
             raise
 
     def _app_done(self, task):
+        self.listed = None
         _wake(self.io_waiters)
         if task.cancelled() or task.exception() is None:
             return
@@ -218,6 +222,12 @@ class Channel:
                 _wake(self.app_waiters)  # a receive() waiting for the response's end
             return
         raise RuntimeError("ASGI: send() got an unexpected message %r" % (kind if kind else message,))
+
+
+async def listed(coro, listed):
+    # An `async def app`'s coroutine (app.hpp): this frame holds `listed`,
+    # which lists the call as running (in_flight_capsule.hpp), until it ends.
+    return await coro
 
 
 class Lifespan:

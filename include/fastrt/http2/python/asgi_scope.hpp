@@ -3,8 +3,7 @@
 // HTTP/2:
 //
 //   type 'http', asgi {'version': '3.0', 'spec_version': '2.3'},
-//   http_version '2', '1.1' or '1.0'        str (request::http_version)
-//   method, scheme                          str
+//   http_version '2', '1.1' or '1.0' (the request's), method, scheme   str
 //   path                                    percent-decoded, then UTF-8
 //                                           (undecodable octets: U+FFFD)
 //   raw_path, query_string                  bytes, as sent (no '?')

@@ -7,10 +7,14 @@
 //   { in_flight_calls::entry running(calls, req, ctx); ...call the app... }
 //   calls.describe(now)   // "GET /sleep (pinned worker 0, 3.1 s), ..."
 //
+// A sync call's entry lives on the worker's stack for the call; an async
+// or ASGI call outlives its first job, so its entry is owned by a Python
+// object that lives as long as the app's coroutine (in_flight_capsule.hpp).
+//
 // Thread-safety: entries come and go on the worker threads, describe() runs
 // on any thread; one mutex guards the list (never held while Python runs).
 // Cost: two uncontended lock/unlock pairs per app call, no allocation (an
-// entry lives on the worker's stack and only borrows the request).
+// entry only borrows the method and path).
 #pragma once
 
 #include <fastrt/python/subinterpreter_executor.hpp>
@@ -19,6 +23,7 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include <fastrt/http2/request.hpp>
 
@@ -33,7 +38,12 @@ class in_flight_calls {
   class entry {
    public:
     entry(in_flight_calls* calls, const request& req, const fastrt::python::call_context& ctx)
-        : calls_(calls), req_(&req), kind_(ctx.kind()), worker_(ctx.worker_index()), started_(clock::now()) {
+        : entry(calls, req.method, req.path, ctx.kind(), ctx.worker_index()) {}
+    // The same with the method and path borrowed from elsewhere (they must
+    // outlive the entry).
+    entry(in_flight_calls* calls, std::string_view method, std::string_view path, fastrt::python::worker_kind kind,
+          std::size_t worker)
+        : calls_(calls), method_(method), path_(path), kind_(kind), worker_(worker), started_(clock::now()) {
       if (!calls_) return;
       std::lock_guard lock(calls_->mutex_);
       next_ = calls_->head_;
@@ -53,7 +63,8 @@ class in_flight_calls {
    private:
     friend class in_flight_calls;
     in_flight_calls* calls_;
-    const request* req_;
+    std::string_view method_;
+    std::string_view path_;
     fastrt::python::worker_kind kind_;
     std::size_t worker_;
     clock::time_point started_;
@@ -72,7 +83,7 @@ class in_flight_calls {
       std::snprintf(timing, sizeof timing, " (%s worker %zu, %.1f s)", fastrt::python::to_string(e->kind_), e->worker_,
                     seconds);
       if (!out.empty()) out += ", ";
-      ((out += e->req_->method) += ' ') += e->req_->path;
+      ((out += e->method_) += ' ') += e->path_;
       out += timing;
     }
     return out;

@@ -10,7 +10,7 @@
 //   SERVER_NAME, SERVER_PORT       the server's address and port as the
 //                                  connection knows them; without an
 //                                  address, from :authority
-//   SERVER_PROTOCOL                "HTTP/2", "HTTP/1.1" or "HTTP/1.0"
+//   SERVER_PROTOCOL                "HTTP/2", "HTTP/1.1" or "HTTP/1.0" (the request's)
 //   REMOTE_ADDR, REMOTE_PORT       the client's, when known
 //   HTTP_*                         every other field: repeats comma-joined
 //                                  (cookie crumbs are already one field, "; ");
@@ -79,12 +79,6 @@ inline bool cgi_name(std::string_view field, std::string& out) {
     out += c;
   }
   return true;
-}
-
-// SERVER_PROTOCOL: the request line's version, as gunicorn gives it.
-inline PyObject* server_protocol(protocol_version v) {
-  const std::string text = "HTTP/" + std::string(version_text(v));
-  return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
 }
 
 // Sets environ[key] = value (a new reference, taken over); false with an
@@ -163,7 +157,7 @@ inline PyObject* new_environ(const request& req, PyObject* bytes_io, PyObject* s
       (content_length ? put(environ, "CONTENT_LENGTH", latin1(*content_length))
                       : req.body.empty() || put(environ, "CONTENT_LENGTH", latin1(std::to_string(req.body.size())))) &&
       put(environ, "SERVER_NAME", latin1(server_name)) && put(environ, "SERVER_PORT", latin1(server_port)) &&
-      put(environ, "SERVER_PROTOCOL", server_protocol(req.http_version)) &&
+      put(environ, "SERVER_PROTOCOL", latin1("HTTP/" + std::string(version_text(req.http_version)))) &&
       (req.client.host.empty() || (put(environ, "REMOTE_ADDR", latin1(req.client.host)) &&
                                    put(environ, "REMOTE_PORT", latin1(std::to_string(req.client.port))))) &&
       put(environ, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) &&
