@@ -211,6 +211,15 @@ check "nginx: wrk -t1 -c10 -d2s, no errors, all 2xx" wrk_ok nginx "$http/cpp/hel
 kill -KILL "$n2_pid"; wait "$n2_pid" 2>/dev/null
 check "nginx, backend 2 killed: 20 requests, all 200 (retried on backend 1)" all_ok 20 "$http/"
 check "nginx, backend 2 killed: h2load --h1 -n 500 -c 5, all 2xx" h2load_ok nginx-down 500 --h1 -c 5 "$http/"
+# The backend left stops as a deployment stops it: SIGTERM, a clean exit
+# (under a sanitizer: no error or leak report either).
+kill -TERM "$n1_pid"
+status=timeout
+for _ in $(seq 1 300); do
+  if ! kill -0 "$n1_pid" 2>/dev/null; then wait "$n1_pid"; status=$?; break; fi
+  sleep 0.05
+done
+check "backend 1 behind nginx: SIGTERM, exit 0 (got $status)" test "$status" = 0
 
 if [ "$failures" -ne 0 ]; then
   for f in haproxy.log nginx/error.log h1.err h2.err n1.err n2.err; do
