@@ -8,6 +8,7 @@
 //   fastrt-h2 --app mymod:app --app-dir ./src --port 9000
 //   fastrt-h2 --app flask_app:app --python-path /usr/lib/python3/dist-packages   # WSGI, detected
 //   fastrt-h2 --app starlette_app:app --python-path /usr/lib/python3/dist-packages   # ASGI, detected
+//   fastrt-h2 --port 8081 --health-path /healthz   # a backend of HAProxy or nginx (deploy/)
 // SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
 // answer, exit 0; still running after --shutdown-timeout + 1 s: a line
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
