@@ -39,10 +39,14 @@ start_backend() {
   echo "FAIL backend $name did not start"; cat "$work/$name.out" "$work/$name.err"; exit 1
 }
 
-# wait_answering URL CURL-FLAGS...: true once URL answers 200 (within 10 s).
+# wait_answering PID URL CURL-FLAGS...: true once URL answers 200 (within 10 s)
+# while PID (the balancer) runs: a balancer that could not bind its port
+# exits, and a 200 from whoever holds the port must not count.
 wait_answering() {
+  local pid=$1; shift
   for _ in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@")" = 200 ] && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@")" = 200 ] && kill -0 "$pid" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1
@@ -115,7 +119,7 @@ haproxy -db -f "$repo/deploy/haproxy/haproxy.cfg" -p "$work/haproxy.pid" >"$work
 haproxy_pid=$!
 pids+=("$haproxy_pid")
 https=https://127.0.0.1:$hp
-if ! wait_answering "$https/cpp/hello" -k; then
+if ! wait_answering "$haproxy_pid" "$https/cpp/hello" -k; then
   echo "FAIL haproxy does not answer on $https"; cat "$work/haproxy.log"; exit 1
 fi
 out=$(curl -sk --http2 --max-time 10 -w ' %{http_version}' "$https/")
@@ -189,7 +193,7 @@ nginx -p "$work/nginx/" -c "$work/nginx/nginx.conf" >"$work/nginx/stdout" 2>&1 &
 nginx_pid=$!
 pids+=("$nginx_pid")
 http=http://127.0.0.1:$np
-if ! wait_answering "$http/cpp/hello"; then
+if ! wait_answering "$nginx_pid" "$http/cpp/hello"; then
   echo "FAIL nginx does not answer on $http"; cat "$work/nginx/stdout" "$work/nginx/error.log"; exit 1
 fi
 out=$(curl -s --max-time 10 -w ' %{http_version}' "$http/")
