@@ -15,10 +15,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=$(mktemp -d)
 pids=()  # every process this script starts
-cleanup() {
+# stop PID...: SIGTERM, then SIGKILL what still runs after 5 s. Not SIGKILL
+# first: nginx's master must stop its workers, which would outlive it.
+stop() {
   local p
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "$@"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+}
+cleanup() {
+  stop "${pids[@]}"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -82,7 +91,7 @@ wrk_ok() {
 proxied() { grep -q "\"GET / HTTP/$2\" 200" "$1"; }
 
 # tcp_count PORT STATE: TCP sockets on 127.0.0.1 whose local port is PORT in
-# STATE (hex, /proc/net/tcp: 01 established, 06 time-wait).
+# STATE (hex, /proc/net/tcp: 01 established, 06 time-wait, 0A listening).
 tcp_count() {
   awk -v port="$(printf ':%04X' "$1")" -v state="$2" '$2 ~ port"$" && $4 == state { n++ } END { print n + 0 }' /proc/net/tcp
 }
@@ -157,7 +166,7 @@ for _ in $(seq 1 200); do grep -q "fastrt2 is DOWN" "$work/haproxy.log" && break
 check "HAProxy: the health check marks backend 2 DOWN" grep -q "fastrt2 is DOWN" "$work/haproxy.log"
 check "HAProxy, backend 2 down: h2load -n 1000 -c 10 -m 10, all 2xx" h2load_ok haproxy-down 1000 -c 10 -m 10 "$https/"
 check "HAProxy: backend 1 still up" bash -c "! grep -q 'fastrt1 is DOWN' '$work/haproxy.log'"
-kill -KILL "$haproxy_pid" "$h1_pid"; wait "$haproxy_pid" "$h1_pid" 2>/dev/null
+stop "$haproxy_pid" "$h1_pid"
 
 # --- nginx: HTTP/1.1 keep-alive to the backends ----------------------------------
 start_backend n1
@@ -224,6 +233,8 @@ for _ in $(seq 1 300); do
   sleep 0.05
 done
 check "backend 1 behind nginx: SIGTERM, exit 0 (got $status)" test "$status" = 0
+stop "$nginx_pid"
+check "nginx stopped with its workers: nothing listens on its port" test "$(tcp_count "$np" 0A)" = 0
 
 if [ "$failures" -ne 0 ]; then
   for f in haproxy.log nginx/error.log h1.err h2.err n1.err n2.err; do
