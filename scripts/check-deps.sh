@@ -66,6 +66,10 @@ prog       h2load                       tests/http2, bench/http2
 prog       nghttpd                      bench/http2 (peer)
 prog       h2o                          bench/http2 (peer)
 prog       perf                         bench/README.md (profiles)
+file       /usr/sbin/haproxy            tests/http2/deploy_test.sh (deploy/haproxy)
+file       /usr/sbin/nginx              tests/http2/deploy_test.sh (deploy/nginx), bench/http1 (peer)
+prog       openssl                      tests/http2/deploy_test.sh (self-signed certificate)
+prog       wrk                          tests/http2/deploy_test.sh (HTTP/1.1 keep-alive load)
 prog       bash                         every script
 prog       awk                          cmake/FastrtReadmeExamples.cmake, tests/http2, bench/echo
 prog       sed                          scripts, tests/http2, bench

@@ -33,6 +33,10 @@ packages=(
   # and uvicorn, the server their answers are compared with; uvloop and
   # httptools for uvicorn as the peer in bench/python_apps.
   python3-starlette python3-quart python3-uvicorn python3-uvloop python3-httptools
+  # Behind real balancers (tests/http2/deploy_test.sh, deploy/): HAProxy, nginx,
+  # openssl for the test's self-signed certificate; wrk (HTTP/1.1 keep-alive
+  # load); nginx is also a peer in bench/http1.
+  haproxy nginx openssl wrk
   # Base tools the scripts call. Essential (or required) on Debian, so always
   # present; listed so that every program the scripts run is accounted for.
   bash coreutils sed grep mawk diffutils util-linux libc-bin

@@ -70,11 +70,13 @@ def summarize(runs, servers, loads):
     return summary
 
 
-def print_load_table(summary, servers, loads, ratio):
-    """The throughput/latency table; returns True if a run failed."""
+def print_load_table(summary, servers, loads, ratio, peers=(("nghttpd", 2), ("Hypercorn", 1)), client="h2load"):
+    """The throughput/latency table, with a ratio column per (peer, digits);
+    returns True if a run failed. bench/http1/report.py uses it too."""
     failed_any = False
-    print("| server | load (h2load) | body | requests/run | req/s (median) | req/s spread | p50 | p99 | × nghttpd | × Hypercorn |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| server | load ({client}) | body | requests/run | req/s (median) | req/s spread | p50 | p99 | "
+          + " | ".join(f"× {peer}" for peer, _ in peers) + " |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(peers))
     for load in loads:
         for name, info in servers.items():
             row = summary.get((name, load))
@@ -83,12 +85,11 @@ def print_load_table(summary, servers, loads, ratio):
             if "rps" not in row:
                 failed_any = True
                 why = "; ".join(sorted({p for r in row["failed"] for p in r["problems"]}))
-                print(f"| {name} | {load} | {info['body_bytes']} B | | **FAILED** | | | | | {why} |")
+                print(f"| {name} | {load} | {info['body_bytes']} B | | **FAILED** | | | |" + " |" * (len(peers) - 1) + f" {why} |")
                 continue
-            rn, rh = ratio(name, load, "nghttpd"), ratio(name, load, "Hypercorn")
+            ratios = " | ".join(fmt_ratio(ratio(name, load, peer), digits) for peer, digits in peers)
             print(f"| {name} | {load} | {info['body_bytes']} B | {row['n']:,} | {row['rps']:,.0f} | {row['lo']:,.0f}–{row['hi']:,.0f} "
-                  f"| {fmt_us(row['p50'])} | {fmt_us(row['p99'])} "
-                  f"| {fmt_ratio(rn)} | {fmt_ratio(rh, 1)} |")
+                  f"| {fmt_us(row['p50'])} | {fmt_us(row['p99'])} | {ratios} |")
     return failed_any
 
 

@@ -71,4 +71,16 @@ inline router example_routes() {
   return routes;
 }
 
+// --health-path: GET (and HEAD) PATH answers 200 "ok" from the io thread, for
+// a balancer's health check (HAProxy's httpchk, deploy/). It costs no Python
+// call, so it says "this process accepts and serves", not "the app is well";
+// a check that must reach the app points at one of the app's paths instead.
+// Prefix matching as every route: PATH also answers PATH/x. Error: a GET
+// route for PATH exists already.
+inline fastrt::result<void> add_health_route(router& routes, std::string_view path) {
+  return routes.add("GET", path, [](const request&, std::stop_token) -> fastrt::coro_task<response> {
+    co_return text_response(200, "ok\n");
+  });
+}
+
 }  // namespace fastrt_h2

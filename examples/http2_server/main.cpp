@@ -8,6 +8,7 @@
 //   fastrt-h2 --app mymod:app --app-dir ./src --port 9000
 //   fastrt-h2 --app flask_app:app --python-path /usr/lib/python3/dist-packages   # WSGI, detected
 //   fastrt-h2 --app starlette_app:app --python-path /usr/lib/python3/dist-packages   # ASGI, detected
+//   fastrt-h2 --port 8081 --health-path /healthz   # a backend of HAProxy or nginx (deploy/)
 // SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
 // answer, exit 0; still running after --shutdown-timeout + 1 s: a line
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
@@ -77,6 +78,7 @@ struct options {
   std::size_t io_threads = 1;
   bool reuse_port = false;
   bool cpp_demo_routes = false;
+  std::string health_path;        // --health-path; empty: none
   std::string access_log;         // a file, "-" for stdout; empty: none
   py::executor_options workers;   // pinned/pooled/main workers, queue capacity
   fastrt::http2::server_config limits;  // per connection and server-wide
@@ -164,6 +166,9 @@ std::vector<cli::flag> flags(options& o) {
        "one line per answered request; '-' for stdout (not given: no log)"},
       {"--cpp-demo-routes", "", on(o.cpp_demo_routes),
        "serve the C++ demo handlers /cpp/hello and /cpp/stream?bytes=N (on by default only with the bundled demo app)"},
+      {"--health-path", "PATH", text(o.health_path),
+       "answer GET/HEAD PATH with 200 'ok' from C++ (no Python call), for a balancer's health check, e.g. /healthz "
+       "(not given: none, every path is the app's)"},
       {"--version", "", command(action::version), "the versions of fastrt-h2, nghttp2 and Python"},
       {"-h, --help", "", command(action::help), "this text"},
   };
@@ -203,6 +208,9 @@ fastrt::result<options> parse(int argc, char** argv) {
   if (o.request_body != "auto" && o.request_body != "whole" && o.request_body != "streamed")
     return fastrt::error(std::errc::invalid_argument,
                          "--request-body: the choices are auto, whole or streamed, not '" + o.request_body + "'");
+  if (!o.health_path.empty() && !o.health_path.starts_with('/'))
+    return fastrt::error(std::errc::invalid_argument, "--health-path needs a path starting with '/', not '" +
+                                                          o.health_path + "'");
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument,
                          "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
@@ -315,6 +323,9 @@ int main(int argc, char** argv) {
   context.config = o.limits;
   context.events = &log;
   if (serves_demo(o) || o.cpp_demo_routes) context.routes = fastrt_h2::example_routes();  // else: every path is the app's
+  // parse() checked the path, and the demo routes answer any method, so a
+  // GET route of that prefix is new: this cannot fail.
+  if (!o.health_path.empty()) fastrt_h2::add_health_route(context.routes, o.health_path).value();
   fastrt::http2::python::in_flight_calls in_flight;  // what a stuck shutdown names
   const fastrt::http2::python::python_app app(request_type, app_handler, executor->get(), &in_flight, *detected);
   // --request-body: a streamed body is read by the app as it arrives, at

@@ -52,7 +52,7 @@ value_flags=()
 for name in "${names[@]}"; do [ -n "${placeholder[$name]:-}" ] && value_flags+=("$name"); done
 # Only a text whose default is empty shows none; every other value flag shows its default.
 for name in "${value_flags[@]}"; do
-  case "$name" in --app-dir|--access-log|--python-path) continue ;; esac  # empty text or list: no default
+  case "$name" in --app-dir|--access-log|--python-path|--health-path) continue ;; esac  # empty text or list: no default
   check "--help shows $name's default as a value ('${shown[$name]:-none}')" \
     bash -c "[ -n '${shown[$name]:-}' ] && [ '${shown[$name]:-}' != UNREADABLE ]"
 done
