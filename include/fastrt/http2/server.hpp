@@ -66,11 +66,22 @@
 
 namespace fastrt::http2 {
 
+// How an accepted socket is served. Empty: cleartext, HTTP/2 or HTTP/1.1
+// told apart by the first bytes. TLS (tls_connection.hpp) brings its own:
+// one indirect call per connection, nothing per request.
+struct connection_starter {
+  using start_fn = coro_task<> (*)(const void* self, io_context& ctx, tcp_stream stream, const server_context& context,
+                                   connection_list& live, connection_info info);
+  start_fn start = nullptr;
+  const void* self = nullptr;  // must outlive the server
+};
+
 struct listen_options {
   std::string host = "127.0.0.1";  // a numeric address
   std::uint16_t port = 8080;      // 0: the kernel picks one (server::port() tells which; not with reuse_port)
   std::size_t io_threads = 1;
   bool reuse_port = false;  // see the top of this file
+  connection_starter starter;  // TLS on this listener: tls_connection.hpp's tls_starter()
 };
 
 class server {
@@ -256,6 +267,10 @@ class server {
     }
     // The endpoints are read once here and stamped on each of its requests.
     connection_info info = connection_info::of_socket(fd);
+    if (const connection_starter& custom = options_.starter; custom.start) {
+      slot.connections->spawn(custom.start(custom.self, ctx, tcp_stream(ctx, fd), *context_, *slot.live, std::move(info)));
+      return;
+    }
     slot.connections->spawn(serve_connection(ctx, tcp_stream(ctx, fd), *context_, *slot.live, std::move(info)));
   }
 
