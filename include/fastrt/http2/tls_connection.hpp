@@ -8,7 +8,8 @@
 //
 // A handshake that fails (not TLS, an old version, no shared ALPN) or does
 // not finish within server_config::tls_handshake_timeout costs only its
-// connection: it is closed, with a warning line naming OpenSSL's reason. A
+// connection: it is closed, with a warning line naming OpenSSL's reason
+// (none for a peer that just leaves). A
 // graceful shutdown ends handshakes still running at once.
 //
 // Thread-safety: the connection's io thread; the context is shared
@@ -63,7 +64,9 @@ inline coro_task<> serve_tls_connection(const void* self, io_context& ctx, tcp_s
     live.remove(&pending);
   }
   if (!shaken) {
-    if (shaken.error() != errc::canceled) {
+    // (A peer that leaves before finishing — a TCP health check, a port
+    // scan — is not worth a line; shutdown's cancel neither.)
+    if (shaken.error() != errc::canceled && shaken.error() != std::errc::connection_reset) {
       if (shaken.error() == errc::timed_out) server.events->count(metric::connections_timed_out);
       std::string line = "closing a connection: ";
       line += shaken.error().message();

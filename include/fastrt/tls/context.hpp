@@ -83,9 +83,9 @@ class tls_context {
                                    "TLS key " + key_file + " does not match the certificate " + cert_chain_file);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
     // Idle connections give their record buffers back; the stream's own
-    // buffers are released too (stream.hpp). Partial writes never happen
-    // (a memory BIO takes everything), the flags only say so.
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    // buffers are released too (stream.hpp). (No partial writes: SSL_write
+    // encrypts everything it is given, the BIO never refuses bytes.)
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     // Resumption: tickets are on by default (their keys live in this
     // context, shared by every io thread); the cache serves session ids.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);

@@ -319,11 +319,14 @@ class tls_stream {
 
   coro_task<result<std::size_t>> write(std::string_view bytes) {
     if (!established_ || close_notify_sent_) co_return error(std::errc::not_connected, "TLS: send on a closed stream");
-    std::size_t n = 0;
     ERR_clear_error();
-    if (!bytes.empty() && SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &n) != 1) {
-      scratch().clear();
-      co_return detail::openssl_error(std::errc::io_error, "TLS write");
+    for (std::size_t done = 0; done < bytes.size();) {
+      std::size_t n = 0;
+      if (SSL_write_ex(ssl_.get(), bytes.data() + done, bytes.size() - done, &n) != 1) {
+        scratch().clear();
+        co_return detail::openssl_error(std::errc::io_error, "TLS write");
+      }
+      done += n;
     }
     auto op = tcp_.send(scratch());
     auto sent = co_await scratch_send(op);
