@@ -247,13 +247,6 @@ class tls_stream {
 
   // One more TCP chunk for OpenSSL to read; false at EOF.
   coro_task<result<bool>> fetch() {
-    if (half_close_due_) {
-      // The close_notify (and everything before it) out, then the TCP FIN.
-      half_close_due_ = false;
-      auto op = tcp_.send(std::string_view{});
-      (void)co_await op;
-      (void)tcp_.shutdown(SHUT_WR);
-    }
     std::string().swap(plain_);  // waiting for the network: hold no plaintext buffer
     auto chunk = co_await tcp_.recv();
     if (!chunk) co_return chunk.error();
@@ -284,6 +277,14 @@ class tls_stream {
 
   coro_task<result<tls_chunk>> read() {
     if (!established_) co_return error(std::errc::not_connected, "TLS: recv before the handshake");
+    if (half_close_due_) {
+      // shutdown(SHUT_WR): the close_notify (and everything before it) out,
+      // then the TCP FIN. (Closing before would cancel the send.)
+      half_close_due_ = false;
+      auto op = tcp_.send(std::string_view{});
+      (void)co_await op;
+      (void)tcp_.shutdown(SHUT_WR);
+    }
     plain_.clear();
     for (;;) {
       // Decrypt everything buffered (up to a bound).
