@@ -64,6 +64,7 @@ pymod      httptools                    bench/python_apps/run_apps_bench.sh (uvi
 prog       curl                         tests/http2, tests/package, bench/http2
 prog       nghttp                       tests/http2
 prog       openssl                      tests/http2/tls_test.sh
+prog       chromium                     tests/http2/browser_test.sh
 prog       h2load                       tests/http2, bench/http2
 prog       nghttpd                      bench/http2 (peer)
 prog       h2o                          bench/http2 (peer)

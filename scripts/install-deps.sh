@@ -24,6 +24,7 @@ packages=(
   # Debian's python3 (/usr/bin/python3) with hpack (and h2, which brings it).
   curl nghttp2-client python3-minimal python3-h2 python3-hpack
   openssl                                      # tests/http2/tls_test.sh: certificates, s_client
+  chromium                                     # tests/http2/browser_test.sh: a real browser, headless (~300 MB)
   # Benchmark peers: queue_bench (header-only queues), the echo benchmark
   # (asio), bench/http2 (nghttpd, h2o, Hypercorn), profiling (perf, bench/README).
   libboost1.74-dev libconcurrentqueue-dev libreaderwriterqueue-dev libasio-dev
