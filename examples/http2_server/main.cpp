@@ -257,11 +257,8 @@ int main(int argc, char** argv) {
     tls.emplace(std::move(loaded).value());
     starter = fastrt::http2::tls_starter(*tls);
   }
-  auto server = fastrt::http2::server::bind({.host = o.host,
-                                             .port = o.port,
-                                             .io_threads = o.io_threads,
-                                             .reuse_port = o.reuse_port,
-                                             .starter = starter});
+  auto server = fastrt::http2::server::bind(
+      {.host = o.host, .port = o.port, .io_threads = o.io_threads, .reuse_port = o.reuse_port}, starter);
   if (!server) {
     std::fprintf(stderr, "fastrt-h2: %s\n", server.error().message().data());
     return 1;

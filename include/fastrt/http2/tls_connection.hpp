@@ -4,7 +4,7 @@
 // ALPN) over the tls_stream, with scheme "https" on every request.
 //
 //   auto tls = fastrt::tls_context::load("cert.pem", "key.pem");
-//   options.starter = fastrt::http2::tls_starter(*tls);   // options: listen_options; *tls outlives the server
+//   auto s = fastrt::http2::server::bind(options, fastrt::http2::tls_starter(*tls));   // *tls outlives the server
 //
 // A handshake that fails (not TLS, an old version, no shared ALPN) or does
 // not finish within server_config::tls_handshake_timeout costs only its
@@ -83,7 +83,7 @@ inline coro_task<> serve_tls_connection(const void* self, io_context& ctx, tcp_s
 
 }  // namespace detail
 
-// The listen_options::starter that serves TLS with `context` (which must
+// The connection_starter (server::bind) that serves TLS with `context` (which must
 // outlive the server).
 inline connection_starter tls_starter(const tls_context& context) noexcept {
   return connection_starter{&detail::serve_tls_connection, &context};
