@@ -14,13 +14,12 @@ pid=
 trap 'stop_server; rm -rf "$work"' EXIT
 
 source "$here/common.sh"
+source "$here/tls_common.sh"
 
 browser=$(command -v chromium || true)
 [ -n "$browser" ] || { echo "FAIL chromium not found (scripts/install-deps.sh installs it)"; exit 1; }
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
-  { echo "FAIL openssl req could not make a certificate"; exit 1; }
+make_certificate "$work" || exit 1
 start_app browser_app:app --pinned 1 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
   --access-log "$work/access.log" || exit 1
 
