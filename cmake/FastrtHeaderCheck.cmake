@@ -10,6 +10,11 @@ function(fastrt_add_header_check)
     if(needs_uring AND NOT FASTRT_HAVE_URING)
       continue()
     endif()
+    # Headers of the TLS layer need OpenSSL; without it they are skipped.
+    file(STRINGS ${PROJECT_SOURCE_DIR}/include/${header} needs_tls REGEX "#include <openssl/|#include <fastrt/tls/")
+    if(needs_tls AND NOT FASTRT_HAVE_TLS)
+      continue()
+    endif()
     # Headers of the python layer need CPython >= 3.12; without it they are skipped.
     if(header MATCHES "^fastrt/python/" AND NOT FASTRT_HAVE_PYTHON)
       continue()
@@ -55,6 +60,9 @@ function(fastrt_add_header_check)
   endif()
   if(FASTRT_HAVE_HTTP2)
     target_link_libraries(fastrt_header_check PRIVATE fastrt::http2)
+  endif()
+  if(FASTRT_HAVE_TLS)
+    target_link_libraries(fastrt_header_check PRIVATE fastrt::tls)
   endif()
 
   # The check itself must be able to fail: the same flags reject a throw.

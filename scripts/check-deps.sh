@@ -41,6 +41,7 @@ file       /usr/include/catch2/catch.hpp  tests/CMakeLists.txt
 pc         benchmark                    bench/CMakeLists.txt (find_package(benchmark))
 pc         liburing                     CMakeLists.txt (fastrt::uring), bench asio_echo_uring
 pc         libnghttp2                   examples/http2_server (fastrt-h2)
+pc         openssl                      CMakeLists.txt (fastrt::tls), examples/http2_server (fastrt-h2)
 pc         libtcmalloc_minimal          examples/http2_server (fastrt-h2, optional)
 file       /usr/include/asio.hpp        bench/CMakeLists.txt (echo peers, bench comparisons)
 file       /usr/include/boost/lockfree/spsc_queue.hpp  bench queue_bench
@@ -62,6 +63,8 @@ pymod      uvloop                       bench/python_apps/run_apps_bench.sh (uvi
 pymod      httptools                    bench/python_apps/run_apps_bench.sh (uvicorn --http httptools)
 prog       curl                         tests/http2, tests/package, bench/http2
 prog       nghttp                       tests/http2
+prog       openssl                      tests/http2/tls_test.sh
+prog       chromium                     tests/http2/browser_test.sh
 prog       h2load                       tests/http2, bench/http2
 prog       nghttpd                      bench/http2 (peer)
 prog       h2o                          bench/http2 (peer)

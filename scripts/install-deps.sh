@@ -18,10 +18,13 @@ packages=(
   cmake ninja-build pkgconf g++-12 clang-19 libclang-rt-19-dev llvm-19
   # Libraries: unit tests, micro-benchmarks, io_uring layer, fastrt-h2.
   catch2 libbenchmark-dev liburing-dev libnghttp2-dev
+  libssl-dev                                   # OpenSSL 3: fastrt::tls, fastrt-h2 --tls-cert
   libgoogle-perftools-dev                      # tcmalloc for fastrt-h2 (optional, faster)
   # fastrt-h2's real-peer tests: curl, nghttp, h2load; hand-built frames use
   # Debian's python3 (/usr/bin/python3) with hpack (and h2, which brings it).
   curl nghttp2-client python3-minimal python3-h2 python3-hpack
+  openssl                                      # tests/http2/tls_test.sh: certificates, s_client
+  chromium                                     # tests/http2/browser_test.sh: a real browser, headless (~300 MB)
   # Benchmark peers: queue_bench (header-only queues), the echo benchmark
   # (asio), bench/http2 (nghttpd, h2o, Hypercorn), profiling (perf, bench/README).
   libboost1.74-dev libconcurrentqueue-dev libreaderwriterqueue-dev libasio-dev

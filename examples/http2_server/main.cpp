@@ -9,6 +9,7 @@
 //   fastrt-h2 --app flask_app:app --python-path /usr/lib/python3/dist-packages   # WSGI, detected
 //   fastrt-h2 --app starlette_app:app --python-path /usr/lib/python3/dist-packages   # ASGI, detected
 //   fastrt-h2 --port 8081 --health-path /healthz   # a backend of HAProxy or nginx (deploy/)
+//   fastrt-h2 --tls-cert cert.pem --tls-key key.pem   # HTTPS only: ALPN h2, else HTTP/1.1
 // SIGINT/SIGTERM/SIGHUP: GOAWAY on every connection, requests in flight
 // answer, exit 0; still running after --shutdown-timeout + 1 s: a line
 // naming what, exit 1; a second signal: exit at once (shutdown_control.hpp).
@@ -22,6 +23,7 @@
 #include <fastrt/http2/python/module.hpp>
 #include <fastrt/http2/server.hpp>
 #include <fastrt/http2/server_context.hpp>
+#include <fastrt/http2/tls_connection.hpp>
 #include <fastrt/python/runtime.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
 #include <fastrt/sync_wait.hpp>
@@ -77,6 +79,8 @@ struct options {
   std::uint16_t port = 8080;
   std::size_t io_threads = 1;
   bool reuse_port = false;
+  std::string tls_cert;  // both or neither: the listener serves TLS only
+  std::string tls_key;
   bool cpp_demo_routes = false;
   std::string health_path;        // --health-path; empty: none
   std::string access_log;         // a file, "-" for stdout; empty: none
@@ -122,6 +126,12 @@ std::vector<cli::flag> flags(options& o) {
       {"--reuse-port", "", on(o.reuse_port),
        "bind with SO_REUSEPORT, one socket per io thread: lets several processes share the port (without it, a "
        "port in use is an error)"},
+      {"--tls-cert", "FILE", text(o.tls_cert),
+       "PEM certificate chain (the server's first): with --tls-key the port serves HTTPS only — TLS 1.2/1.3, "
+       "ALPN h2, else HTTP/1.1; session tickets and a session cache"},
+      {"--tls-key", "FILE", text(o.tls_key), "PEM private key of --tls-cert"},
+      {"--tls-handshake-timeout", "SECONDS", seconds(limits.tls_handshake_timeout),
+       "a TLS handshake not finished within it closes its connection; 0: none"},
       {"--pinned", "N",
        number(workers.pinned_workers, 0, 1024)
            .noting("one per core; 0 when only --pooled-workers or --main-workers is given"),
@@ -211,6 +221,8 @@ fastrt::result<options> parse(int argc, char** argv) {
   if (!o.health_path.empty() && !o.health_path.starts_with('/'))
     return fastrt::error(std::errc::invalid_argument, "--health-path needs a path starting with '/', not '" +
                                                           o.health_path + "'");
+  if (o.tls_cert.empty() != o.tls_key.empty())
+    return fastrt::error(std::errc::invalid_argument, "--tls-cert and --tls-key go together: give both or neither");
   if (o.workers.pinned_workers + o.workers.pooled_threads + o.workers.main_workers == 0)
     return fastrt::error(std::errc::invalid_argument,
                          "no Python workers: give --pinned, --pooled-workers or --main-workers a number above 0");
@@ -241,9 +253,20 @@ int main(int argc, char** argv) {
   fastrt_h2::install_stop_signals();
   std::signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
-  // The port first: a port in use is an error before Python starts.
+  // TLS files next, then the port: either error comes before Python starts.
+  std::optional<fastrt::tls_context> tls;
+  fastrt::http2::connection_starter starter;  // cleartext unless TLS
+  if (!o.tls_cert.empty()) {
+    auto loaded = fastrt::tls_context::load(o.tls_cert, o.tls_key);
+    if (!loaded) {
+      std::fprintf(stderr, "fastrt-h2: %s\n", loaded.error().message().data());
+      return 2;
+    }
+    tls.emplace(std::move(loaded).value());
+    starter = fastrt::http2::tls_starter(*tls);
+  }
   auto server = fastrt::http2::server::bind(
-      {.host = o.host, .port = o.port, .io_threads = o.io_threads, .reuse_port = o.reuse_port});
+      {.host = o.host, .port = o.port, .io_threads = o.io_threads, .reuse_port = o.reuse_port}, starter);
   if (!server) {
     std::fprintf(stderr, "fastrt-h2: %s\n", server.error().message().data());
     return 1;
@@ -344,9 +367,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fastrt-h2: %s\n", started.error().message().data());
     status = 1;
   } else {
-    std::printf("fastrt-h2: serving %s on http://%s:%u (HTTP/1.1, h2c) with %zu io thread(s); Python workers: %zu pinned, "
+    std::printf("fastrt-h2: serving %s on %s://%s:%u (%s) with %zu io thread(s); Python workers: %zu pinned, "
                 "%zu pooled over %zu interpreter(s), %zu main; interface %s%s\n",
-                o.app.c_str(), o.host.c_str(), static_cast<unsigned>(o.port), o.io_threads, o.workers.pinned_workers,
+                o.app.c_str(), tls ? "https" : "http", o.host.c_str(), static_cast<unsigned>(o.port),
+                tls ? "TLS: h2, HTTP/1.1" : "HTTP/1.1, h2c", o.io_threads, o.workers.pinned_workers,
                 o.workers.pooled_threads, o.workers.pooled_interpreters, o.workers.main_workers,
                 std::string(fastrt::http2::python::name_of(*detected)).c_str(), wanted ? "" : " (auto)");
     int received = 0;

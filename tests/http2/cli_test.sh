@@ -52,7 +52,7 @@ value_flags=()
 for name in "${names[@]}"; do [ -n "${placeholder[$name]:-}" ] && value_flags+=("$name"); done
 # Only a text whose default is empty shows none; every other value flag shows its default.
 for name in "${value_flags[@]}"; do
-  case "$name" in --app-dir|--access-log|--python-path|--health-path) continue ;; esac  # empty text or list: no default
+  case "$name" in --app-dir|--access-log|--python-path|--health-path|--tls-cert|--tls-key) continue ;; esac  # empty text or list: no default
   check "--help shows $name's default as a value ('${shown[$name]:-none}')" \
     bash -c "[ -n '${shown[$name]:-}' ] && [ '${shown[$name]:-}' != UNREADABLE ]"
 done
@@ -78,6 +78,8 @@ bad "unknown flag before others" "unknown option --no-such-flag" --no-such-flag 
 bad "a bare word" "unexpected argument serve" serve
 bad "a switch given a value" "unexpected argument yes" --reuse-port yes
 bad "no Python workers" "no Python workers" --pinned 0
+bad "--tls-cert alone" "--tls-cert and --tls-key go together" --tls-cert /dev/null
+bad "an unreadable TLS certificate" "TLS certificate /nonexistent.pem" --tls-cert /nonexistent.pem --tls-key /nonexistent.key
 for name in "${value_flags[@]}"; do
   bad "$name without its value" "$name needs a value" "$name"
   case "${placeholder[$name]}" in

@@ -55,7 +55,7 @@ def app(request):
         lines = [f"{name}: {value}" for name, value in request.headers]
         return (200, [("content-type", "text/plain; charset=utf-8")], "\n".join(lines) + "\n")
     if request.path == "/json":
-        body = {"method": request.method, "path": request.path, "query": request.query,
+        body = {"method": request.method, "scheme": request.scheme, "path": request.path, "query": request.query,
                 "user_agent": request.headers.get("User-Agent")}
         return fastrt.Response(json.dumps(body) + "\n", content_type="application/json")
     if request.path == "/stream":

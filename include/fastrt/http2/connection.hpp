@@ -12,6 +12,8 @@
 // The connection, as a state machine (connection_phase):
 //
 //   sniffing ──"PRI " / h2c upgrade (101)──▶ serving
+//   (TLS: ALPN decided — h2 starts in serving, where nghttp2 checks the
+//   preface; http/1.1 or none starts in http1; no h2c upgrade over TLS)
 //   sniffing ──another HTTP/1.x request──▶ http1 (http1_connection.hpp serves it) ──▶ finished
 //   sniffing ──HTTP/1.x answer (400, 413, 414, 431, 501) or not HTTP──▶ finished
 //   serving ──client EOF──▶ input_ended ──every complete request answered──▶ completed
@@ -119,13 +121,39 @@ enum class shutdown_state : std::uint8_t {
   final_goaway_sent,  // GOAWAY(last stream id): streams above it are refused, the rest complete
 };
 
-template <class Connection>
-class basic_connection_list;
+// The live connections of one io thread (used on that thread only), so that
+// its accept loop can start their graceful shutdown. Connections over
+// different transports (TCP, TLS) and TLS handshakes share it: each entry
+// is the object and its begin_shutdown (a call per connection at shutdown,
+// none per request).
+class connection_list {
+ public:
+  template <class Connection>
+  void add(Connection* c) {
+    live_.push_back({c, [](void* self) { static_cast<Connection*>(self)->begin_shutdown(); }});
+  }
+  void remove(const void* c) {
+    std::erase_if(live_, [c](const entry& e) { return e.self == c; });
+  }
+  // Graceful shutdown of every connection.
+  void begin_shutdown() const {
+    const std::vector<entry> snapshot = live_;  // shutting down may end connections
+    for (const entry& e : snapshot) e.begin_shutdown(e.self);
+  }
+  std::size_t size() const noexcept { return live_.size(); }
+
+ private:
+  struct entry {
+    void* self;
+    void (*begin_shutdown)(void*);
+  };
+  std::vector<entry> live_;
+};
 
 template <transport Transport>
 class basic_connection {
  public:
-  using list = basic_connection_list<basic_connection>;
+  using list = connection_list;
 
   // `info`: the scheme and endpoints stamped on every request (the server
   // reads them from the socket; a transport without addresses leaves them
@@ -162,7 +190,7 @@ class basic_connection {
       co_return;
     }
     background_.spawn(watchdog_.run(*this));
-    co_await with_stop_token(read_loop(), reader_token_);
+    if (phase_ != connection_phase::http1) co_await with_stop_token(read_loop(), reader_token_);
     // Nothing more is read (also after a connection error nghttp2 answered
     // with GOAWAY, which leaves its streams open): a body still arriving
     // can no longer complete, and a handler reading it must not wait.
@@ -600,6 +628,17 @@ class basic_connection {
   }
 
   using clock = connection_deadlines::clock;
+  static constexpr connection_phase first_phase(protocol_choice protocol) noexcept {
+    switch (protocol) {
+      case protocol_choice::http2:
+        return connection_phase::serving;
+      case protocol_choice::http1:
+        return connection_phase::http1;
+      case protocol_choice::sniff:
+        break;
+    }
+    return connection_phase::sniffing;
+  }
   static constexpr std::array<std::uint8_t, 8> shutdown_ping{'s', 'h', 'u', 't', 'd', 'o', 'w', 'n'};
   // After the client's FIN: is it still there (end_of_input)?
   static constexpr std::array<std::uint8_t, 8> gone_probe{'s', 't', 'i', 'l', 'l', 'r', 'e', 'a'};
@@ -996,7 +1035,7 @@ class basic_connection {
   request_dispatch dispatch_{server_.routes};
   async_scope requests_;    // handlers and body fetches
   async_scope background_;  // the watchdog and shutdown flushes
-  connection_phase phase_ = connection_phase::sniffing;
+  connection_phase phase_ = first_phase(info_.protocol);
   shutdown_state shutdown_ = shutdown_state::none;
   std::optional<std::uint32_t> close_code_;
   std::string_view close_reason_;  // static text
@@ -1010,25 +1049,6 @@ class basic_connection {
   bool budget_logged_ = false;       // going over the body budget was logged
 };
 
-// The live connections of one io thread (used on that thread only), so that
-// its accept loop can start their graceful shutdown.
-template <class Connection>
-class basic_connection_list {
- public:
-  void add(Connection* c) { live_.push_back(c); }
-  void remove(Connection* c) { std::erase(live_, c); }
-  // Graceful shutdown of every connection.
-  void begin_shutdown() const {
-    const std::vector<Connection*> snapshot = live_;  // shutting down may end connections
-    for (Connection* c : snapshot) c->begin_shutdown();
-  }
-  std::size_t size() const noexcept { return live_.size(); }
-
- private:
-  std::vector<Connection*> live_;
-};
-
 using connection = basic_connection<tcp_stream>;
-using connection_list = connection::list;
 
 }  // namespace fastrt::http2

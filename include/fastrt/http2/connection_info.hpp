@@ -7,7 +7,10 @@
 //   info.client.host   "127.0.0.1", "::1" (numeric, no brackets)
 //   info.client.port   the client's port
 //   info.server        the same for the local end (the address the client reached)
-//   info.scheme        "http" (cleartext h2c; "https" once TLS exists)
+//   info.scheme        "http" (cleartext), "https" (TLS)
+//   info.protocol      sniff: the first bytes tell (cleartext: the preface, an
+//                      h2c upgrade, an HTTP/1.x request); http2 / http1: TLS's
+//                      ALPN chose it, and the connection holds to it
 //
 // A socket without an address (an AF_UNIX socketpair, a test transport) has
 // empty hosts and port 0: "unknown", never an error.
@@ -32,8 +35,12 @@ struct endpoint {
   std::uint16_t port = 0;  // 0 when unknown
 };
 
+// How the connection's protocol is decided (see above).
+enum class protocol_choice : std::uint8_t { sniff, http2, http1 };
+
 struct connection_info {
-  std::string_view scheme = "http";  // static text: "http" (h2c), later "https"
+  std::string_view scheme = "http";  // static text: "http" or "https"
+  protocol_choice protocol = protocol_choice::sniff;
   endpoint client;
   endpoint server;
 

@@ -66,6 +66,17 @@
 
 namespace fastrt::http2 {
 
+// How an accepted socket is served (server::bind's second argument). Empty:
+// cleartext, HTTP/2 or HTTP/1.1 told apart by the first bytes. TLS
+// (tls_connection.hpp) brings its own: one indirect call per connection,
+// nothing per request.
+struct connection_starter {
+  using start_fn = coro_task<> (*)(const void* self, io_context& ctx, tcp_stream stream, const server_context& context,
+                                   connection_list& live, connection_info info);
+  start_fn start = nullptr;
+  const void* self = nullptr;  // must outlive the server
+};
+
 struct listen_options {
   std::string host = "127.0.0.1";  // a numeric address
   std::uint16_t port = 8080;      // 0: the kernel picks one (server::port() tells which; not with reuse_port)
@@ -76,10 +87,12 @@ struct listen_options {
 class server {
  public:
   // Binds the port now when it is owned (no reuse_port), so that a port in
-  // use is an error before anything else starts.
-  static result<std::unique_ptr<server>> bind(listen_options options) {
+  // use is an error before anything else starts. `starter`: how accepted
+  // sockets are served (empty: cleartext; TLS: tls_connection.hpp's tls_starter()).
+  static result<std::unique_ptr<server>> bind(listen_options options, connection_starter starter = {}) {
     if (options.io_threads == 0) return error(std::errc::invalid_argument, "server: io_threads must be at least 1");
     std::unique_ptr<server> s(new server(std::move(options)));
+    s->starter_ = starter;
     if (!s->options_.reuse_port) {
       auto fd = tcp_listener::listen_socket(s->options_.host, s->options_.port, {.reuse_port = false});
       if (!fd && fd.error().value() == EADDRINUSE) {
@@ -256,6 +269,10 @@ class server {
     }
     // The endpoints are read once here and stamped on each of its requests.
     connection_info info = connection_info::of_socket(fd);
+    if (const connection_starter& custom = starter_; custom.start) {
+      slot.connections->spawn(custom.start(custom.self, ctx, tcp_stream(ctx, fd), *context_, *slot.live, std::move(info)));
+      return;
+    }
     slot.connections->spawn(serve_connection(ctx, tcp_stream(ctx, fd), *context_, *slot.live, std::move(info)));
   }
 
@@ -266,6 +283,7 @@ class server {
   }
 
   listen_options options_;
+  connection_starter starter_;  // empty: serve_connection (cleartext)
   int owned_socket_ = -1;  // the listening socket, unless reuse_port (io thread 0 takes it over)
   const server_context* context_ = nullptr;
   std::vector<std::optional<tcp_listener>> listeners_;

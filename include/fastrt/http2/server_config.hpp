@@ -34,6 +34,7 @@ struct server_config {
   milliseconds shutdown_timeout{10'000};     // graceful shutdown: streams still open then are cut
   milliseconds send_timeout{30'000};         // data to send and nothing went out (also a zero window) → close
   milliseconds body_timeout{30'000};         // a request body without DATA for this long → 408, stream reset
+  milliseconds tls_handshake_timeout{10'000};  // a TLS handshake not done by then → close (tls_connection.hpp)
 };
 
 }  // namespace fastrt::http2

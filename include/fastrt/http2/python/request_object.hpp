@@ -20,7 +20,7 @@
 //                                  request.stream()`, waiting for the pieces
 //                                  without blocking the event loop
 //   request.raw_path               bytes: the path as sent, without the query
-//   request.scheme                 str: "http"
+//   request.scheme                 str: "http", or "https" over TLS
 //   request.authority, .host       str: :authority, else the host field ("")
 //   request.client, .server        (host str, port int), or None when the
 //                                  connection has no address (a socketpair)
@@ -370,7 +370,7 @@ inline PyGetSetDef request_getset[] = {
     {"headers", &request_get, nullptr, "The header fields (fastrt.Headers).", field_closure(field_headers)},
     {"body", &request_get, nullptr, "The request body (bytes).", field_closure(field_body)},
     {"raw_path", &request_get, nullptr, "The path as sent, without the query (bytes).", field_closure(field_raw_path)},
-    {"scheme", &request_get, nullptr, "The URL scheme (str): 'http'.", field_closure(field_scheme)},
+    {"scheme", &request_get, nullptr, "The URL scheme (str): 'http', or 'https' over TLS.", field_closure(field_scheme)},
     {"authority", &request_get, nullptr, "The :authority (or host field) the client asked for (str, may be empty).",
      field_closure(field_authority)},
     {"host", &request_get, nullptr, "The same as authority (str).", field_closure(field_authority)},
