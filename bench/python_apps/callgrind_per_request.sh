@@ -20,6 +20,10 @@
 #   CASE  Ir/request  app-call Ir/request  (the inclusive cost under the call into the app's Python:
 #   for WSGI wsgi::call_state::run's PyObject_Call, for ASGI and native the eval of the app's frames)
 # With --keep the dumps stay in the printed directory (callgrind_annotate --inclusive=yes them).
+# Known problem (2026-11-30, on the shared 2-vCPU machine): with the instrumentation on, the Python
+# worker's answers stall for many seconds (504 after --handler-timeout; a whole warm-up of a WSGI app
+# timed out), so the counts were not usable; cpu_per_request.sh measures CPU time instead. Whether
+# the stall is valgrind's thread serialisation or a lost wake-up it exposes is not known yet.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
