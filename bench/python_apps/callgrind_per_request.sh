@@ -55,20 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port below 32768 that nothing listens on (the project's tests keep to that range).
-pick_port() {
-  /usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+# shellcheck source-path=SCRIPTDIR source=../bench_setup.sh
+. "$here/../bench_setup.sh"  # low_free_port
 
 for c in "${cases[@]}"; do
   route=/hello
@@ -82,7 +70,7 @@ for c in "${cases[@]}"; do
     native) app=raw_apps:native_hello; iface=native ;;
     *) echo "callgrind_per_request: unknown case $c" >&2; exit 2 ;;
   esac
-  port="$(pick_port)"
+  port="$(low_free_port)"
   (cd "$here" && exec valgrind --tool=callgrind --fair-sched=yes --instr-atstart=no --callgrind-out-file="$out/$c.%p" \
      "$fastrt_h2" --port "$port" --pinned 1 --io-threads 1 --lifespan off \
      --app-dir "$here" --python-path /usr/lib/python3/dist-packages --interface "$iface" --app "$app") \

@@ -12,18 +12,9 @@ set -euo pipefail
 [ $# -eq 5 ] || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 bin="$(realpath "$1")" app="$2" iface="$3" route="$4" n="$5"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# A port below 32768 that nothing listens on (the project's tests keep to that range).
-port="$(/usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()')"
+# shellcheck source-path=SCRIPTDIR source=../bench_setup.sh
+. "$here/../bench_setup.sh"  # low_free_port
+port="$(low_free_port)"
 log="$(mktemp /tmp/fastrt-cpu-per-request.XXXXXX.log)"
 (cd "$here" && exec taskset -c 0 "$bin" --port "$port" --pinned 1 --io-threads 1 --app-dir "$here" \
    --python-path /usr/lib/python3/dist-packages --interface "$iface" --app "$app" --lifespan off) > "$log" 2>&1 &
