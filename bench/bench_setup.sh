@@ -8,6 +8,8 @@
 #                                       build the other benchmarks use); sets fastrt_h2 to its
 #                                       path, or exits with the build's errors
 #   free_port                           a free TCP port on 127.0.0.1 (the kernel's pick)
+#   low_free_port                       a free TCP port on 127.0.0.1 below 32768 (the range the
+#                                       project's tests keep to), picked at random
 #   stop_servers                        SIGTERM every pid in the caller's array `pids` (servers
 #                                       stop gracefully), SIGKILL what lingers after 5 s; empties it
 #
@@ -41,6 +43,20 @@ build_fastrt_h2() {
 }
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+low_free_port() {
+  /usr/bin/python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
 
 stop_servers() {
   local pid

@@ -102,6 +102,20 @@ TEST_CASE("WSGI environ: PEP 3333 keys from the request and its connection") {
   CHECK(fastrt::http2::python::wsgi::percent_decoded("/a%2fb%zz%4") == "/a/b%zz%4");
 }
 
+TEST_CASE("WSGI environ: constant values made once per interpreter, each environ a fresh dict") {
+  server s;
+  for (std::size_t worker = 0; worker < 2; ++worker) {
+    auto first = s.get("/constants", worker);
+    REQUIRE(first.has_value());
+    CHECK(first->body == "fresh new");  // nothing to compare with yet
+    for (int i = 0; i < 3; ++i) {
+      auto again = s.get("/constants", worker);
+      REQUIRE(again.has_value());
+      CHECK(again->body == "fresh same");
+    }
+  }
+}
+
 TEST_CASE("WSGI responses: lists, write(), late start_response, hop-by-hop fields dropped") {
   server s;
   auto list = s.get("/list");

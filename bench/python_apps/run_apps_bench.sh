@@ -14,7 +14,7 @@
 # I/O-bound: `await asyncio.sleep(0.05)` with 1000 requests in flight on 2 workers: fastrt-h2 with a
 #   native async def app(request) and with Starlette's /sleep, uvicorn with 2 workers.
 # Prints markdown tables with ratios (× uvicorn, × best gunicorn) and the target verdicts. A server
-# fastrt-h2 refuses at start-up (ASGI before it is supported) shows as n/a. Exit status: 0 if every
+# fastrt-h2 refuses at start-up (an older fastrt-h2 given with --fastrt-h2 that lacks ASGI) shows as n/a. Exit status: 0 if every
 # run answered 2xx for every request.
 set -euo pipefail
 
@@ -120,7 +120,7 @@ PY
 
 # add_server NAME APP KIND WORKERS PROTOCOL IO_ROUTE|"" CMD... — a server of APP for the load
 # table (and, with IO_ROUTE, for the I/O-bound table); CMD gets --port/--bind from the caller
-# through $port. With may_refuse=1 (the ASGI rows: fastrt-h2 cannot serve ASGI apps yet), fastrt-h2
+# through $port. With may_refuse=1 (the ASGI rows, for a fastrt-h2 built before ASGI), fastrt-h2
 # refusing the app at start-up makes an n/a row; any other start-up failure stops the run.
 add_server() {
   local name="$1" app="$2" kind="$3" workers="$4" protocol="$5" io_route="$6" cpus=0 extra=""; shift 6

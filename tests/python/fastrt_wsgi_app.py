@@ -11,6 +11,7 @@ import sys
 
 CLOSED = 0
 INPUT_ERRORS = 0
+SEEN_CONSTANTS = []  # the last two /constants environs' (wsgi.version, SERVER_PROTOCOL)
 
 
 class Closing:
@@ -110,6 +111,17 @@ def app(environ, start_response):
     if path == "/closed":
         start_response("200 OK", text)
         return [str(CLOSED).encode()]
+    if path == "/constants":
+        # The constant values are made once per interpreter (the same objects
+        # request after request), and what an app writes into its environ
+        # does not reach the next one.
+        fresh = "x.leak" not in environ and environ["SCRIPT_NAME"] == "" and environ["wsgi.version"] == (1, 0)
+        environ["x.leak"], environ["SCRIPT_NAME"] = True, "/mutated"
+        SEEN_CONSTANTS.append((environ["wsgi.version"], environ["SERVER_PROTOCOL"]))
+        del SEEN_CONSTANTS[:-2]
+        same = len(SEEN_CONSTANTS) == 2 and all(a is b for a, b in zip(*SEEN_CONSTANTS))
+        start_response("200 OK", text)
+        return [b"fresh " if fresh else b"leaked ", b"same" if same else b"new"]
     if path == "/list":
         start_response("201 Created", text + [("X-Two", "2"), ("Connection", "close"), ("Keep-Alive", "5")])
         return [b"a", b"", b"b"]

@@ -39,6 +39,7 @@
 #include <fastrt/http2/python/request_object.hpp>
 #include <fastrt/http2/python/response_object.hpp>
 #include <fastrt/http2/python/wsgi_body.hpp>
+#include <fastrt/http2/python/wsgi_environ.hpp>
 
 namespace fastrt::http2::python {
 
@@ -61,7 +62,7 @@ inline int module_exec(PyObject* module) {
   if (!io) return -1;
   st->bytes_io = PyObject_GetAttrString(io, "BytesIO");
   Py_DECREF(io);
-  if (!st->bytes_io) return -1;
+  if (!st->bytes_io || !wsgi::make_environ_constants(*st)) return -1;
   st->wsgi_body = wsgi::load_body_function();
   if (!st->wsgi_body) return -1;
   st->body_input = load_body_input_class();
@@ -77,6 +78,8 @@ inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->wsgi_body);
     Py_VISIT(st->asgi_glue);
     Py_VISIT(st->body_input);
+    Py_VISIT(st->wsgi_keys);
+    Py_VISIT(st->wsgi_constants);
   }
   return 0;
 }
@@ -90,6 +93,8 @@ inline int module_clear(PyObject* module) {
     Py_CLEAR(st->wsgi_body);
     Py_CLEAR(st->asgi_glue);
     Py_CLEAR(st->body_input);
+    Py_CLEAR(st->wsgi_keys);
+    Py_CLEAR(st->wsgi_constants);
   }
   return 0;
 }

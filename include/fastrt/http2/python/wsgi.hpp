@@ -99,7 +99,7 @@ class call_state {
   fastrt::result<response> run(PyObject* app, const request& req) {
     PyObject* streamed = nullptr;  // wsgi.input read as it arrives
     if (input_ && !(streamed = new_body_input(module_.body_input, input_))) return py::take_exception("making wsgi.input");
-    PyObject* environ = new_environ(req, module_.bytes_io, streamed);
+    PyObject* environ = new_environ(req, module_, streamed);
     if (!environ) return py::take_exception("building the WSGI environ");
     start_response_ = new_start_response(state_);
     if (!start_response_) {

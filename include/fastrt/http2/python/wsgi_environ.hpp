@@ -27,18 +27,29 @@
 //                                  io.BytesIO over it; either way
 //   wsgi.input_terminated          True: reading to EOF is safe
 //
+// What is the same for every request is made once per interpreter, when the
+// fastrt module is imported (make_environ_constants, kept in module_state):
+// the keys as interned str, and a dict of the constant entries (SCRIPT_NAME,
+// SERVER_PROTOCOL "HTTP/2", wsgi.version, the wsgi.* flags) that each
+// environ starts as a copy of. So an HTTP/2 request pays no key string, no
+// version tuple, no "HTTP/2" str (an HTTP/1.x one replaces SERVER_PROTOCOL).
+//
 // Thread-safety: with the GIL of the app's interpreter. Cost per request:
-// one dict, one str per key and value, the body copied once into bytes.
+// one dict copied from the constants, one str per varying value and per
+// HTTP_* key, the body copied once into bytes.
 #pragma once
 
 #include <Python.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <fastrt/http2/python/common.hpp>
 #include <fastrt/http2/python/request_object.hpp>
 #include <fastrt/http2/request.hpp>
 
@@ -90,6 +101,57 @@ inline bool put(PyObject* environ, const char* key, PyObject* value) {
   return rv == 0;
 }
 
+// The keys whose value varies per request, by index into
+// module_state::wsgi_keys (the order of environ_key_names).
+enum class environ_key : std::uint8_t {
+  wsgi_input, request_method, path_info, query_string, content_type, content_length, server_name, server_port,
+  remote_addr, remote_port, url_scheme, errors, http_host, count
+};
+inline constexpr const char* environ_key_names[] = {
+    "wsgi.input",  "REQUEST_METHOD", "PATH_INFO",   "QUERY_STRING",    "CONTENT_TYPE", "CONTENT_LENGTH", "SERVER_NAME",
+    "SERVER_PORT", "REMOTE_ADDR",    "REMOTE_PORT", "wsgi.url_scheme", "wsgi.errors",  "HTTP_HOST"};
+static_assert(std::size(environ_key_names) == static_cast<std::size_t>(environ_key::count));
+
+// With the GIL, once per interpreter (module_exec): `st.wsgi_keys` and
+// `st.wsgi_constants` (see the top). False with an exception set.
+inline bool make_environ_constants(module_state& st) {
+  PyObject* keys = PyTuple_New(static_cast<Py_ssize_t>(environ_key::count));
+  if (!keys) return false;
+  for (std::size_t i = 0; i < std::size(environ_key_names); ++i) {
+    PyObject* key = PyUnicode_InternFromString(environ_key_names[i]);
+    if (!key) {
+      Py_DECREF(keys);
+      return false;
+    }
+    PyTuple_SET_ITEM(keys, static_cast<Py_ssize_t>(i), key);  // steals
+  }
+  PyObject* constants = PyDict_New();
+  const bool ok = constants && put(constants, "SCRIPT_NAME", PyUnicode_FromString("")) &&
+                  put(constants, "SERVER_PROTOCOL", PyUnicode_FromString("HTTP/2")) &&
+                  put(constants, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) &&
+                  put(constants, "wsgi.multithread", Py_NewRef(Py_True)) &&
+                  put(constants, "wsgi.multiprocess", Py_NewRef(Py_False)) &&
+                  put(constants, "wsgi.run_once", Py_NewRef(Py_False)) &&
+                  put(constants, "wsgi.input_terminated", Py_NewRef(Py_True));
+  if (!ok) {
+    Py_DECREF(keys);
+    Py_XDECREF(constants);
+    return false;
+  }
+  st.wsgi_keys = keys;
+  st.wsgi_constants = constants;
+  return true;
+}
+
+// environ[key] = value (a new reference, taken over) with an interned key
+// of `st`; false with an exception set when value is null or the dict refuses.
+inline bool put(PyObject* environ, const module_state& st, environ_key key, PyObject* value) {
+  if (!value) return false;
+  const int rv = PyDict_SetItem(environ, PyTuple_GET_ITEM(st.wsgi_keys, static_cast<Py_ssize_t>(key)), value);
+  Py_DECREF(value);
+  return rv == 0;
+}
+
 // host and port of an authority ("example.com:8443", "[::1]:80").
 inline std::pair<std::string_view, std::string_view> split_authority(std::string_view authority) {
   const auto colon = authority.rfind(':');
@@ -99,10 +161,11 @@ inline std::pair<std::string_view, std::string_view> split_authority(std::string
 }
 
 // The environ of `req` (a new dict), or null with an exception set.
-// `bytes_io`: this interpreter's io.BytesIO. `streamed_input`: the body
-// read as it arrives (a new reference, taken over), or null for a whole body.
-inline PyObject* new_environ(const request& req, PyObject* bytes_io, PyObject* streamed_input = nullptr) {
-  PyObject* environ = PyDict_New();
+// `st`: this interpreter's fastrt module state (io.BytesIO, the keys and
+// constants). `streamed_input`: the body read as it arrives (a new
+// reference, taken over), or null for a whole body.
+inline PyObject* new_environ(const request& req, const module_state& st, PyObject* streamed_input = nullptr) {
+  PyObject* environ = PyDict_Copy(st.wsgi_constants);
   if (!environ) {
     Py_XDECREF(streamed_input);
     return nullptr;
@@ -113,7 +176,7 @@ inline PyObject* new_environ(const request& req, PyObject* bytes_io, PyObject* s
   };
   // The HTTP_* fields, repeats joined, before they become str.
   std::vector<std::pair<std::string, std::string>> cgi;
-  cgi.reserve(req.headers.size() + 1);
+  cgi.reserve(req.headers.size());
   bool has_host = false;
   const std::string* content_type = nullptr;
   const std::string* content_length = nullptr;
@@ -133,7 +196,6 @@ inline PyObject* new_environ(const request& req, PyObject* bytes_io, PyObject* s
     if (same == cgi.end()) cgi.emplace_back(key, value);
     else (same->second += ",") += value;
   }
-  if (!has_host && !req.authority.empty()) cgi.emplace_back("HTTP_HOST", req.authority);
 
   std::string server_name = req.server.host, server_port = std::to_string(req.server.port);
   if (server_name.empty()) {
@@ -144,28 +206,30 @@ inline PyObject* new_environ(const request& req, PyObject* bytes_io, PyObject* s
   PyObject* input = streamed_input;
   if (!input) {
     PyObject* body = PyBytes_FromStringAndSize(req.body.data(), static_cast<Py_ssize_t>(req.body.size()));
-    input = body ? PyObject_CallOneArg(bytes_io, body) : nullptr;
+    input = body ? PyObject_CallOneArg(st.bytes_io, body) : nullptr;
     Py_XDECREF(body);
   }
   PyObject* errors = PySys_GetObject("stderr");  // borrowed; may be None in an embedded interpreter
+  using k = environ_key;
   const bool ok =
-      put(environ, "wsgi.input", input) &&  // first: it is consumed whatever follows
-      put(environ, "REQUEST_METHOD", latin1(req.method)) && put(environ, "SCRIPT_NAME", PyUnicode_FromString("")) &&
-      put(environ, "PATH_INFO", latin1(percent_decoded(req.path))) &&
-      put(environ, "QUERY_STRING", latin1(req.query)) &&
-      (!content_type || put(environ, "CONTENT_TYPE", latin1(*content_type))) &&
-      (content_length ? put(environ, "CONTENT_LENGTH", latin1(*content_length))
-                      : req.body.empty() || put(environ, "CONTENT_LENGTH", latin1(std::to_string(req.body.size())))) &&
-      put(environ, "SERVER_NAME", latin1(server_name)) && put(environ, "SERVER_PORT", latin1(server_port)) &&
-      put(environ, "SERVER_PROTOCOL", latin1("HTTP/" + std::string(version_text(req.http_version)))) &&
-      (req.client.host.empty() || (put(environ, "REMOTE_ADDR", latin1(req.client.host)) &&
-                                   put(environ, "REMOTE_PORT", latin1(std::to_string(req.client.port))))) &&
-      put(environ, "wsgi.version", Py_BuildValue("(ii)", 1, 0)) &&
-      put(environ, "wsgi.url_scheme", latin1(req.scheme)) &&
-      put(environ, "wsgi.errors", Py_NewRef(errors ? errors : Py_None)) &&
-      put(environ, "wsgi.multithread", Py_NewRef(Py_True)) &&
-      put(environ, "wsgi.multiprocess", Py_NewRef(Py_False)) && put(environ, "wsgi.run_once", Py_NewRef(Py_False)) &&
-      put(environ, "wsgi.input_terminated", Py_NewRef(Py_True));
+      put(environ, st, k::wsgi_input, input) &&  // first: it is consumed whatever follows
+      put(environ, st, k::request_method, latin1(req.method)) &&
+      put(environ, st, k::path_info, latin1(percent_decoded(req.path))) &&
+      put(environ, st, k::query_string, latin1(req.query)) &&
+      (!content_type || put(environ, st, k::content_type, latin1(*content_type))) &&
+      (content_length ? put(environ, st, k::content_length, latin1(*content_length))
+                      : req.body.empty() ||
+                            put(environ, st, k::content_length, latin1(std::to_string(req.body.size())))) &&
+      put(environ, st, k::server_name, latin1(server_name)) &&
+      put(environ, st, k::server_port, latin1(server_port)) &&
+      // The constants say HTTP/2; an HTTP/1.x request says its own.
+      (req.http_version == protocol_version::http2 ||
+       put(environ, "SERVER_PROTOCOL", latin1("HTTP/" + std::string(version_text(req.http_version))))) &&
+      (req.client.host.empty() || (put(environ, st, k::remote_addr, latin1(req.client.host)) &&
+                                   put(environ, st, k::remote_port, latin1(std::to_string(req.client.port))))) &&
+      put(environ, st, k::url_scheme, latin1(req.scheme)) &&
+      put(environ, st, k::errors, Py_NewRef(errors ? errors : Py_None)) &&
+      (has_host || req.authority.empty() || put(environ, st, k::http_host, latin1(req.authority)));
   if (!ok) return fail();
   for (const auto& [name, value] : cgi)
     if (!put(environ, name.c_str(), latin1(value))) return fail();
