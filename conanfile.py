@@ -3,12 +3,15 @@
     conan create . -o "fastrt/*:with_python=True"
     conan create . -o "fastrt/*:with_python=True" -c user.fastrt:python=/path/to/python3.13
     conan create . -o "fastrt/*:with_http2=True"
+    conan create . -o "fastrt/*:with_http2=True" -o "fastrt/*:with_tls=True"
 
 Components: core (always), uring (option with_uring, liburing from Conan
 Center), python (option with_python: the system's CPython >= 3.12 with a
 shared libpython, which Conan does not provide; its paths are read back from
 the installed fastrt-python.pc), http2 (option with_http2, libnghttp2 from
-Conan Center: the HTTP/2 server's pieces, no Python).
+Conan Center: the HTTP/2 server's pieces, no Python), tls (option with_tls,
+OpenSSL 3 from Conan Center: tls_context, tls_stream and, with http2, HTTPS
+listeners; needs with_uring).
 """
 import os
 import re
@@ -30,8 +33,9 @@ class FastrtConan(ConanFile):
     topics = ("coroutines", "io_uring", "concurrency", "python", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
-    options = {"with_uring": [True, False], "with_python": [True, False], "with_http2": [True, False]}
-    default_options = {"with_uring": True, "with_python": False, "with_http2": False}
+    options = {"with_uring": [True, False], "with_python": [True, False], "with_http2": [True, False],
+               "with_tls": [True, False]}
+    default_options = {"with_uring": True, "with_python": False, "with_http2": False, "with_tls": False}
     exports_sources = "CMakeLists.txt", "CHANGELOG.md", "cmake/*", "include/*"
 
     def validate(self):
@@ -41,12 +45,16 @@ class FastrtConan(ConanFile):
             raise ConanInvalidConfiguration("fastrt: with_uring needs Linux (io_uring)")
         if self.options.with_http2 and not self.options.with_uring:
             raise ConanInvalidConfiguration("fastrt: with_http2 needs with_uring (its connections run on io_uring)")
+        if self.options.with_tls and not self.options.with_uring:
+            raise ConanInvalidConfiguration("fastrt: with_tls needs with_uring (its streams run on io_uring)")
 
     def requirements(self):
         if self.options.with_uring:
             self.requires("liburing/2.5")
         if self.options.with_http2:
             self.requires("libnghttp2/[>=1.43 <2]")
+        if self.options.with_tls:
+            self.requires("openssl/[>=3 <4]")
 
     def layout(self):
         cmake_layout(self)
@@ -58,12 +66,13 @@ class FastrtConan(ConanFile):
         tc.cache_variables["FASTRT_WITH_URING"] = bool(self.options.with_uring)
         tc.cache_variables["FASTRT_WITH_PYTHON"] = bool(self.options.with_python)
         tc.cache_variables["FASTRT_WITH_HTTP2"] = bool(self.options.with_http2)
+        tc.cache_variables["FASTRT_WITH_TLS"] = bool(self.options.with_tls)
         python = self.conf.get("user.fastrt:python", default="")
         if python:
             tc.cache_variables["FASTRT_PYTHON"] = python
         tc.generate()
         CMakeDeps(self).generate()
-        # fastrt's CMakeLists finds liburing and libnghttp2 with pkg-config.
+        # fastrt's CMakeLists finds liburing, libnghttp2 and openssl with pkg-config.
         PkgConfigDeps(self).generate()
 
     def build(self):
@@ -74,7 +83,8 @@ class FastrtConan(ConanFile):
 
     def package(self):
         CMake(self).install()
-        for comp, pc in (("uring", "fastrt-uring.pc"), ("python", "fastrt-python.pc"), ("http2", "fastrt-http2.pc")):
+        for comp in ("uring", "python", "http2", "tls"):
+            pc = f"fastrt-{comp}.pc"
             wanted = self.options.get_safe(f"with_{comp}")
             if wanted and not os.path.isfile(os.path.join(self.package_folder, "lib", "pkgconfig", pc)):
                 raise ConanException(f"fastrt: with_{comp}=True but configure did not find its dependency "
@@ -117,6 +127,14 @@ class FastrtConan(ConanFile):
             # them in Conan's libnghttp2 (recorded in fastrt-http2.pc's Cflags).
             pc = load(self, os.path.join(self.package_folder, "lib", "pkgconfig", "fastrt-http2.pc"))
             http2.defines = re.findall(r"-D(FASTRT_HAVE_NGHTTP2_\w+=1)", pc)
+
+        if self.options.with_tls:
+            tls = self.cpp_info.components["tls"]
+            tls.set_property("cmake_target_name", "fastrt::tls")
+            tls.set_property("pkg_config_name", "fastrt-tls")
+            tls.requires = ["uring", "openssl::ssl"]  # its streams run on io_uring
+            tls.bindirs = []
+            tls.libdirs = []
 
         if self.options.with_python:
             # The CPython recorded at package time (outside the package).
