@@ -95,46 +95,38 @@ class FastrtConan(ConanFile):
         # options stay, since they decide which components exist.
         self.info.settings.clear()
 
+    def _component(self, name, pkg_config_name, requires):
+        """The header-only component fastrt::<name> (no binaries, no libraries of its own)."""
+        component = self.cpp_info.components[name]
+        component.set_property("cmake_target_name", f"fastrt::{name}")
+        component.set_property("pkg_config_name", pkg_config_name)
+        component.requires = requires
+        component.bindirs = []
+        component.libdirs = []
+        return component
+
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "fastrt")
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
 
-        core = self.cpp_info.components["core"]
-        core.set_property("cmake_target_name", "fastrt::core")
-        core.set_property("pkg_config_name", "fastrt")
-        core.bindirs = []
-        core.libdirs = []
+        core = self._component("core", "fastrt", [])
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]
 
         if self.options.with_uring:
-            uring = self.cpp_info.components["uring"]
-            uring.set_property("cmake_target_name", "fastrt::uring")
-            uring.set_property("pkg_config_name", "fastrt-uring")
-            uring.requires = ["core", "liburing::liburing"]
-            uring.bindirs = []
-            uring.libdirs = []
+            self._component("uring", "fastrt-uring", ["core", "liburing::liburing"])
 
         if self.options.with_http2:
-            http2 = self.cpp_info.components["http2"]
-            http2.set_property("cmake_target_name", "fastrt::http2")
-            http2.set_property("pkg_config_name", "fastrt-http2")
-            http2.requires = ["uring", "libnghttp2::libnghttp2"]  # its connections run on io_uring
-            http2.bindirs = []
-            http2.libdirs = []
+            # Its connections run on io_uring.
+            http2 = self._component("http2", "fastrt-http2", ["uring", "libnghttp2::libnghttp2"])
             # The nghttp2 flood limits the headers may call, as configure found
             # them in Conan's libnghttp2 (recorded in fastrt-http2.pc's Cflags).
             pc = load(self, os.path.join(self.package_folder, "lib", "pkgconfig", "fastrt-http2.pc"))
             http2.defines = re.findall(r"-D(FASTRT_HAVE_NGHTTP2_\w+=1)", pc)
 
         if self.options.with_tls:
-            tls = self.cpp_info.components["tls"]
-            tls.set_property("cmake_target_name", "fastrt::tls")
-            tls.set_property("pkg_config_name", "fastrt-tls")
-            tls.requires = ["uring", "openssl::ssl"]  # its streams run on io_uring
-            tls.bindirs = []
-            tls.libdirs = []
+            self._component("tls", "fastrt-tls", ["uring", "openssl::ssl"])  # its streams run on io_uring
 
         if self.options.with_python:
             # The CPython recorded at package time (outside the package).
@@ -142,11 +134,7 @@ class FastrtConan(ConanFile):
             libdir = re.search(r"^pylibdir=(.*)$", pc, re.M).group(1)
             includedir = re.search(r"^pyincludedir=(.*)$", pc, re.M).group(1)
             library = re.search(r"-l(python\S+)", pc).group(1)
-            python = self.cpp_info.components["python"]
-            python.set_property("cmake_target_name", "fastrt::python")
-            python.set_property("pkg_config_name", "fastrt-python")
-            python.requires = ["core"]
-            python.bindirs = []
+            python = self._component("python", "fastrt-python", ["core"])
             python.includedirs = [includedir]
             python.libdirs = [libdir]
             python.system_libs = [library, "dl"]
