@@ -1,13 +1,15 @@
 # Install rules: headers (plus the generated <fastrt/version.hpp>), the CMake
-# package (fastrtConfig.cmake, components core/uring/python/http2) and
-# pkg-config files (fastrt, fastrt-uring, fastrt-python, fastrt-http2). The example binaries install
+# package (fastrtConfig.cmake, components core/uring/python/http2/tls) and
+# pkg-config files (fastrt, fastrt-uring, fastrt-python, fastrt-http2,
+# fastrt-tls). The example binaries install
 # themselves from examples/*/CMakeLists.txt.
 #
-# Only fastrt_core is exported: fastrt_uring, fastrt_python and fastrt_http2
-# link imported targets (PkgConfig::LIBURING, a libpython path,
-# PkgConfig::NGHTTP2) that belong to this build, so fastrtConfig.cmake finds
-# those dependencies again on the consumer's machine and defines
-# fastrt::uring / fastrt::python / fastrt::http2 itself. fastrt::http2's
+# Only fastrt_core is exported: fastrt_uring, fastrt_python, fastrt_http2 and
+# fastrt_tls link imported targets (PkgConfig::LIBURING, a libpython path,
+# PkgConfig::NGHTTP2, PkgConfig::OPENSSL) that belong to this build, so
+# fastrtConfig.cmake finds those dependencies again on the consumer's machine
+# and defines fastrt::uring / fastrt::python / fastrt::http2 / fastrt::tls
+# itself (fastrt::tls over CMake's OpenSSL::SSL). fastrt::http2's
 # nghttp2 feature definitions are asked of the consumer's libnghttp2 there
 # (FastrtNghttp2Features.cmake, installed beside the config); fastrt-http2.pc
 # cannot ask, so it records this build's.
@@ -29,6 +31,7 @@ install(EXPORT fastrtTargets NAMESPACE fastrt:: DESTINATION ${FASTRT_INSTALL_CMA
 set(FASTRT_CONFIG_HAVE_URING ${FASTRT_HAVE_URING})
 set(FASTRT_CONFIG_HAVE_PYTHON ${FASTRT_HAVE_PYTHON})
 set(FASTRT_CONFIG_HAVE_HTTP2 ${FASTRT_HAVE_HTTP2})
+set(FASTRT_CONFIG_HAVE_TLS ${FASTRT_HAVE_TLS})
 if(FASTRT_HAVE_PYTHON)
   get_filename_component(FASTRT_PYTHON_LIBRARY_NAME "${FASTRT_PYTHON_LIBRARY}" NAME)
   get_filename_component(FASTRT_PYTHON_INCLUDE_NAME "${FASTRT_PYTHON_INCLUDE_DIR}" NAME)
@@ -66,6 +69,9 @@ if(FASTRT_HAVE_PYTHON)
 endif()
 if(FASTRT_HAVE_HTTP2)
   list(APPEND pc_files fastrt-http2)
+endif()
+if(FASTRT_HAVE_TLS)
+  list(APPEND pc_files fastrt-tls)
 endif()
 foreach(pc IN LISTS pc_files)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/templates/${pc}.pc.in ${PROJECT_BINARY_DIR}/pkgconfig/${pc}.pc @ONLY)

@@ -63,7 +63,7 @@ pymod      uvloop                       bench/python_apps/run_apps_bench.sh (uvi
 pymod      httptools                    bench/python_apps/run_apps_bench.sh (uvicorn --http httptools)
 prog       curl                         tests/http2, tests/package, bench/http2
 prog       nghttp                       tests/http2
-prog       openssl                      tests/http2/tls_test.sh
+prog       openssl                      tests/http2/tls_test.sh, tests/package (self-signed certificate)
 prog       chromium                     tests/http2/browser_test.sh
 prog       h2load                       tests/http2, bench/http2
 prog       nghttpd                      bench/http2 (peer)

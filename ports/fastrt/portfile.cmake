@@ -1,5 +1,5 @@
 # Overlay port built from this checkout (no download):
-#   vcpkg install "fastrt[uring,python,http2]" --overlay-ports=<fastrt>/ports
+#   vcpkg install "fastrt[uring,python,http2,tls]" --overlay-ports=<fastrt>/ports
 set(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../..")
 set(VCPKG_BUILD_TYPE release)  # header-only: one configuration is enough
 
@@ -7,7 +7,8 @@ vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
   FEATURES
     uring  FASTRT_WITH_URING
     python FASTRT_WITH_PYTHON
-    http2  FASTRT_WITH_HTTP2)
+    http2  FASTRT_WITH_HTTP2
+    tls    FASTRT_WITH_TLS)
 
 # vcpkg clears the environment; pass FASTRT_PYTHON through
 # VCPKG_KEEP_ENV_VARS=FASTRT_PYTHON to pick the CPython to embed.
@@ -16,9 +17,9 @@ if(DEFINED ENV{FASTRT_PYTHON})
   set(python_option "-DFASTRT_PYTHON=$ENV{FASTRT_PYTHON}")
 endif()
 
-# fastrt's CMakeLists finds liburing and libnghttp2 with pkg-config.
+# fastrt's CMakeLists finds liburing, libnghttp2 and openssl with pkg-config.
 set(pkgconfig_option "")
-if("uring" IN_LIST FEATURES OR "http2" IN_LIST FEATURES)
+if("uring" IN_LIST FEATURES OR "http2" IN_LIST FEATURES OR "tls" IN_LIST FEATURES)
   vcpkg_find_acquire_program(PKGCONFIG)
   set(pkgconfig_option "-DPKG_CONFIG_EXECUTABLE=${PKGCONFIG}")
 endif()
@@ -36,7 +37,7 @@ vcpkg_cmake_config_fixup(CONFIG_PATH lib/cmake/fastrt)
 
 # A requested feature whose dependency configure did not find is an error,
 # not a silently smaller package.
-foreach(feature IN ITEMS uring python http2)
+foreach(feature IN ITEMS uring python http2 tls)
   if(feature IN_LIST FEATURES AND NOT EXISTS "${CURRENT_PACKAGES_DIR}/lib/pkgconfig/fastrt-${feature}.pc")
     message(FATAL_ERROR "fastrt[${feature}]: configure did not find its dependency (see the configure log)")
   endif()

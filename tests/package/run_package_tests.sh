@@ -13,11 +13,15 @@
 #   5. (with http2, python and uring) a downstream HTTP/2 server,
 #      consumers/server_main.cpp, built both ways: it serves its own C++
 #      route and a Python app (curl, h2load) and stops cleanly on SIGTERM;
+#      with tls it serves HTTPS (a self-signed certificate made here with
+#      the openssl CLI): curl over h2 (ALPN) and HTTP/1.1, h2load over h2;
 #   6. (with http2) the nghttp2 flood limits: consume_http2 checks that the
 #      FASTRT_HAVE_NGHTTP2_* definitions it was given (by find_package, by
 #      pkg-config) are the ones its libnghttp2 offers, as found here by
 #      compiling against it (FASTRT_TEST_NGHTTP2_FEATURES); and against a
-#      libnghttp2 that lacks them, find_package gives none.
+#      libnghttp2 that lacks them, find_package gives none;
+#   7. (with tls) a consumer without OpenSSL (find_package(OpenSSL) disabled)
+#      fails find_package(fastrt COMPONENTS tls) naming OpenSSL.
 # Usage: run_package_tests.sh BUILD_DIR CXX_COMPILER COMPONENTS (comma-separated)
 set -euo pipefail
 build=$1
@@ -52,18 +56,26 @@ nghttp2_offers() {
   echo "${offered[*]}"
 }
 
-# serve_downstream BINARY HOW: the downstream server (consumers/server_main.cpp)
-# serves its C++ route and its Python app, h2load gets 200 2xx answers, and
-# SIGTERM ends it with status 0, having dispatched every request.
+# serve_downstream BINARY HOW [CERT KEY]: the downstream server
+# (consumers/server_main.cpp) serves its C++ route and its Python app, h2load
+# gets 200 2xx answers, and SIGTERM ends it with status 0, having dispatched
+# every request. With CERT and KEY it serves HTTPS: curl checks the
+# certificate and gets h2 through ALPN, and HTTP/1.1 when it asks for it.
 serve_downstream() {
-  local bin=$1 how=$2 log=$work/server-$2.log app_dir=$work/app-$2 port="" pid="" status body
+  local bin=$1 how=$2 cert=${3:-} key=${4:-} log=$work/server-$2.log app_dir=$work/app-$2 port="" pid="" status body
+  local scheme=http server_args=() curl_args=(--http2-prior-knowledge)
+  if [ -n "$cert" ]; then
+    scheme=https
+    server_args=("$cert" "$key")
+    curl_args=(--cacert "$cert" --http2)
+  fi
   # The app in a folder of its own, as a downstream project has it (and its
   # __pycache__ out of the source tree).
   mkdir -p "$app_dir"
   cp "$here/consumers/consumer_app.py" "$app_dir/"
   for _ in $(seq 10); do  # a port someone else took: exit 2, try another
     port=$(test_port)
-    "$bin" "$port" "$app_dir" >"$log" 2>&1 &
+    "$bin" "$port" "$app_dir" "${server_args[@]}" >"$log" 2>&1 &
     pid=$!
     downstream_pid=$pid
     for _ in $(seq 200); do  # 10 s: its own "serving" line proves it is the one listening
@@ -81,10 +93,17 @@ serve_downstream() {
     fail "consume_server ($how) did not start (status $status): $(cat "$log")"
   done
   [ -n "$pid" ] || fail "consume_server ($how): no free port in 10 tries"
-  local url=http://127.0.0.1:$port
-  body=$(curl -s --max-time 10 --http2-prior-knowledge "$url/native" || true)
+  local url=$scheme://127.0.0.1:$port version
+  body=$(curl -s --max-time 10 "${curl_args[@]}" "$url/native" || true)
   [ "$body" = "native route of a downstream server" ] || { kill -KILL "$pid"; fail "consume_server ($how) /native answered '$body': $(cat "$log")"; }
-  body=$(curl -s --max-time 10 --http2-prior-knowledge "$url/anything" || true)
+  if [ -n "$cert" ]; then  # which protocol ALPN picked, and HTTP/1.1 over TLS
+    version=$(curl -s --max-time 10 "${curl_args[@]}" -o /dev/null -w '%{http_version}' "$url/native" || true)
+    [ "$version" = 2 ] || { kill -KILL "$pid"; fail "consume_server ($how) over TLS spoke HTTP '$version', not h2: $(cat "$log")"; }
+    body=$(curl -s --max-time 10 --cacert "$cert" --http1.1 -w ' %{http_version}' "$url/native" || true)
+    [ "$body" = "native route of a downstream server
+ 1.1" ] || { kill -KILL "$pid"; fail "consume_server ($how) HTTP/1.1 over TLS answered '$body': $(cat "$log")"; }
+  fi
+  body=$(curl -s --max-time 10 "${curl_args[@]}" "$url/anything" || true)
   [ "$body" = "python app of a downstream server: /anything" ] \
     || { kill -KILL "$pid"; fail "consume_server ($how) /anything answered '$body': $(cat "$log")"; }
   # Both handlers in turn (h2load cycles through its URIs): 100 requests each.
@@ -106,7 +125,7 @@ serve_downstream() {
   if [ -z "$dispatched" ] || [ "$dispatched" -lt 202 ]; then
     fail "consume_server ($how) dispatched '$dispatched' requests, expected >= 202: $(cat "$log")"
   fi
-  echo "consume_server ($how): /native, /anything, h2load 200/200 2xx, $dispatched requests dispatched, exit 0"
+  echo "consume_server ($how, $scheme): /native, /anything, h2load 200/200 2xx, $dispatched requests dispatched, exit 0"
 }
 
 step "cmake --install $build --prefix $prefix"
@@ -117,6 +136,10 @@ for f in include/fastrt/result.hpp include/fastrt/version.hpp include/fastrt/det
   [ -f "$prefix/$f" ] || fail "$f is not installed"
 done
 has python && { [ -f "$prefix/include/fastrt/python/runtime.hpp" ] || fail "python headers are not installed"; }
+if has tls; then
+  [ -f "$prefix/include/fastrt/tls/context.hpp" ] || fail "tls headers are not installed"
+  [ -f "$prefix/lib/pkgconfig/fastrt-tls.pc" ] || fail "fastrt-tls.pc is not installed"
+fi
 if has http2; then
   [ -f "$prefix/include/fastrt/http2/connection_deadlines.hpp" ] || fail "http2 headers are not installed"
   [ -f "$prefix/lib/pkgconfig/fastrt-http2.pc" ] || fail "fastrt-http2.pc is not installed"
@@ -164,10 +187,20 @@ for c in "${components[@]}"; do
   "$work/consumer/consume_$c" || fail "consume_$c (find_package) exited $?"
 done
 serves_downstream() { has http2 && has python && has uring; }
+# With tls the downstream server serves HTTPS, with a certificate for
+# 127.0.0.1 made here (curl checks it against itself: --cacert).
+tls_files=()
+if has tls && serves_downstream; then
+  step "a self-signed certificate for 127.0.0.1 (openssl req)"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+          -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" \
+          >"$work/openssl.log" 2>&1 || { cat "$work/openssl.log"; fail "openssl req"; }
+  tls_files=("$work/cert.pem" "$work/key.pem")
+fi
 if serves_downstream; then
   step "downstream server (find_package): a C++ route and a Python app"
   [ -x "$work/consumer/consume_server" ] || fail "consume_server was not built (find_package)"
-  serve_downstream "$work/consumer/consume_server" find_package
+  serve_downstream "$work/consumer/consume_server" find_package "${tls_files[@]}"
 fi
 
 step "pkg-config"
@@ -176,7 +209,7 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 if serves_downstream; then
   step "downstream server (pkg-config): a C++ route and a Python app"
   [ -x "$work/pkg/server" ] || fail "consume_server was not built (pkg-config)"
-  serve_downstream "$work/pkg/server" pkg_config
+  serve_downstream "$work/pkg/server" pkg_config "${tls_files[@]}"
 fi
 
 # Negative cases: configure must fail, and say why.
@@ -239,5 +272,10 @@ if has http2; then
       || { cat "$work/old_nghttp2.log"; fail "consume_http2 against the stand-in libnghttp2"; }
     "$work/old_nghttp2/consume_http2" || fail "consume_http2 (stand-in libnghttp2) exited $?"
   ) || exit 1
+fi
+if has tls; then
+  # A machine without OpenSSL: CMake is told not to find it.
+  expect_configure_failure missing_openssl "component 'tls': OpenSSL >= 3\.0 \(libssl\) not found" \
+    "-DFASTRT_TEST_COMPONENTS=core;tls" -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=TRUE
 fi
 echo "package tests passed (${components[*]})"

@@ -2,15 +2,19 @@
 // server with a C++ route of its own and a Python app (fastrt::http2::python)
 // as the fallback, reporting through an observer of its own.
 //
-//   consume_server PORT APP_DIR
+//   consume_server PORT APP_DIR [CERT KEY]
 //
+// Built with CONSUMER_TLS (and fastrt::tls) it takes a PEM certificate and
+// key and serves HTTPS only (ALPN h2, else HTTP/1.1) through
+// fastrt::http2::tls_starter; without them, or without CONSUMER_TLS,
+// cleartext (HTTP/1.1 or h2c).
 // GET /native      answered in C++ ("native route of a downstream server")
 // everything else  consumer_app:app, loaded from APP_DIR on one pinned worker
 // Serves 127.0.0.1:PORT with 2 io threads until SIGTERM or SIGINT, then stops
 // gracefully and exits 0. On stderr: "consumer: serving on ..." once it
 // listens, the library's log lines, and "consumer: N requests dispatched" at
 // exit (run_package_tests.sh reads these). Exit 2: bad arguments or the port
-// is in use; 1: anything else failed.
+// is in use; 1: anything else failed (a certificate that does not load too).
 #include <fastrt/http2/observer.hpp>
 #include <fastrt/http2/python/app.hpp>
 #include <fastrt/http2/python/handler.hpp>
@@ -20,6 +24,10 @@
 #include <fastrt/http2/server_context.hpp>
 #include <fastrt/python/runtime.hpp>
 #include <fastrt/python/subinterpreter_executor.hpp>
+#ifdef CONSUMER_TLS
+#include <fastrt/http2/tls_connection.hpp>
+#include <fastrt/tls/context.hpp>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -29,10 +37,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace http2 = fastrt::http2;
 namespace py = fastrt::python;
@@ -81,10 +91,17 @@ int fail(const std::string& what, const fastrt::error& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef CONSUMER_TLS
+  if (argc != 3 && argc != 5) {
+    std::fprintf(stderr, "usage: consume_server PORT APP_DIR [CERT KEY]\n");
+    return 2;
+  }
+#else
   if (argc != 3) {
     std::fprintf(stderr, "usage: consume_server PORT APP_DIR\n");
     return 2;
   }
+#endif
   char* end = nullptr;
   const unsigned long port = std::strtoul(argv[1], &end, 10);
   if (*argv[1] == '\0' || *end != '\0' || port == 0 || port > 65535) {
@@ -94,8 +111,19 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
 
-  // The port first: in use, it is an error before Python starts.
-  auto server = http2::server::bind({.host = "127.0.0.1", .port = static_cast<std::uint16_t>(port), .io_threads = 2});
+  // The certificate, then the port: either error comes before Python starts.
+  http2::connection_starter starter;  // empty: cleartext
+#ifdef CONSUMER_TLS
+  std::optional<fastrt::tls_context> tls;  // outlives the server (declared first)
+  if (argc == 5) {
+    auto loaded = fastrt::tls_context::load(argv[3], argv[4]);
+    if (!loaded) return fail("TLS", loaded.error());
+    tls.emplace(std::move(loaded).value());
+    starter = http2::tls_starter(*tls);
+  }
+#endif
+  auto server =
+      http2::server::bind({.host = "127.0.0.1", .port = static_cast<std::uint16_t>(port), .io_threads = 2}, starter);
   if (!server) {
     fail("bind", server.error());
     return server.error().value() == EADDRINUSE ? 2 : 1;
