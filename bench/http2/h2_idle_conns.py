@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Server memory per idle HTTP/2 connection.
 
-Opens N cleartext HTTP/2 (prior knowledge) connections to 127.0.0.1:PORT.
+Opens N cleartext HTTP/2 (prior knowledge) connections to 127.0.0.1:PORT,
+or with --tls N HTTP/2 over TLS ones (Python's ssl, ALPN h2, any certificate
+accepted: the servers measured use a self-signed one).
 Each one sends the client preface and an empty SETTINGS frame, does one GET
 and reads the whole response (checking :status 200 and the body), then stays
 open and idle. Once every connection is idle, the server's RSS is read again:
@@ -12,13 +14,14 @@ block are built by hand (static-table indexes and literals without indexing,
 no Huffman), which is all a client has to send. Prints one JSON object.
 
 usage: h2_idle_conns.py --port P --path /x --body-len 13 --pid PID [--pid PID2]
-                        [--connections 10000] [--parallel 200]
+                        [--connections 10000] [--parallel 200] [--tls]
 """
 
 import argparse
 import asyncio
 import json
 import resource
+import ssl
 import struct
 import sys
 import time
@@ -43,10 +46,20 @@ def hpack_literal(name_index, value):
     return bytes([name_index, len(value)]) + value
 
 
-def request_block(authority, path):
-    # Static table: 2 = :method GET, 6 = :scheme http (fully indexed: 0x80 | i);
-    # 1 = :authority, 4 = :path (names only, values as literals).
-    return bytes([0x82, 0x86]) + hpack_literal(1, authority) + hpack_literal(4, path)
+def request_block(authority, path, tls):
+    # Static table: 2 = :method GET, 6 = :scheme http, 7 = :scheme https (fully
+    # indexed: 0x80 | i); 1 = :authority, 4 = :path (names only, values as literals).
+    return bytes([0x82, 0x87 if tls else 0x86]) + hpack_literal(1, authority) + hpack_literal(4, path)
+
+
+def client_tls_context():
+    # ALPN h2 only (a server that does not pick it fails the handshake); the
+    # benchmark's certificate is self-signed, so nothing is verified.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    return ctx
 
 
 def rss_bytes(pids):
@@ -75,11 +88,13 @@ async def read_frame(reader):
     return kind, flags, stream_id, await reader.readexactly(length)
 
 
-async def one_request(conn, port, path, body_len, sem):
+async def one_request(conn, port, path, body_len, sem, tls):
     async with sem:  # bounded handshakes in flight: no listen-backlog overflow, no SYN retries
-        conn.reader, conn.writer = await asyncio.open_connection("127.0.0.1", port)
-        conn.writer.write(PREFACE + frame(SETTINGS, 0, 0)
-                          + frame(HEADERS, END_STREAM | END_HEADERS, 1, request_block(f"127.0.0.1:{port}", path)))
+        conn.reader, conn.writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
+        if tls is not None and conn.writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+            raise RuntimeError("the server did not choose h2 through ALPN")
+        block = request_block(f"127.0.0.1:{port}", path, tls is not None)
+        conn.writer.write(PREFACE + frame(SETTINGS, 0, 0) + frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
         status_ok, body, done = False, 0, False
         while not done:
             kind, flags, sid, payload = await read_frame(conn.reader)
@@ -113,7 +128,7 @@ async def hold(conn):
             kind, flags, _, payload = await read_frame(conn.reader)
             if kind == PING and not flags & ACK:
                 conn.writer.write(frame(PING, ACK, 0, payload))
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         conn.closed = True
 
 
@@ -125,6 +140,7 @@ async def main():
     ap.add_argument("--pid", type=int, action="append", required=True, help="server process(es) whose VmRSS to sum")
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--parallel", type=int, default=200)
+    ap.add_argument("--tls", action="store_true", help="HTTP/2 over TLS (ALPN h2) instead of h2c")
     ap.add_argument("--settle", type=float, default=2.0, help="seconds idle before the second RSS reading")
     args = ap.parse_args()
 
@@ -140,7 +156,8 @@ async def main():
     conns = [Conn() for _ in range(args.connections)]
     sem = asyncio.Semaphore(args.parallel)
     started = time.monotonic()
-    results = await asyncio.gather(*(one_request(c, args.port, args.path, args.body_len, sem) for c in conns),
+    tls = client_tls_context() if args.tls else None
+    results = await asyncio.gather(*(one_request(c, args.port, args.path, args.body_len, sem, tls) for c in conns),
                                    return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     holders = [asyncio.ensure_future(hold(c)) for c in conns if c.reader is not None]
@@ -151,6 +168,7 @@ async def main():
 
     out = {
         "connections": args.connections,
+        "tls": args.tls,
         "ok": args.connections - len(errors),
         "still_open": still_open,
         "errors": sorted({f"{type(e).__name__}: {e}" for e in errors})[:5],

@@ -27,7 +27,8 @@
 // both to 1.52: detected by symbol, FASTRT_HAVE_NGHTTP2_*).
 //
 // Thread-safety: one connection's (its io thread). Cost: nghttp2's session
-// (≈ 3 KiB plus its stream map and HPACK tables).
+// (≈ 3 KiB plus its stream map and HPACK tables; its 16 KiB frame buffer is
+// mapped on its own, resident only where written: session_memory.hpp).
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -38,6 +39,7 @@
 #include <string_view>
 
 #include <fastrt/http2/server_config.hpp>
+#include <fastrt/http2/session_memory.hpp>
 
 namespace fastrt::http2 {
 
@@ -80,7 +82,7 @@ class session {
 #ifdef FASTRT_HAVE_NGHTTP2_MAX_CONTINUATIONS
     nghttp2_option_set_max_continuations(option, 8);  // CONTINUATION flood
 #endif
-    const int rv = nghttp2_session_server_new2(&s_, callbacks, &receiver, option);
+    const int rv = nghttp2_session_server_new3(&s_, callbacks, &receiver, option, memory_.table());
     nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
     if (rv != 0) {
@@ -294,6 +296,7 @@ class session {
     return 0;
   }
 
+  session_memory memory_;  // (declared first: outlives the session it serves)
   nghttp2_session* s_ = nullptr;
 };
 
