@@ -200,7 +200,8 @@ fi
 if serves_downstream; then
   step "downstream server (find_package): a C++ route and a Python app"
   [ -x "$work/consumer/consume_server" ] || fail "consume_server was not built (find_package)"
-  serve_downstream "$work/consumer/consume_server" find_package "${tls_files[@]}"
+  serve_downstream "$work/consumer/consume_server" find_package  # cleartext (h2c) as well: the common case
+  [ ${#tls_files[@]} -eq 0 ] || serve_downstream "$work/consumer/consume_server" find_package "${tls_files[@]}"
 fi
 
 step "pkg-config"
