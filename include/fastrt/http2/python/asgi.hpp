@@ -4,9 +4,11 @@
 //   coro_task<result<response>> r = asgi::respond(app, executor, req, give_up);
 //
 // How it runs: a job (try_submit_awaitable) builds the scope
-// (asgi_scope.hpp) and the channel on some worker and awaits
-// channel.next_event() in that worker's event loop; the app runs as its own
-// Task there. Each event the io side gets back is one of:
+// (asgi_scope.hpp) and the channel on some worker and calls channel.begin(),
+// which starts the app as its own Task there, eagerly: when the app has
+// answered without waiting (the common case) the event comes back from the
+// job at once; else the job awaits channel.next_event() in that worker's
+// event loop. Each event the io side gets back is one of:
 //   wants_body  the app waits in receive(): the next piece of the request
 //               body (body_source) is fed with one job on the SAME worker
 //               (submit_awaitable_to), which then awaits the next event
@@ -43,7 +45,7 @@
 // (the io thread reads kind/worker after the first job completed, which
 // orders them). Cost per request: one job (plus one per request body piece
 // beyond the first 64 KiB, one per response piece when streamed), the scope,
-// a Channel, a Task.
+// a Channel, the app's Task (plus a next_event Task when the app waits).
 #pragma once
 
 #include <Python.h>
@@ -122,7 +124,8 @@ class call_state {
   ~call_state() { release_on_worker(std::exchange(channel_, nullptr), interp_, executor_, kind_, worker_, &release); }
 
   // On a worker, with the GIL: the scope and the channel for `req`; returns
-  // channel.next_event() (a new reference), which starts the app's Task.
+  // channel.begin() (a new reference), which starts the app's Task: the
+  // first event, or the next_event() coroutine that waits for it.
   fastrt::result<PyObject*> start(py::call_context& ctx, const python_app& app, const request& req) {
     PyObject* type = ctx.object(app.request_type());
     PyObject* callable = ctx.object(app.app_handler());
@@ -149,7 +152,9 @@ class call_state {
     interp_ = PyInterpreterState_Get();
     kind_ = ctx.kind();
     worker_ = ctx.worker_index();
-    return next_event();
+    PyObject* out = PyObject_CallMethod(channel_, "begin", nullptr);
+    if (!out) return py::take_exception();
+    return out;
   }
 
   // On the worker: channel.feed(piece) (nullopt: the end), a new reference
