@@ -131,7 +131,7 @@ class call_state {
     PyObject* callable = ctx.object(app.app_handler());
     module_state* module = type ? request_state(type) : nullptr;
     if (!module || !callable) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
-    PyObject* make_channel = glue_function(*module, "Channel");
+    PyObject* make_channel = channel_class(*module);
     if (!make_channel) return py::take_exception("loading the ASGI glue");
     PyObject* scope = new_scope(req);
     if (!scope) return py::take_exception("building the ASGI scope");
@@ -141,18 +141,22 @@ class call_state {
     // Listed as running (for a shutdown that times out) until the app's Task is done.
     PyObject* listed = new_in_flight_capsule(app.in_flight(), req, ctx);
     const std::string key = worker_key(ctx.kind(), ctx.worker_index());
-    PyObject* channel = body && listed ? PyObject_CallFunction(make_channel, "OONNsO", callable, scope, body,
-                                                               PyBool_FromLong(0), key.c_str(), listed)
-                                       : nullptr;
+    PyObject* key_text = PyUnicode_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size()));
+    PyObject* channel = nullptr;
+    if (body && listed && key_text) {
+      PyObject* args[] = {callable, scope, body, Py_False, key_text, listed};
+      channel = PyObject_Vectorcall(make_channel, args, 6, nullptr);
+    }
+    Py_XDECREF(key_text);
     Py_XDECREF(listed);
-    if (!channel && body && !listed) Py_DECREF(body);  // ("N" took it only when the call was made)
+    Py_XDECREF(body);
     Py_DECREF(scope);
     if (!channel) return py::take_exception("making the ASGI channel");
     channel_ = channel;
     interp_ = PyInterpreterState_Get();
     kind_ = ctx.kind();
     worker_ = ctx.worker_index();
-    PyObject* out = PyObject_CallMethod(channel_, "begin", nullptr);
+    PyObject* out = PyObject_CallMethodNoArgs(channel_, module->asgi_begin);
     if (!out) return py::take_exception();
     return out;
   }

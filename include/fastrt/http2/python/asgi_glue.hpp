@@ -109,11 +109,14 @@ class Channel:
         coro = self.app(self.scope, self.receive, self.send)
         self.task = (asyncio.Task(coro, loop=self.loop, eager_start=True) if _eager
                      else self.loop.create_task(coro))
+        if self.task.done():
+            # Finished eagerly: no callback to schedule (one loop round saved).
+            self._app_done(self.task)
+            return
         self.task.add_done_callback(self._app_done)
-        if not self.task.done():
-            running = _running.setdefault(self.key, set())
-            running.add(self.task)
-            self.task.add_done_callback(running.discard)
+        running = _running.setdefault(self.key, set())
+        running.add(self.task)
+        self.task.add_done_callback(running.discard)
 
     async def next_event(self):
         if self.task is None:
@@ -356,6 +359,18 @@ inline PyObject* glue_function(module_state& module, const char* name) {
   PyObject* function = PyDict_GetItemString(module.asgi_glue, name);
   if (!function) PyErr_Format(PyExc_RuntimeError, "fastrt: the ASGI glue has no %s", name);
   return function;
+}
+
+// This interpreter's Channel class (borrowed), with module.asgi_begin set;
+// null with an exception set when the glue did not load.
+inline PyObject* channel_class(module_state& module) {
+  if (module.asgi_channel) return module.asgi_channel;
+  PyObject* channel = glue_function(module, "Channel");
+  PyObject* begin = channel ? PyUnicode_InternFromString("begin") : nullptr;
+  if (!begin) return nullptr;
+  module.asgi_begin = begin;
+  module.asgi_channel = Py_NewRef(channel);
+  return channel;
 }
 
 }  // namespace fastrt::http2::python::asgi
