@@ -133,7 +133,7 @@ class call_state {
     if (!module || !callable) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
     PyObject* make_channel = channel_class(*module);
     if (!make_channel) return py::take_exception("loading the ASGI glue");
-    PyObject* scope = new_scope(req);
+    PyObject* scope = new_scope(*module, req);
     if (!scope) return py::take_exception("building the ASGI scope");
     // A small body goes in at once: no feed round.
     const bool whole = !source_;
