@@ -89,16 +89,8 @@ static_assert(std::size(scope_key_names) == static_cast<std::size_t>(scope_key::
 // With the GIL, once per interpreter: the keys, the constant entries and
 // the 'asgi' dict of `st`. False with an exception set.
 inline bool make_scope_constants(module_state& st) {
-  PyObject* keys = PyTuple_New(static_cast<Py_ssize_t>(scope_key::count));
+  PyObject* keys = wsgi::interned_tuple(scope_key_names);
   if (!keys) return false;
-  for (std::size_t i = 0; i < std::size(scope_key_names); ++i) {
-    PyObject* key = PyUnicode_InternFromString(scope_key_names[i]);
-    if (!key) {
-      Py_DECREF(keys);
-      return false;
-    }
-    PyTuple_SET_ITEM(keys, static_cast<Py_ssize_t>(i), key);  // steals
-  }
   PyObject* constants = PyDict_New();
   PyObject* versions = Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.3");
   using wsgi::put;
