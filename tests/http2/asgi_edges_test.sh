@@ -8,6 +8,8 @@
 #    client is still sending a 1 MiB upload (streamed_body_client.py duplex);
 #  - HTTP/1.1 and 1.0: scope['http_version'] and SERVER_PROTOCOL are the
 #    request's; a chunked HTTP/1.1 upload into the Starlette app hashes right;
+#  - an ASGI app that answers at once runs with no glue Task beside its own
+#    (the channel hands its events back from the job that started it);
 #  - a client that closes its TCP connection mid-request (FIN after reading
 #    everything, or RST) cancels the app: ASGI sees http.disconnect, then
 #    CancelledError; a native async def app sees CancelledError; a client
@@ -93,6 +95,9 @@ timeout 60 /usr/bin/python3 "$here/streamed_body_client.py" "$port" duplex || fa
 check "ASGI over HTTP/1.1 (curl without flags): scope['http_version'] is '1.1'" test "$(c "$url/version")" = "1.1"
 check "ASGI over HTTP/1.0: scope['http_version'] is '1.0'" test "$(c --http1.0 "$url/version")" = "1.0"
 check "ASGI over HTTP/2: scope['http_version'] is '2'" test "$(curl_h2 "$url/version")" = "2"
+curl_h2 "$url/glue-tasks" >/dev/null  # the worker's first ASGI request makes its loop
+check "an app that answers at once runs with no Task of the glue beside its own" \
+  test "$(curl_h2 "$url/glue-tasks")" = "0"
 
 close_mid_request /wait-disconnect fin
 check "HTTP/2, the client closes (FIN): http.disconnect, then CancelledError" \

@@ -125,6 +125,11 @@ async def app(scope, receive, send):
         return await answer(send, 200, await adler_of_body(receive))
     if path == "/buffered":
         return await answer(send, 200, await adler_of_body(receive))
+    if path == "/glue-tasks":
+        # The Tasks the server's glue runs beside this app's own (asgi_glue.hpp):
+        # none once the worker's loop runs, for an app that answers at once.
+        glue = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__.startswith("Channel.")]
+        return await answer(send, 200, str(len(glue)).encode())
     if path == "/version":
         return await answer(send, 200, scope["http_version"].encode())
     if path == "/ignore-cancel":

@@ -4,9 +4,11 @@
 //   coro_task<result<response>> r = asgi::respond(app, executor, req, give_up);
 //
 // How it runs: a job (try_submit_awaitable) builds the scope
-// (asgi_scope.hpp) and the channel on some worker and awaits
-// channel.next_event() in that worker's event loop; the app runs as its own
-// Task there. Each event the io side gets back is one of:
+// (asgi_scope.hpp) and the channel on some worker and calls channel.begin(),
+// which starts the app as its own Task there, eagerly: when the app has
+// answered without waiting (the common case) the event comes back from the
+// job at once; else the job awaits channel.next_event() in that worker's
+// event loop. Each event the io side gets back is one of:
 //   wants_body  the app waits in receive(): the next piece of the request
 //               body (body_source) is fed with one job on the SAME worker
 //               (submit_awaitable_to), which then awaits the next event
@@ -43,7 +45,7 @@
 // (the io thread reads kind/worker after the first job completed, which
 // orders them). Cost per request: one job (plus one per request body piece
 // beyond the first 64 KiB, one per response piece when streamed), the scope,
-// a Channel, a Task.
+// a Channel, the app's Task (plus a next_event Task when the app waits).
 #pragma once
 
 #include <Python.h>
@@ -122,15 +124,16 @@ class call_state {
   ~call_state() { release_on_worker(std::exchange(channel_, nullptr), interp_, executor_, kind_, worker_, &release); }
 
   // On a worker, with the GIL: the scope and the channel for `req`; returns
-  // channel.next_event() (a new reference), which starts the app's Task.
+  // channel.begin() (a new reference), which starts the app's Task: the
+  // first event, or the next_event() coroutine that waits for it.
   fastrt::result<PyObject*> start(py::call_context& ctx, const python_app& app, const request& req) {
     PyObject* type = ctx.object(app.request_type());
     PyObject* callable = ctx.object(app.app_handler());
     module_state* module = type ? request_state(type) : nullptr;
     if (!module || !callable) return fastrt::error(std::errc::invalid_argument, "the app is not loaded in this interpreter");
-    PyObject* make_channel = glue_function(*module, "Channel");
+    PyObject* make_channel = channel_class(*module);
     if (!make_channel) return py::take_exception("loading the ASGI glue");
-    PyObject* scope = new_scope(req);
+    PyObject* scope = new_scope(*module, req);
     if (!scope) return py::take_exception("building the ASGI scope");
     // A small body goes in at once: no feed round.
     const bool whole = !source_;
@@ -138,18 +141,24 @@ class call_state {
     // Listed as running (for a shutdown that times out) until the app's Task is done.
     PyObject* listed = new_in_flight_capsule(app.in_flight(), req, ctx);
     const std::string key = worker_key(ctx.kind(), ctx.worker_index());
-    PyObject* channel = body && listed ? PyObject_CallFunction(make_channel, "OONNsO", callable, scope, body,
-                                                               PyBool_FromLong(0), key.c_str(), listed)
-                                       : nullptr;
+    PyObject* key_text = PyUnicode_FromStringAndSize(key.data(), static_cast<Py_ssize_t>(key.size()));
+    PyObject* channel = nullptr;
+    if (body && listed && key_text) {
+      PyObject* args[] = {callable, scope, body, Py_False, key_text, listed};
+      channel = PyObject_Vectorcall(make_channel, args, 6, nullptr);
+    }
+    Py_XDECREF(key_text);
     Py_XDECREF(listed);
-    if (!channel && body && !listed) Py_DECREF(body);  // ("N" took it only when the call was made)
+    Py_XDECREF(body);
     Py_DECREF(scope);
     if (!channel) return py::take_exception("making the ASGI channel");
     channel_ = channel;
     interp_ = PyInterpreterState_Get();
     kind_ = ctx.kind();
     worker_ = ctx.worker_index();
-    return next_event();
+    PyObject* out = PyObject_CallMethodNoArgs(channel_, module->asgi_begin);
+    if (!out) return py::take_exception();
+    return out;
   }
 
   // On the worker: channel.feed(piece) (nullopt: the end), a new reference

@@ -5,9 +5,11 @@
 // `listed(coro, listed)`, the wrapper that keeps an async def app's call
 // listed as running (app.hpp).
 //
-// Channel: one HTTP call. The app runs as its own asyncio Task; the io
-// thread talks to the channel only through jobs on the worker that made it,
-// each awaiting next_event(), which returns what the io side must do next:
+// Channel: one HTTP call. The app runs as its own asyncio Task, started
+// eagerly by begin() (3.13+); the io thread talks to the channel only through
+// jobs on the worker that made it: the first calls begin(), which returns
+// the first event when the app has already answered, else next_event();
+// the others await next_event(), which returns what the io side must do next:
 //
 //   (0,)                               the app waits in receive(): feed a piece
 //   (1, status, headers, body, more)   the response starts (body: the first
@@ -15,8 +17,9 @@
 //   (2, body, more)                    the next piece of the response body
 //
 // or raises what the app raised (or a RuntimeError naming the app's broken
-// contract). send() of a body piece waits until the io side took it (a slow
-// client makes send() wait: one piece in memory); http.response.start only
+// contract). send() of a body piece with more_body True waits until the io
+// side took it (a slow client makes send() wait: one piece in memory; the
+// last piece is not waited for); http.response.start only
 // records the head, which goes out with the first piece (or when the app
 // waits for the request body, or ends). receive() gives the pieces fed by
 // feed(); once the body is all given, it waits until the response is
@@ -40,7 +43,8 @@
 //
 // Thread-safety: the objects live in one interpreter and are touched only
 // on the worker whose loop runs them, with the GIL. Cost: per request one
-// Channel, one Task and a few futures.
+// Channel and the app's Task; an app that waits (for the request body, a
+// streamed response) adds a next_event Task and a future per wait.
 #pragma once
 
 #include <Python.h>
@@ -51,6 +55,10 @@ namespace fastrt::http2::python::asgi {
 
 inline constexpr const char* glue_source = R"PY(
 import asyncio
+import sys
+
+# Eagerly started Tasks for apps: 3.12.1's have no current_task() (see Lifespan.ask).
+_eager = sys.version_info >= (3, 13)
 
 _states = {}      # worker key -> the lifespan state dict
 _lifespans = {}   # worker key -> Lifespan
@@ -84,14 +92,36 @@ class Channel:
         self.app_waiters = []       # receive() / send() waiting
 
     # ---- the io side ------------------------------------------------------
+    def begin(self):
+        # Starts the app's Task, eagerly (3.13+): an app that answers without
+        # waiting (start, then one whole body) has finished here, and its
+        # event comes back at once, with no Task and no future for the io
+        # side. The worker's first awaitable job makes its loop (worker.hpp):
+        # until then, next_event() starts the app from inside it.
+        self.loop = asyncio._get_running_loop()
+        if self.loop is None:
+            return self.next_event()
+        self._start_app()
+        event = self._take()
+        return event if event is not None else self.next_event()
+
+    def _start_app(self):
+        coro = self.app(self.scope, self.receive, self.send)
+        self.task = (asyncio.Task(coro, loop=self.loop, eager_start=True) if _eager
+                     else self.loop.create_task(coro))
+        if self.task.done():
+            # Finished eagerly: no callback to schedule (one loop round saved).
+            self._app_done(self.task)
+            return
+        self.task.add_done_callback(self._app_done)
+        running = _running.setdefault(self.key, set())
+        running.add(self.task)
+        self.task.add_done_callback(running.discard)
+
     async def next_event(self):
         if self.task is None:
             self.loop = asyncio.get_running_loop()
-            self.task = self.loop.create_task(self.app(self.scope, self.receive, self.send))
-            self.task.add_done_callback(self._app_done)
-            running = _running.setdefault(self.key, set())
-            running.add(self.task)
-            self.task.add_done_callback(running.discard)
+            self._start_app()
         try:
             while True:
                 event = self._take()
@@ -214,7 +244,9 @@ class Channel:
                 return  # an empty piece would end the body
             self.piece = (bytes(body), more)
             _wake(self.io_waiters)
-            while self.piece is not None and not self.disconnected:
+            # The last piece is not waited for: it is the one piece in
+            # memory either way, and the app's Task ends without a future.
+            while more and self.piece is not None and not self.disconnected:
                 waiter = self.loop.create_future()
                 self.app_waiters.append(waiter)
                 await waiter
@@ -327,6 +359,18 @@ inline PyObject* glue_function(module_state& module, const char* name) {
   PyObject* function = PyDict_GetItemString(module.asgi_glue, name);
   if (!function) PyErr_Format(PyExc_RuntimeError, "fastrt: the ASGI glue has no %s", name);
   return function;
+}
+
+// This interpreter's Channel class (borrowed), with module.asgi_begin set;
+// null with an exception set when the glue did not load.
+inline PyObject* channel_class(module_state& module) {
+  if (module.asgi_channel) return module.asgi_channel;
+  PyObject* channel = glue_function(module, "Channel");
+  PyObject* begin = channel ? PyUnicode_InternFromString("begin") : nullptr;
+  if (!begin) return nullptr;
+  module.asgi_begin = begin;
+  module.asgi_channel = Py_NewRef(channel);
+  return channel;
 }
 
 }  // namespace fastrt::http2::python::asgi

@@ -24,6 +24,11 @@ struct module_state {
   PyObject* bytes_io;   // io.BytesIO: a WSGI app's wsgi.input (wsgi_environ.hpp)
   PyObject* wsgi_body;  // the generator function a streamed WSGI body runs in (wsgi_body.hpp)
   PyObject* asgi_glue;  // the ASGI glue's namespace (asgi_glue.hpp), made when first needed; null before
+  PyObject* asgi_channel;  // the glue's Channel class and the name "begin" (interned): looked up once
+  PyObject* asgi_begin;
+  PyObject* asgi_scope_keys;       // the ASGI scope's varying keys, interned (asgi_scope.hpp); null until first used
+  PyObject* asgi_scope_constants;  // the entries every scope starts with, and its 'asgi' dict (copied per request)
+  PyObject* asgi_versions;
   PyObject* body_input; // the class of a streamed request body read blocking (body_input.hpp)
   PyObject* wsgi_keys;       // the WSGI environ's keys, interned (wsgi_environ.hpp)
   PyObject* wsgi_constants;  // the entries every WSGI environ starts with (wsgi_environ.hpp)

@@ -77,6 +77,11 @@ inline int module_traverse(PyObject* module, visitproc visit, void* arg) {
     Py_VISIT(st->bytes_io);
     Py_VISIT(st->wsgi_body);
     Py_VISIT(st->asgi_glue);
+    Py_VISIT(st->asgi_channel);
+    Py_VISIT(st->asgi_begin);
+    Py_VISIT(st->asgi_scope_keys);
+    Py_VISIT(st->asgi_scope_constants);
+    Py_VISIT(st->asgi_versions);
     Py_VISIT(st->body_input);
     Py_VISIT(st->wsgi_keys);
     Py_VISIT(st->wsgi_constants);
@@ -92,6 +97,11 @@ inline int module_clear(PyObject* module) {
     Py_CLEAR(st->bytes_io);
     Py_CLEAR(st->wsgi_body);
     Py_CLEAR(st->asgi_glue);
+    Py_CLEAR(st->asgi_channel);
+    Py_CLEAR(st->asgi_begin);
+    Py_CLEAR(st->asgi_scope_keys);
+    Py_CLEAR(st->asgi_scope_constants);
+    Py_CLEAR(st->asgi_versions);
     Py_CLEAR(st->body_input);
     Py_CLEAR(st->wsgi_keys);
     Py_CLEAR(st->wsgi_constants);

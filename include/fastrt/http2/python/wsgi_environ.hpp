@@ -112,19 +112,28 @@ inline constexpr const char* environ_key_names[] = {
     "SERVER_PORT", "REMOTE_ADDR",    "REMOTE_PORT", "wsgi.url_scheme", "wsgi.errors",  "HTTP_HOST"};
 static_assert(std::size(environ_key_names) == static_cast<std::size_t>(environ_key::count));
 
+// A tuple of `names` as interned str (a new reference), or null with an
+// exception set: a dict's keys, made once per interpreter.
+template <std::size_t N>
+inline PyObject* interned_tuple(const char* const (&names)[N]) {
+  PyObject* tuple = PyTuple_New(static_cast<Py_ssize_t>(N));
+  if (!tuple) return nullptr;
+  for (std::size_t i = 0; i < N; ++i) {
+    PyObject* name = PyUnicode_InternFromString(names[i]);
+    if (!name) {
+      Py_DECREF(tuple);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(tuple, static_cast<Py_ssize_t>(i), name);  // steals
+  }
+  return tuple;
+}
+
 // With the GIL, once per interpreter (module_exec): `st.wsgi_keys` and
 // `st.wsgi_constants` (see the top). False with an exception set.
 inline bool make_environ_constants(module_state& st) {
-  PyObject* keys = PyTuple_New(static_cast<Py_ssize_t>(environ_key::count));
+  PyObject* keys = interned_tuple(environ_key_names);
   if (!keys) return false;
-  for (std::size_t i = 0; i < std::size(environ_key_names); ++i) {
-    PyObject* key = PyUnicode_InternFromString(environ_key_names[i]);
-    if (!key) {
-      Py_DECREF(keys);
-      return false;
-    }
-    PyTuple_SET_ITEM(keys, static_cast<Py_ssize_t>(i), key);  // steals
-  }
   PyObject* constants = PyDict_New();
   const bool ok = constants && put(constants, "SCRIPT_NAME", PyUnicode_FromString("")) &&
                   put(constants, "SERVER_PROTOCOL", PyUnicode_FromString("HTTP/2")) &&
