@@ -10,9 +10,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <thread>
+#include <vector>
 
 namespace {
 std::atomic<long> global_news{0};
+std::atomic<long> global_deletes{0};
 }
 
 void* operator new(std::size_t size) {
@@ -20,8 +23,11 @@ void* operator new(std::size_t size) {
   if (void* p = std::malloc(size ? size : 1)) return p;
   std::abort();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  if (p) global_deletes.fetch_add(1, std::memory_order_relaxed);
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 
 
 namespace {
@@ -84,4 +90,63 @@ TEST_CASE("the counter does see frames that bypass the allocator (the test can f
     REQUIRE(task.done());
     REQUIRE(after == before + 1);
   }
+}
+
+// The frame allocator's bounds, seen through the global allocator on a fresh
+// thread (whose lists start empty).
+namespace {
+using fastrt::detail::frame_allocator;
+constexpr std::size_t kBlock = 100;  // the 128-byte class
+constexpr long kCap = frame_allocator::max_cached_per_class;
+constexpr long kExtra = 10;
+
+// Fills `blocks` (sized beforehand, so that only the blocks are counted).
+void allocate_blocks(std::vector<void*>& blocks) {
+  for (void*& block : blocks) block = frame_allocator::allocate(kBlock);
+}
+void deallocate_blocks(const std::vector<void*>& blocks) {
+  for (void* block : blocks) frame_allocator::deallocate(block, kBlock);
+}
+}  // namespace
+
+TEST_CASE("a thread caches at most max_cached_per_class blocks of a class") {
+  long first_news = 0, reused_news = 0, freed_at_free = 0, live_after = -1;
+  std::thread([&] {
+    std::vector<void*> blocks(kCap + kExtra), again(kCap + kExtra);
+    long before = global_news.load();
+    allocate_blocks(blocks);
+    first_news = global_news.load() - before;
+    const long deletes_before = global_deletes.load();
+    deallocate_blocks(blocks);
+    freed_at_free = global_deletes.load() - deletes_before;
+    before = global_news.load();
+    allocate_blocks(again);
+    reused_news = global_news.load() - before;
+    deallocate_blocks(again);
+    live_after = frame_allocator::live_blocks_on_this_thread();
+  }).join();
+  REQUIRE(first_news == kCap + kExtra);  // nothing cached yet
+  REQUIRE(freed_at_free == kExtra);      // the lists took kCap, the rest went back
+  REQUIRE(reused_news == kExtra);        // kCap came from the list
+  REQUIRE(live_after == 0);
+}
+
+TEST_CASE("blocks freed on a thread that only frees are capped and released at its exit") {
+  std::vector<void*> blocks(kCap + kExtra);
+  allocate_blocks(blocks);
+  const long live_here = frame_allocator::live_blocks_on_this_thread();
+  const long deletes_before = global_deletes.load();
+  long deleted_while_freeing = 0, live_there = 0;
+  std::thread([&] {
+    deallocate_blocks(blocks);
+    deleted_while_freeing = global_deletes.load() - deletes_before;
+    live_there = frame_allocator::live_blocks_on_this_thread();
+  }).join();
+  REQUIRE(deleted_while_freeing == kExtra);
+  REQUIRE(live_there == -(kCap + kExtra));  // freed here, allocated elsewhere
+  // The exiting thread gave its kCap cached blocks back (thread exit may free
+  // a few more blocks of its own, so at least).
+  REQUIRE(global_deletes.load() - deletes_before >= kCap + kExtra);
+  // The allocating thread still counts them as allocated by it.
+  REQUIRE(frame_allocator::live_blocks_on_this_thread() == live_here);
 }

@@ -8,8 +8,15 @@
 // Larger blocks go straight to ::operator new.
 //
 // A block may be freed on another thread than the one that allocated it; it
-// then simply joins that thread's lists. Each list is capped so a thread that
-// only frees cannot hoard memory. The lists are released at thread exit.
+// then simply joins that thread's lists. Each list is capped
+// (max_cached_per_class) so a thread that only frees cannot hoard memory. The
+// lists are released at thread exit; a block freed on the thread after that
+// goes to ::operator delete.
+//
+// Cost: the fast paths touch one constant-initialised thread_local (no
+// initialisation guard): allocate is a pop and an increment, deallocate a
+// decrement, a test and a push. Everything else (first use on a thread,
+// empty or full list, large blocks, thread exit) is out of line.
 //
 // Thread-safety: every list is thread_local; no synchronisation is needed.
 #pragma once
@@ -36,75 +43,101 @@ class frame_allocator {
  public:
   static constexpr std::size_t granule = 64;
   static constexpr std::size_t class_count = 64;  // up to 4 KiB
-  static constexpr std::size_t max_cached_per_class = 1024;
+  static constexpr std::uint32_t max_cached_per_class = 1024;
 
-  static void* allocate(std::size_t size) {
+  [[gnu::always_inline]] static void* allocate(std::size_t size) {
     const std::size_t cls = class_of(size);
-    state& s = local();
-    ++s.live;
     if (cls < class_count) {
-      if (free_block* block = s.heads[cls]) {
+      if (free_block* block = lists.heads[cls]) [[likely]] {
         unpoison(block, cls);
-        s.heads[cls] = block->next;
-        --s.counts[cls];
+        lists.heads[cls] = block->next;
+        ++lists.room[cls];
         return block;
       }
-      return ::operator new((cls + 1) * granule);
     }
-    return ::operator new(size);
+    return allocate_fresh(size, cls);
   }
 
-  static void deallocate(void* ptr, std::size_t size) noexcept {
+  [[gnu::always_inline]] static void deallocate(void* ptr, std::size_t size) noexcept {
     const std::size_t cls = class_of(size);
-    state& s = local();
-    --s.live;
-    if (cls < class_count && !s.released && s.counts[cls] < max_cached_per_class) {
-      auto* block = static_cast<free_block*>(ptr);
-      block->next = s.heads[cls];
-      s.heads[cls] = block;
-      ++s.counts[cls];
-      poison(block, cls);
+    if (cls < class_count && lists.room[cls] != 0) [[likely]] {
+      push(static_cast<free_block*>(ptr), cls);
       return;
     }
-    ::operator delete(ptr);
+    deallocate_slow(ptr, cls);
   }
 
   // Blocks allocated minus blocks freed on this thread. Tests use it to prove
   // that destroying a task chain frees every frame.
-  static std::int64_t live_blocks_on_this_thread() noexcept { return local().live; }
+  static std::int64_t live_blocks_on_this_thread() noexcept {
+    std::int64_t cached = 0;
+    if (lists.phase == cache_phase::active) {
+      for (std::size_t cls = 0; cls < class_count; ++cls) cached += max_cached_per_class - lists.room[cls];
+    }
+    return lists.outside - cached;
+  }
 
  private:
   struct free_block {
     free_block* next;
   };
-  // Trivially destructible so it stays usable during thread exit; a
-  // separate guard object releases the cached blocks.
+  // unregistered: no block cached yet, the thread-exit release not set up;
+  // active: caching; released: the thread is exiting, nothing is cached.
+  enum class cache_phase : std::uint8_t { unregistered, active, released };
+  // Trivially destructible and constant-initialised, so the fast paths need
+  // no guard and it stays usable during thread exit; a separate guard object
+  // (registered on the first cached block) releases the cached blocks.
   struct state {
     free_block* heads[class_count];
-    std::uint32_t counts[class_count];
-    std::int64_t live;
-    bool released;
+    // Blocks the list of each class may still take: 0 while unregistered or
+    // released, so that the fast path of deallocate needs only this test.
+    std::uint32_t room[class_count];
+    // Blocks handed out by ::operator new minus blocks given back to
+    // ::operator delete; live = outside - cached.
+    std::int64_t outside;
+    cache_phase phase;
   };
   struct releaser {
     ~releaser() {
-      state& s = local();
-      s.released = true;
+      lists.outside -= max_cached_per_class * class_count;
       for (std::size_t cls = 0; cls < class_count; ++cls) {
-        while (free_block* block = s.heads[cls]) {
+        lists.outside += lists.room[cls];
+        lists.room[cls] = 0;
+        while (free_block* block = lists.heads[cls]) {
           unpoison(block, cls);
-          s.heads[cls] = block->next;
+          lists.heads[cls] = block->next;
           ::operator delete(block);
         }
-        s.counts[cls] = 0;
       }
+      lists.phase = cache_phase::released;
     }
   };
+  static inline thread_local constinit state lists{};
 
-  static state& local() noexcept {
-    static thread_local state s{};
-    static thread_local releaser guard;
-    (void)&guard;  // odr-use: registers the thread-exit release
-    return s;
+  static void push(free_block* block, std::size_t cls) noexcept {
+    --lists.room[cls];
+    block->next = lists.heads[cls];
+    lists.heads[cls] = block;
+    poison(block, cls);
+  }
+
+  [[gnu::noinline]] static void* allocate_fresh(std::size_t size, std::size_t cls) {
+    void* block = ::operator new(cls < class_count ? (cls + 1) * granule : size);
+    ++lists.outside;
+    return block;
+  }
+
+  [[gnu::noinline]] static void deallocate_slow(void* ptr, std::size_t cls) noexcept {
+    if (cls < class_count && lists.phase == cache_phase::unregistered) {
+      static thread_local releaser guard;
+      (void)&guard;  // odr-use: registers the thread-exit release
+      for (std::uint32_t& room : lists.room) room = max_cached_per_class;
+      lists.phase = cache_phase::active;
+      push(static_cast<free_block*>(ptr), cls);
+      return;
+    }
+    --lists.outside;
+    ::operator delete(ptr);
   }
 
   static constexpr std::size_t class_of(std::size_t size) noexcept {
