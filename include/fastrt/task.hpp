@@ -68,9 +68,7 @@ class task_promise_base {
   void set_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
   // Where control goes when the task ends early (FASTRT_CO_TRY on an error):
   // the awaiting coroutine, exactly as after final_suspend.
-  std::coroutine_handle<> early_return() const noexcept {
-    return continuation_ ? continuation_ : std::noop_coroutine();
-  }
+  std::coroutine_handle<> early_return() const noexcept { return continuation_; }
   // The token this task sees, or null (then it inherits its awaiter's when
   // first awaited). Read by every cancellable awaiter of the library.
   const std::stop_token* stop_token_ptr() const noexcept { return stop_token_; }
@@ -81,7 +79,9 @@ class task_promise_base {
   // of with_stop_token).
   friend void install_stop_token(task_promise_base& promise, const std::stop_token* token) noexcept;
 
-  std::coroutine_handle<> continuation_;
+  // Until awaited, the no-op coroutine: a task resumed directly (by a
+  // combinator or sync_wait) then hands control back to its resumer.
+  std::coroutine_handle<> continuation_ = std::noop_coroutine();
   const std::stop_token* stop_token_ = nullptr;
 };
 
