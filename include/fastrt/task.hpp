@@ -148,7 +148,10 @@ class [[nodiscard]] coro_task {
   }
   coro_task(const coro_task&) = delete;
   coro_task& operator=(const coro_task&) = delete;
-  ~coro_task() { reset(); }
+  // No reset(): the handle dies with the object, so it is not cleared first.
+  ~coro_task() {
+    if (handle_) handle_.destroy();
+  }
 
   bool valid() const noexcept { return static_cast<bool>(handle_); }
   bool done() const noexcept { return handle_ && handle_.done(); }
