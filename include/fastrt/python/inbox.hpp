@@ -106,11 +106,11 @@ class inbox {
 
  private:
   // No pause-spin, only yields (~0.2 us each when nothing else wants the
-  // CPU), then the futex. Measured (bench/README.md, issue 15): the kernel
-  // wakes a worker on the CPU of the thread that submitted, and that thread
-  // then waits there for the result; a worker that pause-spun after its job
-  // kept it off that CPU for the whole spin (512 pauses: +6..12 us per
-  // round trip), while a yield hands the CPU over at once.
+  // CPU), then the futex. Measured (bench/README.md, issue 15): on the test
+  // VM the kernel woke a worker on the CPU of the thread that submitted,
+  // which then waited there for the result; a worker that pause-spun after
+  // its job kept it off that CPU for the whole spin (512 pauses: +6..12 us
+  // per round trip), while a yield hands the CPU over at once.
   static constexpr wait_options idle_options{.spin_rounds = 0, .yield_rounds = 16};
   std::unique_ptr<waitable_queue<spsc_queue<job>>> one_;
   std::unique_ptr<waitable_queue<mpsc_queue<job>>> many_;
