@@ -25,13 +25,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <coroutine>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
     ways.push_back({"mutex + condvar (sync_wait before issue 15)", [](future_type f) { return condvar_wait(std::move(f)).value(); }, {}, {}});
     for (int block = 0; block < 200; ++block) {
       for (auto& way : ways) {
-        for (int i = 0; i < 100; ++i) {  // back to back: the worker is still in its spin phase
+        for (int i = 0; i < 100; ++i) {  // back to back: the worker has not gone to sleep yet
           const auto s = clock_type::now();
           (void)way.wait(exec->submit(call));
           way.back_to_back.push_back(seconds_since(s));
