@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
       std::function<long long(future_type)> wait;
       std::vector<double> back_to_back, idle;
     };
-    auto with = [](fastrt::detail::spin_budget spin) {
+    auto with = [](fastrt::spin_budget spin) {
       return [spin](future_type f) { return fastrt::sync_wait(std::move(f), {spin}).value(); };
     };
     std::vector<way_of_waiting> ways;

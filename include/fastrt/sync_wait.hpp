@@ -8,9 +8,9 @@
 //
 // Waiting for the next step: by default the thread polls with sched_yield
 // for up to 20 us, then sleeps on a futex (sync_wait_options says how long
-// and how). Why yield and not pause: this VM's scheduler wakes the thread
-// that will complete the step (e.g. an executor worker) on this very CPU;
-// a pause-spinning waiter keeps it waiting there until the spin ends, a
+// and how). Why yield and not pause: on the test VM the scheduler woke the
+// thread that completes the step (an executor worker) on this very CPU; a
+// pause-spinning waiter kept it waiting there until the spin ended, a
 // yielding one lets it run at once and picks up its completion without
 // either side paying a futex wake (measured in bench/README.md, issue 15).
 //
@@ -43,8 +43,9 @@ namespace fastrt {
 // futex. A completion that comes back while it polls costs the completing
 // thread no syscall and this thread no wake-up latency. An empty budget
 // sleeps at once.
+using spin_budget = detail::spin_budget;
 struct sync_wait_options {
-  detail::spin_budget spin{.pause = std::chrono::nanoseconds(0), .yield = std::chrono::microseconds(20)};
+  spin_budget spin{.pause = std::chrono::nanoseconds(0), .yield = std::chrono::microseconds(20)};
 };
 
 namespace detail {
