@@ -10,8 +10,10 @@
 //     ThreadPoolExecutor(2) and ProcessPoolExecutor(2) against sequential.
 // (b) a trivial handler through one pinned worker: calls/s with windows of
 //     submissions in flight (the worker drains them in batches under one GIL
-//     acquisition), and the round trip submit -> sync_wait from a C++ thread,
-//     back to back and with the worker idle (asleep on its futex).
+//     acquisition), and the round trip submit -> wait from a C++ thread,
+//     back to back and with the worker idle (asleep on its futex), for
+//     sync_wait with its default and other spin budgets and for the mutex +
+//     condition-variable wait that sync_wait was before issue 15.
 // (c) interpreter creation time and RSS per interpreter.
 #include <fastrt/python/interpreter.hpp>
 #include <fastrt/python/runtime.hpp>
@@ -21,9 +23,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <coroutine>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +81,63 @@ double cpu_bound(py::subinterpreter_executor& exec, worker_kind kind, long long 
     best = std::min(best, seconds_since(t0));
   }
   return best;
+}
+
+// The sync_wait of before issue 15, kept here to compare in the same run: a
+// mutex + condition-variable run loop that sleeps at once, on which a
+// coroutine awaits the future.
+class condvar_loop {
+ public:
+  void post(std::coroutine_handle<> h) {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(h);
+    ready_.notify_one();
+  }
+  void run_until(const bool& done) {
+    std::unique_lock lock(mutex_);
+    while (!done) {
+      ready_.wait(lock, [&] { return !queue_.empty(); });
+      const auto h = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      h.resume();
+      lock.lock();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::coroutine_handle<>> queue_;
+};
+
+struct detached_coroutine {
+  struct promise_type {
+    detached_coroutine get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { std::abort(); }
+  };
+};
+
+template <class T>
+detached_coroutine await_into(fastrt::awaitable_future<T> f, std::optional<fastrt::future_result_t<T>>& out, bool& done) {
+  out.emplace(co_await std::move(f));
+  done = true;  // on the run_until thread, which reads it after this resumption returns
+}
+
+template <class T>
+fastrt::future_result_t<T> condvar_wait(fastrt::awaitable_future<T> f) {
+  condvar_loop loop;
+  std::optional<fastrt::future_result_t<T>> out;
+  bool done = false;
+  {
+    fastrt::executor_scope scope(loop);  // the await captures it and posts its resumption there
+    await_into(std::move(f), out, done);
+  }
+  loop.run_until(done);
+  return std::move(*out);
 }
 
 double quantile(std::vector<double> v, double q) {
@@ -141,22 +206,46 @@ int main(int argc, char** argv) {
     const double rate = calls / seconds_since(t0);
     std::printf("(b) 1 pinned worker, windows of %d: %12.0f calls/s (target >= 1,000,000)\n", window, rate);
 
-    std::vector<double> busy, idle;
-    for (int i = 0; i < 20000; ++i) {
-      const auto s = clock_type::now();
-      (void)fastrt::sync_wait(exec->submit(call)).value();
-      busy.push_back(seconds_since(s));
+    // The round trips, one row per way of waiting, interleaved call by call
+    // so that a noisy moment of the machine hits every row alike.
+    using future_type = fastrt::awaitable_future<fastrt::result<long long>>;
+    using micros = std::chrono::microseconds;
+    struct way_of_waiting {
+      const char* name;
+      std::function<long long(future_type)> wait;
+      std::vector<double> back_to_back, idle;
+    };
+    auto with = [](fastrt::spin_budget spin) {
+      return [spin](future_type f) { return fastrt::sync_wait(std::move(f), {spin}).value(); };
+    };
+    std::vector<way_of_waiting> ways;
+    ways.push_back({"sync_wait default (yield 20 us)", [](future_type f) { return fastrt::sync_wait(std::move(f)).value(); }, {}, {}});
+    ways.push_back({"sync_wait, futex at once (no spin)", with({}), {}, {}});
+    ways.push_back({"sync_wait, pause 20 us", with({.pause = micros(20)}), {}, {}});
+    ways.push_back({"sync_wait, pause 2 us + yield 20 us", with({.pause = micros(2), .yield = micros(20)}), {}, {}});
+    ways.push_back({"mutex + condvar (sync_wait before issue 15)", [](future_type f) { return condvar_wait(std::move(f)).value(); }, {}, {}});
+    for (int block = 0; block < 200; ++block) {
+      for (auto& way : ways) {
+        for (int i = 0; i < 100; ++i) {  // back to back: the worker has not gone to sleep yet
+          const auto s = clock_type::now();
+          (void)way.wait(exec->submit(call));
+          way.back_to_back.push_back(seconds_since(s));
+        }
+      }
     }
     for (int i = 0; i < 2000; ++i) {
-      std::this_thread::sleep_for(std::chrono::microseconds(500));  // the worker falls asleep
-      const auto s = clock_type::now();
-      (void)fastrt::sync_wait(exec->submit(call)).value();
-      idle.push_back(seconds_since(s));
+      for (auto& way : ways) {
+        std::this_thread::sleep_for(std::chrono::microseconds(500));  // the worker falls asleep
+        const auto s = clock_type::now();
+        (void)way.wait(exec->submit(call));
+        way.idle.push_back(seconds_since(s));
+      }
     }
-    std::printf("(b) round trip back to back: p50 %.1f us  p99 %.1f us\n", quantile(busy, 0.5) * 1e6,
-                quantile(busy, 0.99) * 1e6);
-    std::printf("(b) round trip, worker idle: p50 %.1f us  p99 %.1f us (target p50 <= 10 us)\n",
-                quantile(idle, 0.5) * 1e6, quantile(idle, 0.99) * 1e6);
+    std::printf("(b) round trip (p50 / p99, us)             back to back      worker idle (target p50 <= 10 us)\n");
+    for (const auto& way : ways) {
+      std::printf("(b)   %-45s %6.1f / %6.1f     %6.1f / %6.1f\n", way.name, quantile(way.back_to_back, 0.5) * 1e6,
+                  quantile(way.back_to_back, 0.99) * 1e6, quantile(way.idle, 0.5) * 1e6, quantile(way.idle, 0.99) * 1e6);
+    }
     (void)exec->shutdown();
   }
   if (!runtime.value()->reset()) return 1;

@@ -35,6 +35,8 @@
 #include <cstdint>
 #include <thread>
 
+#include "detail/spin_wait.hpp"
+
 namespace fastrt {
 
 struct wait_options {
@@ -60,7 +62,7 @@ class wait_strategy {
     if (ready()) return true;
     if (closed_.load(std::memory_order_acquire)) return false;
     for (std::uint32_t i = 0; i < options_.spin_rounds; ++i) {
-      cpu_relax();
+      detail::cpu_relax();
       if (ready()) return true;
     }
     for (std::uint32_t i = 0; i < options_.yield_rounds; ++i) {
@@ -113,14 +115,6 @@ class wait_strategy {
     // acquire of epoch (that is how close() publishes closed_).
     epoch_.fetch_add(1, std::memory_order_acq_rel);
     epoch_.notify_all();
-  }
-
-  static void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
   }
 
   wait_options options_{};

@@ -9,7 +9,7 @@
 //
 // The queue is an spsc_queue when one producer is promised
 // (producers::one), an mpsc_queue otherwise, in a waitable_queue whose
-// consumer spins briefly, yields, then sleeps on a futex.
+// consumer yields a few times, then sleeps on a futex.
 //
 // Back-pressure: push_waiting yields a few times, then sleeps with a backoff
 // capped at 200 us, so a long wait does not burn a core, and it releases the
@@ -105,8 +105,13 @@ class inbox {
   const loop_wakeup& wakeup() const noexcept { return wakeup_; }
 
  private:
-  // Short spin: a worker that spins long steals the core of the thread it waits for.
-  static constexpr wait_options idle_options{.spin_rounds = 512, .yield_rounds = 8};
+  // No pause-spin, only yields (~0.2 us each when nothing else wants the
+  // CPU), then the futex. Measured (bench/README.md, issue 15): on the test
+  // VM the kernel woke a worker on the CPU of the thread that submitted,
+  // which then waited there for the result; a worker that pause-spun after
+  // its job kept it off that CPU for the whole spin (512 pauses: +6..12 us
+  // per round trip), while a yield hands the CPU over at once.
+  static constexpr wait_options idle_options{.spin_rounds = 0, .yield_rounds = 16};
   std::unique_ptr<waitable_queue<spsc_queue<job>>> one_;
   std::unique_ptr<waitable_queue<mpsc_queue<job>>> many_;
   loop_wakeup wakeup_;
