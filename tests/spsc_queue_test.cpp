@@ -16,6 +16,7 @@ TEST_CASE("spsc: capacity is rounded up to a power of two") { fastrt::test::chec
 TEST_CASE("spsc: full and empty edges") { fastrt::test::check_full_and_empty_edges<spsc_queue>(); }
 TEST_CASE("spsc: move-only, non-default-constructible elements") { fastrt::test::check_move_only_elements<spsc_queue>(); }
 TEST_CASE("spsc: drain consumes up to a limit and returns the count") { fastrt::test::check_drain<spsc_queue>(); }
+TEST_CASE("spsc: a long drain hands slots back every 64 elements") { fastrt::test::check_drain_hands_back_during_a_run<spsc_queue>(); }
 TEST_CASE("spsc: elements left inside are destroyed exactly once") { fastrt::test::check_leftovers_destroyed_once<spsc_queue>(); }
 TEST_CASE("spsc: positions run many laps around the ring") { fastrt::test::check_many_laps<spsc_queue>(); }
 TEST_CASE("spsc: copyable and over-aligned elements") { fastrt::test::check_copyable_and_overaligned<spsc_queue>(); }

@@ -15,9 +15,9 @@
 // slot freed by try_pop is handed back to the producer lazily: try_pop
 // publishes the freed slots once its position reaches a multiple of
 // release_batch() (capacity()/4 clamped to [1, 64]) and whenever it takes the
-// last element it knew of; drain publishes at the end of every call. So
-// try_push may fail while up to release_batch() - 1 slots freed by try_pop are
-// not yet published; once try_pop has returned nullopt or drain has returned,
+// last element it knew of; drain publishes likewise and at the end of every
+// call. So try_push may fail while up to release_batch() - 1 slots freed by
+// try_pop are not yet published; once try_pop has returned nullopt or drain has returned,
 // every slot freed so far is available. Queues of capacity <= 7 publish every
 // slot at once. size_approx and empty_approx count freed slots as free.
 //
@@ -111,23 +111,27 @@ class spsc_queue {
   }
 
   // Consumer. Calls fn(T&&) on up to `limit` elements, oldest first, and
-  // returns how many. The slots are handed back to the producer in one index
-  // store after the batch, so a long batch can make the producer see "full"
-  // meanwhile. fn must not pop from this queue.
+  // returns how many. The slots are handed back to the producer every
+  // release_batch() elements and at the end of the call (so a slow fn can
+  // make the producer see "full" for up to a batch). fn must not pop from
+  // this queue.
   template <class Fn>
     requires std::invocable<Fn&, T&&>
   std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
     const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
     if (consumer_.tail_cache - head < limit) reload_tail(head);
     const std::uint64_t count = std::min<std::uint64_t>(consumer_.tail_cache - head, limit);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      auto& slot = ring_[head + i];
+    for (std::uint64_t pos = head; pos != head + count;) {
+      auto& slot = ring_[pos];
       fn(std::move(slot.get()));
       slot.destroy();
-    }
-    if (count != 0) {
-      consumer_.head.store(head + count, std::memory_order_release);
-      release(head + count);
+      // A long run hands slots back per release_batch() too: releasing only
+      // at the end would let the producer refill the whole ring at once and
+      // then both sides would work on the same lines (the costly regime).
+      if ((++pos & release_mask_) == 0 || pos == head + count) {
+        consumer_.head.store(pos, std::memory_order_release);
+        release(pos);
+      }
     }
     return static_cast<std::size_t>(count);
   }

@@ -139,6 +139,23 @@ void check_drain() {
   REQUIRE(counted::alive() == 0);
 }
 
+// A long drain hands slots back every 64 elements, not only at its end, so
+// a producer waiting on a full queue is not held up by the whole run.
+template <template <class> class Queue>
+void check_drain_hands_back_during_a_run() {
+  Queue<int> q(256);
+  for (int i = 0; i < 256; ++i) REQUIRE(q.try_push(i));
+  int expected = 0;
+  const std::size_t n = q.drain([&](int&& v) {
+    REQUIRE(v == expected++);
+    if (v == 63) REQUIRE_FALSE(q.try_push(1000));  // 63 freed: none handed back yet
+    if (v == 64) REQUIRE(q.try_push(1000));        // the first 64 are back
+  });
+  REQUIRE(n == 256);
+  REQUIRE(q.try_pop() == 1000);
+  REQUIRE_FALSE(q.try_pop());
+}
+
 template <template <class> class Queue>
 void check_leftovers_destroyed_once() {
   counted::reset();
