@@ -11,9 +11,6 @@
 // hits every queue alike. Each run checks count and sum of 0..N-1 (every item
 // exactly once) and order (each item equals the previous + 1); a wrong run
 // exits 1. A failed push or pop spins with one `pause`, the same for all.
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -30,37 +27,14 @@
 #include <boost/lockfree/spsc_queue.hpp>
 #include <readerwriterqueue.h>
 
+#include "cpu_pinning.hpp"
 #include "fastrt/spsc_queue.hpp"
 
 namespace {
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    }
-  }
-  return cpus;
-}
-
-void pin_self(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
+using bench::allowed_cpus;
+using bench::cpu_relax;
+using bench::pin_this_thread;
 
 struct config {
   std::uint64_t items = 10'000'000;
@@ -78,13 +52,13 @@ double run_once(const config& cfg, Push push, Consume consume) {
   auto queue = std::make_unique<Queue>(cfg.slots);
   std::atomic<bool> go{false};
   std::thread producer([&] {
-    pin_self(cfg.producer_cpu);
+    pin_this_thread(cfg.producer_cpu);
     while (!go.load(std::memory_order_acquire)) cpu_relax();
     for (std::uint64_t i = 0; i < cfg.items; ++i) {
       while (!push(*queue, i)) cpu_relax();
     }
   });
-  pin_self(cfg.consumer_cpu);
+  pin_this_thread(cfg.consumer_cpu);
   std::uint64_t count = 0;
   std::uint64_t sum = 0;
   std::uint64_t disorder = 0;
@@ -143,25 +117,24 @@ std::vector<contender> contenders() {
                      return q.drain([&](std::uint64_t&& v) { on_item(v); });
                    });
                  }, {}});
-  all.push_back({"RWQ try_dequeue", [](const config& c) {
+  // Peers pop into a reference and return bool; one adapter for both.
+  auto one_by_one = [](auto pop) {
+    return [pop](auto& q, auto& on_item) {
+      std::uint64_t v;
+      if (!pop(q, v)) return std::size_t{0};
+      on_item(v);
+      return std::size_t{1};
+    };
+  };
+  all.push_back({"RWQ try_dequeue", [=](const config& c) {
                    return run_once<rwq_queue>(
                        c, [](rwq_queue& q, std::uint64_t v) { return q.try_enqueue(v); },
-                       [](rwq_queue& q, auto& on_item) {
-                         std::uint64_t v;
-                         if (!q.try_dequeue(v)) return std::size_t{0};
-                         on_item(v);
-                         return std::size_t{1};
-                       });
+                       one_by_one([](rwq_queue& q, std::uint64_t& v) { return q.try_dequeue(v); }));
                  }, {}});
-  all.push_back({"boost pop", [](const config& c) {
+  all.push_back({"boost pop", [=](const config& c) {
                    return run_once<boost_queue>(
                        c, [](boost_queue& q, std::uint64_t v) { return q.push(v); },
-                       [](boost_queue& q, auto& on_item) {
-                         std::uint64_t v;
-                         if (!q.pop(v)) return std::size_t{0};
-                         on_item(v);
-                         return std::size_t{1};
-                       });
+                       one_by_one([](boost_queue& q, std::uint64_t& v) { return q.pop(v); }));
                  }, {}});
   return all;
 }
