@@ -32,8 +32,8 @@
 // Handing slots back per batch means a producer that runs into a full queue
 // gets release_batch() slots at a time, far from the ones the consumer is
 // reading, instead of one slot next to it (cache lines then change hands once
-// per batch, not per element). drain() consumes a whole run with one
-// publication.
+// per batch, not per element). drain() reads tail once per call and
+// publishes once per release_batch() elements.
 #pragma once
 
 #include <algorithm>
