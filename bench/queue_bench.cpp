@@ -41,6 +41,7 @@
 #include <concurrentqueue.h>
 #include <readerwriterqueue.h>
 
+#include "cpu_pinning.hpp"
 #include "fastrt/mpsc_queue.hpp"
 #include "fastrt/spsc_queue.hpp"
 
@@ -51,40 +52,20 @@ constexpr std::uint64_t kItems = 1u << 20;      // items per throughput iteratio
 constexpr std::uint64_t kRoundTrips = 1u << 13; // round trips per ping-pong iteration
 constexpr std::size_t kBulk = 256;              // buffer for peers' array-based bulk pops
 
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using bench::cpu_relax;
 
 // ---- CPU pinning ------------------------------------------------------------
 
 // The first two CPUs this process may run on; -1 when there is only one.
 std::pair<int, int> pick_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    }
-  }
+  const std::vector<int> cpus = bench::allowed_cpus();
   if (cpus.size() < 2) return {-1, -1};
   return {cpus[0], cpus[1]};
 }
 const std::pair<int, int> g_cpus = pick_cpus();
 int producer_cpu() { return g_cpus.first; }
 int consumer_cpu() { return g_cpus.second; }
-
-bool pin_self(int cpu) {
-  if (cpu < 0) return false;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-}
+bool pin_self(int cpu) { return bench::pin_this_thread(cpu); }
 
 // Pins the benchmark thread for one benchmark run and restores its mask after.
 class scoped_pin {

@@ -19,6 +19,7 @@ TEST_CASE("mpsc: capacity is rounded up to a power of two") { fastrt::test::chec
 TEST_CASE("mpsc: full and empty edges") { fastrt::test::check_full_and_empty_edges<mpsc_queue>(); }
 TEST_CASE("mpsc: move-only, non-default-constructible elements") { fastrt::test::check_move_only_elements<mpsc_queue>(); }
 TEST_CASE("mpsc: drain consumes up to a limit and returns the count") { fastrt::test::check_drain<mpsc_queue>(); }
+TEST_CASE("mpsc: a long drain hands slots back every 64 elements") { fastrt::test::check_drain_hands_back_during_a_run<mpsc_queue>(); }
 TEST_CASE("mpsc: elements left inside are destroyed exactly once") { fastrt::test::check_leftovers_destroyed_once<mpsc_queue>(); }
 TEST_CASE("mpsc: positions run many laps around the ring") { fastrt::test::check_many_laps<mpsc_queue>(); }
 TEST_CASE("mpsc: copyable and over-aligned elements") { fastrt::test::check_copyable_and_overaligned<mpsc_queue>(); }

@@ -20,7 +20,7 @@
 // the consumer's head and re-read the real one only when that copy says full.
 // The consumer never reads tail: the slot's sequence word says whether the
 // next element is there, so a pop reads and writes only the slot and the
-// consumer's own line; drain() publishes the head once per batch.
+// consumer's own line; drain() publishes the head once per 64 elements.
 #pragma once
 
 #include <algorithm>
@@ -112,23 +112,30 @@ class mpsc_queue {
 
   // Consumer. Calls fn(T&&) on up to `limit` published elements, oldest
   // first, stopping at the first unpublished slot; returns how many. The slots
-  // are handed back to the producers in one index store after the batch, so a
-  // long batch can make producers see "full" meanwhile. fn must not pop from
-  // this queue.
+  // are handed back to the producers every drain_publish_batch elements and
+  // at the end of the call, so a slow fn can make producers see "full" for up
+  // to a batch. fn must not pop from this queue.
   template <class Fn>
     requires std::invocable<Fn&, T&&>
   std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
     const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
     const std::uint64_t max = std::min<std::uint64_t>(limit, ring_.capacity());
-    std::uint64_t count = 0;
-    for (; count < max; ++count) {
-      slot& s = ring_[head + count];
-      if (!published(s, head + count)) break;
+    std::uint64_t pos = head;
+    for (; pos != head + max; ++pos) {
+      slot& s = ring_[pos];
+      if (!published(s, pos)) break;
       fn(std::move(s.value.get()));
       s.value.destroy();
+      // A long run hands slots back every drain_publish_batch elements:
+      // releasing only at the end lets the producers refill the whole ring at
+      // once, and then everybody works on the same lines (the costly regime).
+      // release: the slots are destroyed before a producer may claim them.
+      if (((pos + 1) & (drain_publish_batch - 1)) == 0) {
+        consumer_.head.store(pos + 1, std::memory_order_release);
+      }
     }
-    if (count != 0) consumer_.head.store(head + count, std::memory_order_release);
-    return static_cast<std::size_t>(count);
+    if (pos != head) consumer_.head.store(pos, std::memory_order_release);
+    return static_cast<std::size_t>(pos - head);
   }
 
   // Any thread; counts claimed slots too, exact only when nobody is active.
@@ -146,6 +153,7 @@ class mpsc_queue {
     return !published(ring_[head], head);
   }
   std::size_t capacity() const noexcept { return ring_.capacity(); }
+  static constexpr std::uint64_t drain_publish_batch = 64;  // a power of two
 
  private:
   // sequence == pos + 1 once the element for position pos is constructed.

@@ -11,11 +11,29 @@
 // hand-over synchronises, e.g. join or a mutex). size_approx, empty_approx and
 // capacity may be called from any thread. Destruction needs both sides done.
 //
+// Capacity: capacity() elements fit, and try_push never overwrites one. A
+// slot freed by try_pop is handed back to the producer lazily: try_pop
+// publishes the freed slots once its position reaches a multiple of
+// release_batch() (capacity()/4 clamped to [1, 64]) and whenever it takes the
+// last element it knew of; drain publishes likewise and at the end of every
+// call. So try_push may fail while up to release_batch() - 1 slots freed by
+// try_pop are not yet published; once try_pop has returned nullopt or drain has returned,
+// every slot freed so far is available. Queues of capacity <= 7 publish every
+// slot at once. size_approx and empty_approx count freed slots as free.
+//
+// Visibility: an element is visible to the consumer as soon as try_push
+// returns (the producer publishes its index per push): try_pop after that,
+// ordered by any synchronisation, finds it.
+//
 // Cost: producer and consumer state sit on separate cache lines and each side
 // keeps a private copy of the other side's index, re-reading the shared one
 // only when its copy says full (push) or empty (pop). A push or pop is then a
 // slot access plus one release store to its own line: no read-modify-write.
-// drain() consumes a whole batch with a single index publication.
+// Handing slots back per batch means a producer that runs into a full queue
+// gets release_batch() slots at a time, far from the ones the consumer is
+// reading, instead of one slot next to it (cache lines then change hands once
+// per batch, not per element). drain() reads tail once per call and
+// publishes once per release_batch() elements.
 #pragma once
 
 #include <algorithm>
@@ -40,7 +58,9 @@ class spsc_queue {
   using value_type = T;
 
   // Room for at least min_capacity elements (0 counts as 1).
-  explicit spsc_queue(std::size_t min_capacity) : ring_(min_capacity) {}
+  explicit spsc_queue(std::size_t min_capacity)
+      : ring_(min_capacity),
+        release_mask_(std::clamp<std::uint64_t>(ring_.capacity() / 4, 1, max_release_batch) - 1) {}
   spsc_queue(const spsc_queue&) = delete;
   spsc_queue& operator=(const spsc_queue&) = delete;
   ~spsc_queue() {
@@ -58,8 +78,8 @@ class spsc_queue {
     const std::uint64_t tail = producer_.tail.load(std::memory_order_relaxed);
     if (tail - producer_.head_cache == ring_.capacity()) {
       // acquire: the consumer destroyed the slot's previous element before it
-      // published the head that frees the slot; we must see that first.
-      producer_.head_cache = consumer_.head.load(std::memory_order_acquire);
+      // published the `released` that frees the slot; we see that first.
+      producer_.head_cache = consumer_.released.load(std::memory_order_acquire);
       if (tail - producer_.head_cache == ring_.capacity()) return false;
     }
     ring_[tail].construct(std::forward<Args>(args)...);
@@ -79,40 +99,40 @@ class spsc_queue {
   // Consumer. The oldest element, or nullopt when empty.
   std::optional<T> try_pop() {
     const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
-    if (head == consumer_.tail_cache) {
-      // acquire: pairs with the producer's release of tail: the elements
-      // below it are fully constructed.
-      consumer_.tail_cache = producer_.tail.load(std::memory_order_acquire);
-      if (head == consumer_.tail_cache) return std::nullopt;
-    }
+    if (head == consumer_.tail_cache && !reload_tail(head)) return std::nullopt;
     auto& slot = ring_[head];
     std::optional<T> out(std::in_place, std::move(slot.get()));
     slot.destroy();
-    // release: the slot is destroyed before the producer may reuse it.
+    // release: pairs with size_approx/empty_approx on other threads. The
+    // producer does not read head: it reuses slots by `released`.
     consumer_.head.store(head + 1, std::memory_order_release);
+    if (((head + 1) & release_mask_) == 0 || head + 1 == consumer_.tail_cache) release(head + 1);
     return out;
   }
 
   // Consumer. Calls fn(T&&) on up to `limit` elements, oldest first, and
-  // returns how many. The slots are handed back to the producer in one index
-  // store after the batch, so a long batch can make the producer see "full"
-  // meanwhile. fn must not pop from this queue.
+  // returns how many. The slots are handed back to the producer every
+  // release_batch() elements and at the end of the call (so a slow fn can
+  // make the producer see "full" for up to a batch). fn must not pop from
+  // this queue.
   template <class Fn>
     requires std::invocable<Fn&, T&&>
   std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
     const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
-    std::uint64_t available = consumer_.tail_cache - head;
-    if (available < limit) {
-      consumer_.tail_cache = producer_.tail.load(std::memory_order_acquire);
-      available = consumer_.tail_cache - head;
-    }
-    const std::uint64_t count = std::min<std::uint64_t>(available, limit);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      auto& slot = ring_[head + i];
+    if (consumer_.tail_cache - head < limit) reload_tail(head);
+    const std::uint64_t count = std::min<std::uint64_t>(consumer_.tail_cache - head, limit);
+    for (std::uint64_t pos = head; pos != head + count;) {
+      auto& slot = ring_[pos];
       fn(std::move(slot.get()));
       slot.destroy();
+      // A long run hands slots back per release_batch() too: releasing only
+      // at the end would let the producer refill the whole ring at once and
+      // then both sides would work on the same lines (the costly regime).
+      if ((++pos & release_mask_) == 0 || pos == head + count) {
+        consumer_.head.store(pos, std::memory_order_release);
+        release(pos);
+      }
     }
-    if (count != 0) consumer_.head.store(head + count, std::memory_order_release);
     return static_cast<std::size_t>(count);
   }
 
@@ -129,21 +149,43 @@ class spsc_queue {
     return producer_.tail.load(std::memory_order_acquire) == head;
   }
   std::size_t capacity() const noexcept { return ring_.capacity(); }
+  // How many slots freed by try_pop the producer may not see yet, plus one:
+  // capacity()/4 clamped to [1, max_release_batch] (a power of two).
+  std::size_t release_batch() const noexcept { return static_cast<std::size_t>(release_mask_ + 1); }
+  static constexpr std::size_t max_release_batch = 64;
 
  private:
-  // Written by the producer only; head_cache is its private copy of head.
+  // Written by the producer only; head_cache is its private copy of released.
   struct alignas(detail::cache_line) producer_state {
     std::atomic<std::uint64_t> tail{0};
     std::uint64_t head_cache = 0;
   };
-  // Written by the consumer only; tail_cache is its private copy of tail.
+  // Written by the consumer only. head is the exact next position (for
+  // size_approx, empty_approx, the destructor); released is what the producer
+  // reads, at most release_batch() - 1 behind head; tail_cache is the
+  // consumer's private copy of tail.
   struct alignas(detail::cache_line) consumer_state {
     std::atomic<std::uint64_t> head{0};
+    std::atomic<std::uint64_t> released{0};
     std::uint64_t tail_cache = 0;
   };
 
+  // Consumer, when its copy of tail runs short: re-reads tail; false if the
+  // queue is really empty.
+  bool reload_tail(std::uint64_t head) {
+    // acquire: pairs with the producer's release of tail: the elements
+    // below it are fully constructed.
+    consumer_.tail_cache = producer_.tail.load(std::memory_order_acquire);
+    return head != consumer_.tail_cache;
+  }
+  void release(std::uint64_t head) {
+    // release: the slots below head are destroyed before the producer may reuse them.
+    consumer_.released.store(head, std::memory_order_release);
+  }
+
   // Read-only after construction: shared by both sides without traffic.
   alignas(detail::cache_line) detail::ring_storage<detail::uninitialized<T>> ring_;
+  std::uint64_t release_mask_;  // release_batch() - 1, on the ring's line
   producer_state producer_;
   consumer_state consumer_;
 };

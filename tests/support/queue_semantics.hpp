@@ -14,6 +14,18 @@
 
 namespace fastrt::test {
 
+// How many slots freed by try_pop the producer may not see yet, plus one:
+// spsc_queue hands them back in batches (its release_batch()); a queue without
+// that member hands every freed slot back at once.
+template <class Queue>
+std::size_t release_batch_of(const Queue& q) {
+  if constexpr (requires { q.release_batch(); }) {
+    return q.release_batch();
+  } else {
+    return 1;
+  }
+}
+
 template <template <class> class Queue>
 void check_capacity_rounding() {
   REQUIRE(Queue<int>(0).capacity() == 1);
@@ -127,6 +139,23 @@ void check_drain() {
   REQUIRE(counted::alive() == 0);
 }
 
+// A long drain hands slots back every 64 elements, not only at its end, so
+// a producer waiting on a full queue is not held up by the whole run.
+template <template <class> class Queue>
+void check_drain_hands_back_during_a_run() {
+  Queue<int> q(256);
+  for (int i = 0; i < 256; ++i) REQUIRE(q.try_push(i));
+  int expected = 0;
+  const std::size_t n = q.drain([&](int&& v) {
+    REQUIRE(v == expected++);
+    if (v == 63) REQUIRE_FALSE(q.try_push(1000));  // 63 freed: none handed back yet
+    if (v == 64) REQUIRE(q.try_push(1000));        // the first 64 are back
+  });
+  REQUIRE(n == 256);
+  REQUIRE(q.try_pop() == 1000);
+  REQUIRE_FALSE(q.try_pop());
+}
+
 template <template <class> class Queue>
 void check_leftovers_destroyed_once() {
   counted::reset();
@@ -145,35 +174,53 @@ void check_leftovers_destroyed_once() {
 }
 
 // Positions keep growing past the capacity many times over: slot reuse,
-// FIFO order and the full/empty checks must hold on every lap.
+// FIFO order and the full/empty checks must hold on every lap. A push must
+// fail when capacity() elements are queued (nothing is overwritten) and must
+// succeed when the producer is sure to see room: slots freed by drain or by a
+// try_pop that reached a multiple of release_batch_of(q), or emptied the queue.
 template <template <class> class Queue>
 void check_many_laps() {
   counted::reset();
   {
     Queue<counted> q(8);
+    const std::uint64_t capacity = q.capacity();
+    const std::uint64_t batch = release_batch_of(q);
     std::uint64_t next_push = 0;
     std::uint64_t next_pop = 0;
+    std::uint64_t released = 0;  // every slot below it is visible to the producer as free
+    std::uint64_t unsure_failures = 0;
     for (int round = 0; round < 20'000; ++round) {
       const int burst = 1 + round % 9;  // 9 > capacity: some pushes must fail
       for (int i = 0; i < burst; ++i) {
-        const bool room = next_push - next_pop < 8;
-        REQUIRE(q.try_emplace(next_push) == room);
-        if (room) ++next_push;
+        const bool pushed = q.try_emplace(next_push);
+        if (pushed) {
+          REQUIRE(next_push - next_pop < capacity);
+          ++next_push;
+        } else {
+          REQUIRE(next_push - released >= capacity);
+          unsure_failures += next_push - next_pop < capacity;
+        }
       }
       REQUIRE(q.size_approx() == next_push - next_pop);
       if (round % 2 == 0) {
         const std::size_t n = q.drain([&](counted&& c) { REQUIRE(c.get() == next_pop++); },
                                       static_cast<std::size_t>(round % 5));
         REQUIRE(n == std::min<std::uint64_t>(round % 5, next_push - (next_pop - n)));
+        if (n != 0) released = next_pop;
       } else {
         for (int i = 0; i < burst - 1; ++i) {
           auto item = q.try_pop();
-          if (!item) break;
+          if (!item) {
+            released = next_pop;
+            break;
+          }
           REQUIRE(item->get() == next_pop++);
+          if (next_pop % batch == 0 || next_pop == next_push) released = next_pop;
         }
       }
     }
     REQUIRE(next_push / q.capacity() > 5'000);  // laps around the ring
+    if (batch == 1) REQUIRE(unsure_failures == 0);
   }
   REQUIRE(counted::alive() == 0);
 }
