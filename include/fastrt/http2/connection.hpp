@@ -653,6 +653,9 @@ class basic_connection {
   // shutdown that has nothing left to wait for.
   coro_task<> read_loop() {
     for (;;) {
+      // Waiting with no request open: nghttp2's written pages go back
+      // (frame buffer, stream map; session_memory.hpp).
+      if (idle()) session_.release_idle_memory();
       auto chunk = co_await transport_.recv();
       if (!chunk) break;  // stopped or error
       if (chunk->empty()) {  // EOF: the client may still read its answers
