@@ -77,11 +77,9 @@ class session {
     // for buffered bodies, as bytes are read for streamed ones
     // (request_body.hpp).
     nghttp2_option_set_no_auto_window_update(option, 1);
-    // A closed stream is forgotten at once (nghttp2 tells closed from idle
-    // ids by the highest id seen): no 224-byte stream object and no stream
-    // map entry stay behind, so the map of an idle connection is all zero
-    // (session_memory drops it).
-    nghttp2_option_set_no_closed_streams(option, 1);
+    // (Closed streams stay known to nghttp2 — the default — so that DATA on
+    // a closed stream is answered STREAM_CLOSED; their map entries keep an
+    // idle connection's stream map resident, 4 KiB.)
 #ifdef FASTRT_HAVE_NGHTTP2_RESET_RATE_LIMIT
     nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);  // Rapid Reset (CVE-2023-44487)
 #endif

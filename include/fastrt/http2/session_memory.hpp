@@ -8,16 +8,18 @@
 // buffer. From the arena, the map and the frame buffer are resident only
 // in the pages written (calloc needs no memset: arena blocks start zero),
 // and release_idle() makes them not resident again:
-//   - the frame buffer (the arena blocks live when seal_output_buffer() was
-//     called, right after the session was made) holds only the frame being
+//   - the frame buffer (the arena block of ≥ 16 KiB live when
+//     seal_output_buffer() is called, right after the session was made; the
+//     stream map made with it is 4 KiB and is not scratch) holds only the frame being
 //     sent: nghttp2 resets it after each frame and packs the next one from
 //     its start, and the bytes it returned are only valid until the next
 //     nghttp2_session_mem_send. Once nghttp2 has nothing to send
 //     (!nghttp2_session_want_write: no frame in progress), its contents are
 //     scratch; the caller (session::release_idle_memory) checks that.
 //   - any other arena block is dropped only when every byte of it is zero
-//     (the stream map once no stream is left): dropped pages read as zeros,
-//     so nothing changes for nghttp2.
+//     (the stream map of a connection that has had no request yet: nghttp2
+//     keeps closed streams in it): dropped pages read as zeros, so nothing
+//     changes for nghttp2.
 //
 //   session_memory memory;                     // lives as long as the session
 //   nghttp2_session_server_new3(&s, callbacks, receiver, option, memory.table());
@@ -58,10 +60,15 @@ class session_memory {
 
   nghttp2_mem* table() noexcept { return &table_; }
 
-  // The arena blocks live now are the session's output scratch (call once,
-  // right after nghttp2_session_*_new3: that is its frame buffer).
+  // The frame buffer: a frame's payload (16 KiB) and its header. Nothing
+  // else nghttp2_session_*_new3 makes is that large.
+  static constexpr std::size_t frame_buffer_min = 16 * 1024;
+
+  // The arena blocks of ≥ frame_buffer_min live now are the session's
+  // output scratch (call once, right after nghttp2_session_*_new3).
   void seal_output_buffer() noexcept {
-    for (block& b : blocks_) b.kind = contents::output_scratch;
+    for (block& b : blocks_)
+      if (b.size >= frame_buffer_min) b.kind = contents::output_scratch;
   }
 
   // Gives back the pages of the output scratch and of every all-zero arena
