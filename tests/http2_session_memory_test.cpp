@@ -1,6 +1,6 @@
 // fastrt::http2::session_memory (<fastrt/http2/session_memory.hpp>) and
 // page_arena (<fastrt/http2/page_arena.hpp>): the nghttp2_mem a session
-// allocates with. Blocks of a page to 32 KiB come from the arena (zero,
+// allocates with. Blocks of a page to 32 KiB made with the session come from the arena (zero,
 // page-aligned, resident only where written) and go back to it, calloc
 // zeroes, realloc keeps the bytes across the two kinds, release_idle()
 // drops the frame buffer and all-zero blocks, and a real nghttp2 server
@@ -154,14 +154,20 @@ TEST_CASE("session_memory realloc keeps the bytes, in the arena or not", "[http2
 TEST_CASE("session_memory release_idle drops the output scratch and all-zero blocks only", "[http2][session_memory]") {
   session_memory memory;
   nghttp2_mem* mem = memory.table();
-  void* map = mem->calloc(1, 4096, mem->mem_user_data);  // made with the session too, but not scratch
+  // As nghttp2_session_server_new3 makes them: the stream map (not
+  // scratch), the frame buffer, and here two more.
+  void* map = mem->calloc(1, 4096, mem->mem_user_data);
   void* scratch = mem->malloc(16394, mem->mem_user_data);
-  memory.seal_output_buffer();
-  REQUIRE(map);
-  static_cast<char*>(map)[100] = 7;  // a stream in the map
   void* zero = mem->calloc(1, 4096, mem->mem_user_data);
   void* kept = mem->malloc(8192, mem->mem_user_data);
-  REQUIRE((scratch && zero && kept));
+  memory.seal_output_buffer();
+  REQUIRE((map && scratch && zero && kept));
+  CHECK(memory.arena_blocks() == 4);
+  void* later = mem->malloc(8192, mem->mem_user_data);  // made while serving: malloc (no madvise when freed)
+  REQUIRE(later);
+  CHECK(memory.arena_blocks() == 4);
+  mem->free(later, mem->mem_user_data);
+  static_cast<char*>(map)[100] = 7;  // a stream in the map
   std::memset(scratch, 'f', 5000);
   static_cast<char*>(zero)[10] = 1;  // written, then zero again (a map entry removed)
   static_cast<char*>(zero)[10] = 0;

@@ -262,8 +262,10 @@ rss_test() {  # NAME BASELINE_OF|"" PATH PORT CMD...
   bytes="$(verify "rss-$name" "http://127.0.0.1:$port$path" "")" || exit 1
   sleep 1  # let start-up settle before the first reading
   # A failed client still prints its JSON (errors, connections held): the report shows it.
+  # --settle 8: fastrt-h2 gives an idle connection's output buffer back when its watchdog
+  # next looks (within 5 s with the default timeouts: connection_watchdog.hpp).
   taskset -c 1 "$py" "$here/h2_idle_conns.py" --port "$port" --path "$path" --body-len "$bytes" \
-    --pid "$pid" --connections "$connections" > "$out/rss-one.json" || true
+    --pid "$pid" --connections "$connections" --settle 8 > "$out/rss-one.json" || true
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); d["server"]=sys.argv[2]; d.update({"baseline_of": sys.argv[3]} if sys.argv[3] else {}); print(json.dumps(d))' \
     "$out/rss-one.json" "$name" "$of" >> "$out/rss.jsonl" || echo "run_http2_bench: $name: the idle-connection client failed" >&2
   stop_servers

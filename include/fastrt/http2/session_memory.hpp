@@ -1,7 +1,7 @@
 // session_memory.hpp — the allocator one nghttp2 session uses (nghttp2_mem):
-// small blocks from malloc, blocks of one page up to 32 KiB (nghttp2's
-// 4 KiB stream map and ~16 KiB frame buffer, made with every session) from
-// the process's page_arena, and a way to give an idle session's pages back.
+// the blocks of one page up to 32 KiB made with the session (nghttp2's 4 KiB
+// stream map and ~16 KiB frame buffer) from the process's page_arena,
+// everything else from malloc, and a way to give an idle session's pages back.
 //
 // Why: nghttp2 1.52 allocates per session 2.9 KiB (the session, zeroed), a
 // 4 KiB stream map (zeroed), 2 × 1 KiB of HPACK tables and a 16 KiB frame
@@ -27,9 +27,12 @@
 //   ... when nghttp2 wants to write nothing:  memory.release_idle();
 //
 // Thread-safety: one session's (its io thread); the arena locks itself.
-// Cost: an arena take/give back (a lock, one madvise) per large block; the
-// list of arena blocks (two per session); release_idle() one madvise per
-// block dropped and a scan of the non-scratch blocks (4 KiB).
+// Cost: two arena blocks per session (a lock each; one madvise each when
+// the session ends); release_idle() one madvise per block dropped and a
+// scan of the non-scratch ones (4 KiB). Blocks made while the session
+// serves (large header fields, a frame buffer's extra chunks) come from
+// malloc: an arena block would cost an madvise when freed and a page fault
+// when used again, ~4 µs, per request.
 #pragma once
 
 #include <malloc.h>
@@ -64,11 +67,13 @@ class session_memory {
   // else nghttp2_session_*_new3 makes is that large.
   static constexpr std::size_t frame_buffer_min = 16 * 1024;
 
-  // The arena blocks of ≥ frame_buffer_min live now are the session's
-  // output scratch (call once, right after nghttp2_session_*_new3).
+  // The session is made: the arena blocks of ≥ frame_buffer_min are its
+  // output scratch, and blocks allocated from now on come from malloc
+  // (call once, right after nghttp2_session_*_new3).
   void seal_output_buffer() noexcept {
     for (block& b : blocks_)
       if (b.size >= frame_buffer_min) b.kind = contents::output_scratch;
+    phase_ = phase::serving;
   }
 
   // Gives back the pages of the output scratch and of every all-zero arena
@@ -89,13 +94,16 @@ class session_memory {
 
  private:
   enum class contents { kept, output_scratch };
+  enum class phase { making_session, serving };
   struct block {
     void* address;
     std::size_t size;
     contents kind;
   };
 
-  static bool from_arena(std::size_t size) noexcept { return size >= arena_from && page_arena::serves(size); }
+  bool from_arena(std::size_t size) const noexcept {
+    return phase_ == phase::making_session && size >= arena_from && page_arena::serves(size);
+  }
   static bool all_zero(const block& b) noexcept {
     const auto* bytes = static_cast<const unsigned char*>(b.address);
     return bytes[0] == 0 && std::memcmp(bytes, bytes + 1, b.size - 1) == 0;
@@ -150,6 +158,7 @@ class session_memory {
 
   nghttp2_mem table_;
   std::vector<block> blocks_;
+  phase phase_ = phase::making_session;
 };
 
 }  // namespace fastrt::http2
