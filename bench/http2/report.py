@@ -129,11 +129,12 @@ def print_baseline_comparison(summary, runs, servers, loads, rss):
     print()
     print("New / baseline (each fastrt-h2 test divided by the same test of the --baseline binary, "
           "run in the same rounds; req/s above 1× and latency or RSS below 1× favour the new binary):")
-    print()
-    print("| fastrt-h2 | load (h2load) | req/s new | req/s baseline | new / baseline req/s | per-round range "
-          "| p50 new / baseline | p99 new / baseline |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for load in loads:
+    if pairs:  # (none after --idle-only: RSS rows only)
+        print()
+        print("| fastrt-h2 | load (h2load) | req/s new | req/s baseline | new / baseline req/s | per-round range "
+              "| p50 new / baseline | p99 new / baseline |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for load in loads if pairs else []:
         for name, baseline in pairs:
             a, b = summary.get((name, load), {}), summary.get((baseline, load), {})
             per_round = per_round_rps_ratios(runs, name, baseline, load)
@@ -204,10 +205,10 @@ def main():
     def ratio(name, load, peer):
         return quotient(summary.get((name, load), {}).get("rps"), summary.get((peer, load), {}).get("rps"))
 
-    failed_any = print_load_table(summary, servers, loads, ratio)
+    failed_any = print_load_table(summary, servers, loads, ratio) if runs else False  # (none after --idle-only)
     if rss:
         failed_any |= print_rss_table(rss)
-    if any(info.get("baseline_of") for info in servers.values()):
+    if any(info.get("baseline_of") for info in servers.values()) or any(r.get("baseline_of") for r in rss):
         print_baseline_comparison(summary, runs, servers, loads, rss)
     failed_any |= print_verdicts(servers, loads, rss, ratio)
     return 1 if failed_any else 0

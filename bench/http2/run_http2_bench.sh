@@ -288,7 +288,11 @@ done
 
 # --- 3. Report -----------------------------------------------------------------------------------
 echo
-echo "h2load -t 1 -n (sized for ~${duration}s after a warm-up run), $rounds round(s); servers on CPU 0, h2load on CPU 1; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$idle_only" = 0 ]; then
+  echo "h2load -t 1 -n (sized for ~${duration}s after a warm-up run), $rounds round(s); servers on CPU 0, h2load on CPU 1; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+else
+  echo "idle connections only (--idle-only): servers on CPU 0, the client on CPU 1; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 [ -z "$baseline" ] || { echo; echo "fastrt-h2: $fastrt_h2"; echo "baseline: $baseline"; }
 echo
 status=0
