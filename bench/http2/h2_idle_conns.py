@@ -9,12 +9,19 @@ and reads the whole response (checking :status 200 and the body), then stays
 open and idle. Once every connection is idle, the server's RSS is read again:
 (after - before) / N is what one idle connection costs the server.
 
+Past ~28,000 connections one client address runs out of ephemeral ports
+(net.ipv4.ip_local_port_range), so connections come from 127.0.0.1,
+127.0.0.2, ... (--sources; by default one per 25,000 connections: the whole
+127/8 block is loopback on Linux). Every connection is one open file here and
+one in the server: RLIMIT_NOFILE is raised to N + 100 and the run stops if
+the hard limit does not allow it.
+
 Only the Debian python3 standard library: the frames and the HPACK request
 block are built by hand (static-table indexes and literals without indexing,
 no Huffman), which is all a client has to send. Prints one JSON object.
 
 usage: h2_idle_conns.py --port P --path /x --body-len 13 --pid PID [--pid PID2]
-                        [--connections 10000] [--parallel 200] [--tls]
+                        [--connections 10000] [--parallel 200] [--tls] [--sources K]
 """
 
 import argparse
@@ -88,9 +95,9 @@ async def read_frame(reader):
     return kind, flags, stream_id, await reader.readexactly(length)
 
 
-async def one_request(conn, port, path, body_len, sem, tls):
+async def one_request(conn, port, path, body_len, sem, tls, source):
     async with sem:  # bounded handshakes in flight: no listen-backlog overflow, no SYN retries
-        conn.reader, conn.writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
+        conn.reader, conn.writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls, local_addr=(source, 0))
         if tls is not None and conn.writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
             raise RuntimeError("the server did not choose h2 through ALPN")
         block = request_block(f"127.0.0.1:{port}", path, tls is not None)
@@ -141,6 +148,8 @@ async def main():
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--parallel", type=int, default=200)
     ap.add_argument("--tls", action="store_true", help="HTTP/2 over TLS (ALPN h2) instead of h2c")
+    ap.add_argument("--sources", type=int, default=0,
+                    help="client addresses 127.0.0.1..127.0.0.K (default: one per 25,000 connections)")
     ap.add_argument("--settle", type=float, default=2.0, help="seconds idle before the second RSS reading")
     args = ap.parse_args()
 
@@ -157,7 +166,9 @@ async def main():
     sem = asyncio.Semaphore(args.parallel)
     started = time.monotonic()
     tls = client_tls_context() if args.tls else None
-    results = await asyncio.gather(*(one_request(c, args.port, args.path, args.body_len, sem, tls) for c in conns),
+    sources = args.sources or (args.connections + 24999) // 25000
+    results = await asyncio.gather(*(one_request(c, args.port, args.path, args.body_len, sem, tls,
+                                                 f"127.0.0.{i % sources + 1}") for i, c in enumerate(conns)),
                                    return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     holders = [asyncio.ensure_future(hold(c)) for c in conns if c.reader is not None]
@@ -176,6 +187,7 @@ async def main():
         "rss_after": after,
         "bytes_per_conn": (after - before) / args.connections,
         "open_seconds": round(opened, 2),
+        "sources": sources,
     }
     print(json.dumps(out))
     for h in holders:

@@ -97,15 +97,20 @@ def print_rss_table(rss):
     """The idle-connection table; returns True if a client reported errors."""
     failed_any = False
     print()
-    print("| server (idle h2c connections) | connections held | RSS before | RSS after | RSS per connection |")
-    print("|---|---:|---:|---:|---:|")
+    print("| server (idle h2c connections) | connections held | RSS before | RSS after | RSS per connection "
+          "| 1 M connections (projected) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in rss:
+        if r.get("skipped"):
+            print(f"| {r['server']} | {r['connections']:,}: skipped ({r['skipped']}) | – | – | – | – |")
+            continue
         held = f"{r['still_open']:,} of {r['connections']:,}"
         if r.get("errors"):
             held += " (errors: " + "; ".join(r["errors"]) + ")"
             failed_any = True
         print(f"| {r['server']} | {held} | {r['rss_before'] / 2**20:.1f} MiB | {r['rss_after'] / 2**20:.1f} MiB "
-              f"| {r['bytes_per_conn']:,.0f} B ({r['bytes_per_conn'] / 1024:.1f} KiB) |")
+              f"| {r['bytes_per_conn']:,.0f} B ({r['bytes_per_conn'] / 1024:.1f} KiB) "
+              f"| {r['bytes_per_conn'] * 1e6 / 2**30:.1f} GiB |")
     return failed_any
 
 
@@ -124,11 +129,12 @@ def print_baseline_comparison(summary, runs, servers, loads, rss):
     print()
     print("New / baseline (each fastrt-h2 test divided by the same test of the --baseline binary, "
           "run in the same rounds; req/s above 1× and latency or RSS below 1× favour the new binary):")
-    print()
-    print("| fastrt-h2 | load (h2load) | req/s new | req/s baseline | new / baseline req/s | per-round range "
-          "| p50 new / baseline | p99 new / baseline |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for load in loads:
+    if pairs:  # (none after --idle-only: RSS rows only)
+        print()
+        print("| fastrt-h2 | load (h2load) | req/s new | req/s baseline | new / baseline req/s | per-round range "
+              "| p50 new / baseline | p99 new / baseline |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for load in loads if pairs else []:
         for name, baseline in pairs:
             a, b = summary.get((name, load), {}), summary.get((baseline, load), {})
             per_round = per_round_rps_ratios(runs, name, baseline, load)
@@ -139,8 +145,9 @@ def print_baseline_comparison(summary, runs, servers, loads, rss):
                   f"| {fmt_ratio(quotient(a.get('rps'), b.get('rps')))} | {spread} "
                   f"| {fmt_ratio(quotient(a.get('p50'), b.get('p50')))} | {fmt_ratio(quotient(a.get('p99'), b.get('p99')))} |")
 
-    rss_by_server = {r["server"]: r for r in rss}
-    rss_pairs = [(r["baseline_of"], r["server"]) for r in rss if r.get("baseline_of")]
+    rss_by_server = {(r["server"], r["connections"]): r for r in rss}
+    rss_pairs = [((r["baseline_of"], r["connections"]), (r["server"], r["connections"]))
+                 for r in rss if r.get("baseline_of")]
     if rss_pairs:
         print()
         print("| fastrt-h2 (idle h2c connections) | RSS per connection new | RSS per connection baseline | new / baseline |")
@@ -148,7 +155,7 @@ def print_baseline_comparison(summary, runs, servers, loads, rss):
         for name, baseline in rss_pairs:
             a, b = rss_by_server.get(name, {}), rss_by_server.get(baseline, {})
             shown = [f"{r['bytes_per_conn']:,.0f} B" if "bytes_per_conn" in r else "–" for r in (a, b)]
-            print(f"| {name} | {shown[0]} | {shown[1]} "
+            print(f"| {name[0]}, {name[1]:,} | {shown[0]} | {shown[1]} "
                   f"| {fmt_ratio(quotient(a.get('bytes_per_conn'), b.get('bytes_per_conn')))} |")
 
 
@@ -173,9 +180,12 @@ def print_verdicts(servers, loads, rss, ratio):
         for name in pys:
             verdict(f"{name} vs Hypercorn, {load}", ratio(name, load, "Hypercorn"), 15)
     for r in rss:
+        if r.get("skipped"):
+            print(f"- NOT RUN {r['server']} RSS per idle connection at {r['connections']:,}: {r['skipped']}")
+            continue
         if r["server"].startswith("fastrt-h2") and not r.get("baseline_of"):
             ok = not r.get("errors") and r["still_open"] == r["connections"] and r["bytes_per_conn"] <= 4096
-            print(f"- {'MET   ' if ok else 'MISSED'} {r['server']} RSS per idle connection: "
+            print(f"- {'MET   ' if ok else 'MISSED'} {r['server']} RSS per idle connection at {r['connections']:,}: "
                   f"{r['bytes_per_conn']:,.0f} B (target ≤ 4096 B)")
         if r["still_open"] != r["connections"]:
             failed_any = True
@@ -185,7 +195,8 @@ def print_verdicts(servers, loads, rss, ratio):
 def main():
     results = sys.argv[1]
     runs = load_jsonl(os.path.join(results, "runs.jsonl"))
-    servers = json.load(open(os.path.join(results, "servers.json")))
+    servers_file = os.path.join(results, "servers.json")  # (none after --idle-only)
+    servers = json.load(open(servers_file)) if os.path.exists(servers_file) else {}
     rss = load_jsonl(os.path.join(results, "rss.jsonl"))
 
     loads = list(dict.fromkeys(r["load"] for r in runs))
@@ -194,10 +205,10 @@ def main():
     def ratio(name, load, peer):
         return quotient(summary.get((name, load), {}).get("rps"), summary.get((peer, load), {}).get("rps"))
 
-    failed_any = print_load_table(summary, servers, loads, ratio)
+    failed_any = print_load_table(summary, servers, loads, ratio) if runs else False  # (none after --idle-only)
     if rss:
         failed_any |= print_rss_table(rss)
-    if any(info.get("baseline_of") for info in servers.values()):
+    if any(info.get("baseline_of") for info in servers.values()) or any(r.get("baseline_of") for r in rss):
         print_baseline_comparison(summary, runs, servers, loads, rss)
     failed_any |= print_verdicts(servers, loads, rss, ratio)
     return 1 if failed_any else 0

@@ -7,7 +7,9 @@ With a --baseline binary in the results (servers.json "baseline_of"), the
 report must show its rows, a "new / baseline" section with the right ratios
 (req/s, per-round range, p50/p99, RSS per connection), no target verdicts for
 the baseline, and FAILED (exit 1) for a failed baseline run. Without one, no
-trace of it. Stdlib only; each case runs report.py once (bounded by a timeout).
+trace of it. Idle-connection rows carry the 1 M projection; a count the open-file
+limit could not hold is a "skipped" row and a NOT RUN verdict; an --idle-only run
+(no servers.json, no load runs) reports the idle table alone. Stdlib only; each case runs report.py once (bounded by a timeout).
 """
 
 import json
@@ -81,7 +83,23 @@ class WithoutBaseline(unittest.TestCase):
         self.assertEqual(status, 0, out)
         self.assertNotIn("baseline", out.lower())
         self.assertIn("| fastrt-h2 C++ | -c 50 -m 10 | 27 B | 1,000 | 12,500 | 12,000–13,000 |", out)
-        self.assertIn("- MET    fastrt-h2 (C++ route) RSS per idle connection: 3,000 B", out)
+        self.assertIn("- MET    fastrt-h2 (C++ route) RSS per idle connection at 100: 3,000 B", out)
+        self.assertIn("| 3,000 B (2.9 KiB) | 2.8 GiB |", out)  # 3,000 B x 1 M
+
+
+class IdleOnly(unittest.TestCase):
+    def test_idle_table_alone_and_skipped_counts(self):
+        rss = [idle("fastrt-h2 (C++ route)", 3000),
+               {"server": "fastrt-h2 (C++ route)", "connections": 100000,
+                "skipped": "open-file hard limit 20000 < 100200"}]
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "rss.jsonl"), "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in rss)
+            p = subprocess.run(["/usr/bin/python3", REPORT, d], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("| fastrt-h2 (C++ route) | 100,000: skipped (open-file hard limit 20000 < 100200) |", p.stdout)
+        self.assertIn("- NOT RUN fastrt-h2 (C++ route) RSS per idle connection at 100,000", p.stdout)
+        self.assertIn("- MET    fastrt-h2 (C++ route) RSS per idle connection at 100: 3,000 B", p.stdout)
 
 
 class WithBaseline(unittest.TestCase):
@@ -102,7 +120,7 @@ class WithBaseline(unittest.TestCase):
             self.assertIn(f"| fastrt-h2 C++ | {load} | 12,500 | 11,500 | 1.09× | 1.00–1.20× | 1.50× | 1.50× |", self.out)
 
     def test_new_over_baseline_rss(self):
-        self.assertIn("| fastrt-h2 (C++ route) | 3,000 B | 2,400 B | 1.25× |", self.out)
+        self.assertIn("| fastrt-h2 (C++ route), 100 | 3,000 B | 2,400 B | 1.25× |", self.out)
 
     def test_no_verdicts_for_the_baseline(self):
         verdicts = self.out.split("Targets:")[1]

@@ -565,6 +565,8 @@ class basic_connection {
   // --- connection_watchdog.hpp's events -----------------------------------------
   bool watched() const noexcept { return phase_ != connection_phase::finished && phase_ != connection_phase::http1; }
   bool idle() const noexcept { return streams_.busy() == 0; }
+  // (the watchdog, when it finds the connection idle: session_memory.hpp)
+  void release_idle_memory() noexcept { session_.release_idle_memory(); }
   bool final_goaway_due() const noexcept { return shutdown_ == shutdown_state::notice_sent; }
   void deadline_passed(const connection_deadlines::expiry& expiry) {
     if (expiry.why != "idle timeout" && expiry.why != "shutdown deadline") {

@@ -8,7 +8,12 @@
 //   2. a passed deadline (idle, header, SETTINGS, send, shutdown) ends the
 //      connection: deadline_passed(expiry), and the watchdog is done;
 //   3. one second into a graceful shutdown whose PING has not come back, the
-//      final GOAWAY goes out anyway.
+//      final GOAWAY goes out anyway;
+//   4. an idle connection gives back the pages of its output buffer
+//      (session_memory.hpp). Here, not each time it goes idle: dropping
+//      and re-faulting a page costs ~4 µs, more than a tenth of a request,
+//      and the watchdog looks in at least every half of the shortest of the
+//      header, SETTINGS, send and body timeouts (5 s by default) anyway.
 // wake() makes it look again now (a state change that moves a deadline).
 //
 // The Receiver (basic_connection) provides:
@@ -17,6 +22,7 @@
 //   bool idle() const;                        no stream is being answered
 //   bool waiting_to_send() const;             answers held back only by the client's windows
 //   void deadline_passed(const connection_deadlines::expiry&);
+//   void release_idle_memory();
 //   bool final_goaway_due() const;            the shutdown notice is out, the final GOAWAY not yet
 //   void send_final_goaway();
 //   coro_task<> flush();
@@ -58,6 +64,7 @@ class connection_watchdog {
         connection.deadline_passed(*expiry);
         co_return;
       }
+      if (idle) connection.release_idle_memory();
       std::optional<clock::time_point> final_goaway_at;
       if (connection.final_goaway_due()) {
         final_goaway_at = *deadlines_.shutdown_since() + ping_wait;

@@ -27,8 +27,9 @@
 // both to 1.52: detected by symbol, FASTRT_HAVE_NGHTTP2_*).
 //
 // Thread-safety: one connection's (its io thread). Cost: nghttp2's session
-// (≈ 3 KiB plus its stream map and HPACK tables; its 16 KiB frame buffer is
-// mapped on its own, resident only where written: session_memory.hpp).
+// (≈ 3 KiB and 2 KiB of HPACK tables; its 4 KiB stream map and 16 KiB frame
+// buffer come from page_arena, resident only where written and given back
+// by release_idle_memory: session_memory.hpp).
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -76,6 +77,9 @@ class session {
     // for buffered bodies, as bytes are read for streamed ones
     // (request_body.hpp).
     nghttp2_option_set_no_auto_window_update(option, 1);
+    // (Closed streams stay known to nghttp2 — the default — so that DATA on
+    // a closed stream is answered STREAM_CLOSED; their map entries keep an
+    // idle connection's stream map resident, 4 KiB.)
 #ifdef FASTRT_HAVE_NGHTTP2_RESET_RATE_LIMIT
     nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);  // Rapid Reset (CVE-2023-44487)
 #endif
@@ -89,6 +93,7 @@ class session {
       s_ = nullptr;
       return false;
     }
+    memory_.seal_output_buffer();  // the frame buffer made with the session
     const nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, config.max_header_list_size},
@@ -118,6 +123,14 @@ class session {
   static bool flooded(long error) noexcept { return error == NGHTTP2_ERR_FLOODED || error == too_many_continuations; }
   static bool not_http2(long error) noexcept { return error == NGHTTP2_ERR_BAD_CLIENT_MAGIC; }
   static const char* describe(long error) noexcept { return nghttp2_strerror(static_cast<int>(error)); }
+
+  // Gives the pages of nghttp2's frame buffer and empty stream map back to
+  // the kernel, when no frame is being sent (session_memory.hpp says why
+  // that is safe). For an idle connection; the next response faults in a
+  // zero page or two. Returns the bytes dropped.
+  std::size_t release_idle_memory() noexcept {
+    return !s_ || nghttp2_session_want_write(s_) ? 0 : memory_.release_idle();
+  }
 
   // nghttp2 wants neither to read nor to write: the session is over.
   bool over() const noexcept { return !nghttp2_session_want_read(s_) && !nghttp2_session_want_write(s_); }
