@@ -535,6 +535,8 @@ class basic_connection {
 
   // The handler's response for stream `key` goes out (true: flush), unless
   // the stream was reset or closed meanwhile (its stop token says so too).
+  // A handler that answered without suspending, inside start_ready(), gets
+  // false: the read loop flushes once after all of them.
   bool answer(stream_key key, response&& resp, const std::stop_token& cancel) {
     if (writer_.closed()) return false;
     stream* s = find(key);
@@ -559,7 +561,7 @@ class basic_connection {
     }
     deadlines_.send_progress(connection_deadlines::coarse_now());
     submit(*s, std::move(resp));
-    return true;
+    return !dispatch_.starting();
   }
 
   // --- connection_watchdog.hpp's events -----------------------------------------
@@ -645,6 +647,7 @@ class basic_connection {
   static constexpr std::chrono::milliseconds probe_interval{500};
 
   stream* find(std::int32_t id) const noexcept {
+    if (stream* s = streams_.recent(id)) return s;
     return streams_.find(id, static_cast<stream*>(session_.stream_user_data(id)));
   }
 
@@ -847,7 +850,7 @@ class basic_connection {
   // Sends `r` as `s`'s response (the stream moves to answering). A response
   // that breaks response_rules.hpp is replaced by a 500 (with a log line
   // saying why); one nghttp2 refuses resets the stream.
-  void submit(stream& s, response r) {
+  void submit(stream& s, response&& r) {
     move(s, stream_phase::answering);
     response_verdict verdict = check_response(r, s.head_request);
     bool tell = true;

@@ -15,6 +15,7 @@
 //   bool may_start(const stream&);             false: skip its handler
 //   async_scope& request_scope();              where handler coroutines run
 //   bool answer(stream_key, response&&, const std::stop_token&);   the handler's response; true: flush
+//                                              (false inside start_ready(): its caller flushes)
 //   coro_task<> flush();
 //
 // Thread-safety: the connection's io thread. Cost: one coroutine per
@@ -61,15 +62,21 @@ class request_dispatch {
     else start(connection, s);
   }
 
-  // After receive(): starts what it completed.
+  // After receive(): starts what it completed. The caller flushes after it:
+  // a handler that answers without suspending need not (starting()), so
+  // the answers to one read go out in one send, not the first alone.
   template <class Receiver>
   void start_ready(Receiver& connection) {
+    starting_ = true;
     for (const std::int32_t id : ready_) {
       stream* s = connection.find(stream_key{id});
       if (s && connection.may_start(*s)) start(connection, *s);
     }
+    starting_ = false;
     ready_.clear();
   }
+  // Inside start_ready(): an answer made now is flushed by its caller.
+  bool starting() const noexcept { return starting_; }
 
  private:
   template <class Receiver>
@@ -95,6 +102,7 @@ class request_dispatch {
   const router& routes_;
   std::vector<std::int32_t> ready_;  // requests completed during receive()
   bool receiving_ = false;
+  bool starting_ = false;  // start_ready() runs
 };
 
 }  // namespace fastrt::http2
