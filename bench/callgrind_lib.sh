@@ -17,6 +17,8 @@
 #                                 instrumentation off
 #   callgrind_stop                SIGKILL cg_pid (valgrind may sit out a SIGTERM) and wait for it
 #   callgrind_per_request DIR NAME N   prints the instructions in all of NAME's dumps / N
+#   callgrind_calls DIR NAME N REGEX   prints the calls made (all dumps of NAME) to the functions
+#                                 whose whole name matches REGEX, / N (e.g. sends per request)
 #
 # TAG prefixes the messages (the calling script's name). Needs valgrind, h2load and curl.
 
@@ -68,5 +70,34 @@ for f in glob.glob(f"{out}/{name}.*"):
             total += int(m.group(1))
             break
 print(f"{total / n:.0f}")
+PY
+}
+
+callgrind_calls() {
+  /usr/bin/python3 - "$1" "$2" "$3" "$4" <<'PY'
+import glob, re, sys
+out, name, n, pattern = sys.argv[1], sys.argv[2], int(sys.argv[3]), re.compile(sys.argv[4])
+total = 0
+for f in glob.glob(f"{out}/{name}.*"):
+    if f.endswith((".log", ".h2load")):
+        continue
+    names, target = {}, None  # callgrind compresses names: "(id) name" once, "(id)" after
+    for line in open(f, errors="replace"):
+        m = re.match(r"cfn=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if m:
+            if m.group(2):
+                names[m.group(1)] = m.group(2)
+            target = m.group(1)
+            continue
+        m = re.match(r"fn=\((\d+)\) (.*)$", line.rstrip("\n"))
+        if m:
+            names[m.group(1)] = m.group(2)
+            continue
+        m = re.match(r"calls=(\d+)", line)
+        if m and target is not None:
+            if pattern.fullmatch(names.get(target, "")):
+                total += int(m.group(1))
+            target = None
+print(f"{total / n:.3f}")
 PY
 }

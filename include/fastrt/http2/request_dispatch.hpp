@@ -15,7 +15,7 @@
 //   bool may_start(const stream&);             false: skip its handler
 //   async_scope& request_scope();              where handler coroutines run
 //   bool answer(stream_key, response&&, const std::stop_token&);   the handler's response; true: flush
-//                                              (false inside start_ready(): its caller flushes)
+//                                              (false inside start_ready(): it flushes once, at its end)
 //   coro_task<> flush();
 //
 // Thread-safety: the connection's io thread. Cost: one coroutine per
@@ -62,9 +62,12 @@ class request_dispatch {
     else start(connection, s);
   }
 
-  // After receive(): starts what it completed. The caller flushes after it:
-  // a handler that answers without suspending need not (starting()), so
-  // the answers to one read go out in one send, not the first alone.
+  // After receive(): starts what it completed. The handlers that answer
+  // without suspending do not flush each (defer_flush()): one flush starts
+  // after the last, so the answers to one read go out in one send, not the
+  // first alone and the rest in a second. That flush runs in the request
+  // scope, not in the caller (the read loop must not be the one waiting
+  // for a client that does not read: it would miss the stop).
   template <class Receiver>
   void start_ready(Receiver& connection) {
     starting_ = true;
@@ -74,9 +77,14 @@ class request_dispatch {
     }
     starting_ = false;
     ready_.clear();
+    if (std::exchange(flush_deferred_, false)) connection.request_scope().spawn(connection.flush());
   }
-  // Inside start_ready(): an answer made now is flushed by its caller.
-  bool starting() const noexcept { return starting_; }
+  // An answer was submitted: true when start_ready() will flush it (the
+  // caller need not).
+  bool defer_flush() noexcept {
+    flush_deferred_ = flush_deferred_ || starting_;
+    return starting_;
+  }
 
  private:
   template <class Receiver>
@@ -102,7 +110,8 @@ class request_dispatch {
   const router& routes_;
   std::vector<std::int32_t> ready_;  // requests completed during receive()
   bool receiving_ = false;
-  bool starting_ = false;  // start_ready() runs
+  bool starting_ = false;        // start_ready() runs
+  bool flush_deferred_ = false;  // an answer made inside it waits for its flush
 };
 
 }  // namespace fastrt::http2
