@@ -68,25 +68,12 @@ cleanup() {
 trap cleanup EXIT
 
 # shellcheck source-path=SCRIPTDIR source=../bench_setup.sh
-. "$here/../bench_setup.sh"  # free_port
+. "$here/../bench_setup.sh"  # free_port, write_h2o_conf
 # shellcheck source-path=SCRIPTDIR source=../callgrind_lib.sh
 . "$here/../callgrind_lib.sh"
 
 mkdir -p "$out/htdocs"
 printf 'Hello, world!' > "$out/htdocs/hello.txt"
-write_h2o_conf() {  # $1 port
-  cat > "$out/h2o-$1.conf" <<EOF
-listen:
-  host: 127.0.0.1
-  port: $1
-num-threads: 1
-hosts:
-  default:
-    paths:
-      /:
-        file.dir: $out/htdocs
-EOF
-}
 
 # server_command NAME PORT — sets cmd (the server's command line) and path (what to load).
 server_command() {
@@ -96,7 +83,7 @@ server_command() {
       cmd=("$bin" --port "$2" --io-threads 1 --pinned 1 --app-dir "$here" --app hello_app:app --cpp-demo-routes)
       path=/cpp/hello ;;
     nghttpd) cmd=(nghttpd --no-tls -d "$out/htdocs" "$2"); path=/hello.txt ;;
-    h2o) write_h2o_conf "$2"; cmd=(h2o -c "$out/h2o-$2.conf"); path=/hello.txt ;;
+    h2o) write_h2o_conf "$out" "$2"; cmd=(h2o -c "$out/h2o-$2.conf"); path=/hello.txt ;;
   esac
 }
 
