@@ -28,7 +28,8 @@ callgrind_start() {
     > "$dir/$name.log" 2>&1 &
   cg_pid=$!
   for _ in $(seq 600); do
-    kill -0 "$cg_pid" 2>/dev/null || break
+    # (kill -0 also succeeds on a zombie: an exited server nobody waited for yet)
+    { kill -0 "$cg_pid" && ! grep -q '^State:.*Z' "/proc/$cg_pid/status"; } 2>/dev/null || break
     if curl -s -m 5 -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$port$path"; then return 0; fi
     sleep 0.2
   done
@@ -41,12 +42,12 @@ callgrind_load() {
   local args=("$@")
   [ ${#args[@]} -gt 0 ] || args=(-c 10 -m 10)
   h2load -n "$warmup" "${args[@]}" "$url" > /dev/null 2>&1
-  callgrind_control -i on "$cg_pid" > /dev/null 2>&1
+  timeout 60 callgrind_control -i on "$cg_pid" > /dev/null 2>&1
   h2load -n "$n" "${args[@]}" "$url" > "$dir/$name.h2load" 2>&1
   grep -q " 0 failed, 0 errored, 0 timeout" "$dir/$name.h2load" || {
     echo "$tag: $name: some requests failed (counted anyway):" >&2; grep requests: "$dir/$name.h2load" >&2; }
-  callgrind_control -d "$cg_pid" > /dev/null 2>&1
-  callgrind_control -i off "$cg_pid" > /dev/null 2>&1
+  timeout 300 callgrind_control -d "$cg_pid" > /dev/null 2>&1
+  timeout 60 callgrind_control -i off "$cg_pid" > /dev/null 2>&1
 }
 
 callgrind_stop() {
