@@ -17,6 +17,7 @@
 #                                 instrumentation off
 #   callgrind_stop                SIGKILL cg_pid (valgrind may sit out a SIGTERM) and wait for it
 #   callgrind_per_request DIR NAME N   prints the instructions in all of NAME's dumps / N
+#   thousands N                   prints N with thousands separators (whatever the locale)
 #   callgrind_calls DIR NAME N REGEX   prints the calls made (all dumps of NAME) to the functions
 #                                 whose whole name matches REGEX, / N (e.g. sends per request)
 #
@@ -102,3 +103,5 @@ for f in glob.glob(f"{out}/{name}.*"):
 print(f"{total / n:.3f}")
 PY
 }
+
+thousands() { /usr/bin/python3 -c 'import sys; print(f"{int(sys.argv[1]):,}")' "$1"; }

@@ -150,7 +150,7 @@ for s in "${servers[@]}"; do
   [ -n "${ir[$s]:-}${sys[$s]:-}" ] || continue
   ratio=-
   [ -n "${ir[nghttpd]:-}" ] && [ -n "${ir[$s]:-}" ] && ratio="$(/usr/bin/python3 -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.2f}×')" "${ir[$s]}" "${ir[nghttpd]}")"
-  printf '%-20s %14s %10s %8s %8s   %s\n' "$s" "$( [ -n "${ir[$s]:-}" ] && printf "%'d" "${ir[$s]}" || echo -)" "$ratio" "${sends[$s]:--}" "${recvs[$s]:--}" "${sys[$s]:-}"
+  printf '%-20s %14s %10s %8s %8s   %s\n' "$s" "$( [ -n "${ir[$s]:-}" ] && thousands "${ir[$s]}" || echo -)" "$ratio" "${sends[$s]:--}" "${recvs[$s]:--}" "${sys[$s]:-}"
 done
 echo "(h2load -n $n -c 10 -m 10 after $warmup requests of warm-up; instructions in user space, all threads;"
 echo " sends, recvs: per request, counted by callgrind: fastrt-h2's send and receive completions, the peers' calls)"

@@ -78,7 +78,7 @@ for c in "${cases[@]}"; do
     --app-dir "$here" --python-path /usr/lib/python3/dist-packages --interface "$iface" --app "$app" || exit 1
   callgrind_load callgrind_per_request "$out" "$c" "http://127.0.0.1:$port$route" "$n" 300
   callgrind_stop
-  printf '%-15s %12s instructions/request  (n=%s)\n' "$c" "$(printf "%'d" "$(callgrind_per_request "$out" "$c" "$n")")" "$n"
+  printf '%-15s %12s instructions/request  (n=%s)\n' "$c" "$(thousands "$(callgrind_per_request "$out" "$c" "$n")")" "$n"
 done
 [ "$keep" = 1 ] && echo "(dumps: $out)"
 exit 0
