@@ -72,13 +72,21 @@ router echo_routes() {
   return routes;
 }
 
+// A dispatch over `routes` and its connection; the handlers' scope is
+// joined at the end, as the connection does.
+struct dispatch_setup {
+  explicit dispatch_setup(router r) : routes(std::move(r)) { c.dispatch = &dispatch; }
+  ~dispatch_setup() { fastrt::sync_wait(c.scope.join()); }
+  const router routes;
+  request_dispatch dispatch{routes};
+  fake_connection c;
+};
+
 }  // namespace
 
 TEST_CASE("request dispatch: one read's answers are flushed once, after the last handler") {
-  const router routes = echo_routes();
-  request_dispatch dispatch(routes);
-  fake_connection c;
-  c.dispatch = &dispatch;
+  dispatch_setup setup(echo_routes());
+  auto& [routes, dispatch, c] = setup;
   {
     const request_dispatch::receiving span(dispatch);
     dispatch.dispatch(c, c.complete(1, "/1"));
@@ -90,26 +98,20 @@ TEST_CASE("request dispatch: one read's answers are flushed once, after the last
   CHECK(c.answered == std::vector<std::string>{"/1", "/3", "/5"});  // in arrival order
   CHECK(c.flushes == 1);
   CHECK(c.answers_at_first_flush == 3);  // not the first answer alone
-  fastrt::sync_wait(c.scope.join());
 }
 
 TEST_CASE("request dispatch: an answer made outside start_ready is flushed by its own coroutine") {
-  const router routes = echo_routes();
-  request_dispatch dispatch(routes);
-  fake_connection c;
-  c.dispatch = &dispatch;
+  dispatch_setup setup(echo_routes());
+  auto& [routes, dispatch, c] = setup;
   dispatch.dispatch(c, c.complete(1, "/upgraded"));  // (the h2c upgrade's stream 1: not inside receive())
   CHECK(c.answered == std::vector<std::string>{"/upgraded"});
   CHECK(c.flushes == 1);
   CHECK_FALSE(dispatch.defer_flush());  // outside start_ready nothing is deferred
-  fastrt::sync_wait(c.scope.join());
 }
 
 TEST_CASE("request dispatch: a refused or closed stream's handler never runs, and no flush is started for it") {
-  const router routes = echo_routes();
-  request_dispatch dispatch(routes);
-  fake_connection c;
-  c.dispatch = &dispatch;
+  dispatch_setup setup(echo_routes());
+  auto& [routes, dispatch, c] = setup;
   {
     const request_dispatch::receiving span(dispatch);
     dispatch.dispatch(c, c.complete(1, "/refused"));
@@ -120,15 +122,11 @@ TEST_CASE("request dispatch: a refused or closed stream's handler never runs, an
   dispatch.start_ready(c);
   CHECK(c.answered.empty());
   CHECK(c.flushes == 0);
-  fastrt::sync_wait(c.scope.join());
 }
 
 TEST_CASE("request dispatch: a path no route takes is answered 404") {
-  const router routes;  // no route at all
-  request_dispatch dispatch(routes);
-  fake_connection c;
-  c.dispatch = &dispatch;
+  dispatch_setup setup{router{}};  // no route at all
+  auto& [routes, dispatch, c] = setup;
   dispatch.dispatch(c, c.complete(1, "/nowhere"));
   CHECK(c.answered == std::vector<std::string>{"Not Found\n"});
-  fastrt::sync_wait(c.scope.join());
 }
