@@ -10,6 +10,9 @@
 #   free_port                           a free TCP port on 127.0.0.1 (the kernel's pick)
 #   low_free_port                       a free TCP port on 127.0.0.1 below 32768 (the range the
 #                                       project's tests keep to), picked at random
+#   write_h2o_conf DIR PORT [LINE...]   write DIR/h2o-PORT.conf: h2o on 127.0.0.1:PORT (cleartext:
+#                                       h2c prior knowledge and HTTP/1.1), one thread, serving the
+#                                       files in DIR/htdocs; each LINE is one more top-level setting
 #   stop_servers                        SIGTERM every pid in the caller's array `pids` (servers
 #                                       stop gracefully), SIGKILL what lingers after 5 s; empties it
 #
@@ -66,4 +69,13 @@ stop_servers() {
     kill -9 "$pid" 2>/dev/null || true
   done
   pids=()
+}
+
+write_h2o_conf() {
+  local dir="$1" port="$2" line; shift 2
+  {
+    printf 'listen:\n  host: 127.0.0.1\n  port: %s\nnum-threads: 1\n' "$port"
+    for line in "$@"; do printf '%s\n' "$line"; done
+    printf 'hosts:\n  default:\n    paths:\n      /:\n        file.dir: %s/htdocs\n' "$dir"
+  } > "$dir/h2o-$port.conf"
 }

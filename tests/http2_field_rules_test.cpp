@@ -33,6 +33,38 @@ TEST_CASE("field rules: tokens, values, content-length") {
   CHECK_FALSE(fields::content_length(""));
 }
 
+TEST_CASE("field rules: the character table agrees with RFC 9110's classes at every byte") {
+  static constexpr std::string_view punctuation = "!#$%&'*+-.^_`|~";
+  for (unsigned c = 0; c < 256; ++c) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    const bool tchar = alnum || punctuation.find(static_cast<char>(c)) != std::string_view::npos;
+    INFO("byte " << c);
+    CHECK(fields::is_tchar(static_cast<unsigned char>(c)) == tchar);
+    const char one[1] = {static_cast<char>(c)};
+    const bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+    CHECK((fields::value_problem(std::string_view(one, 1)) != nullptr) == ctl);
+  }
+}
+
+TEST_CASE("field rules: lower_case_sent_name lower-cases in place and checks in one pass") {
+  std::string name = "Content-Type";
+  CHECK(fields::lower_case_sent_name(name) == nullptr);
+  CHECK(name == "content-type");
+  std::string bad = "X Y";
+  CHECK(std::string(fields::lower_case_sent_name(bad)) ==
+        "the header name has a character that is not allowed in a field name");
+  CHECK(bad == "x y");
+  std::string pseudo = ":Status";
+  CHECK(fields::lower_case_sent_name(pseudo) != nullptr);
+  std::string empty;
+  CHECK(std::string(fields::lower_case_sent_name(empty)) == "the header name is empty");
+  for (const char* text : {"x-custom_1.~", "ABC", "a\x80", "a\x01"}) {
+    std::string lowered = text;
+    const char* problem = fields::lower_case_sent_name(lowered);
+    CHECK((problem == nullptr) == (fields::sent_name_problem(lowered) == nullptr));
+  }
+}
+
 TEST_CASE("field rules: the access log escapes what could forge a line") {
   std::string out;
   fields::escape_for_log("/a\nb\"c\\d\x7f\x01 \xc3\xa9", out);

@@ -87,6 +87,26 @@ TEST_CASE("stream table: lookup prefers the session's user data, and knows the u
   CHECK(t.size() == 1);
 }
 
+TEST_CASE("stream table: recent() answers the stream found last until it closes") {
+  stream_table t;
+  stream& one = t.open_upgraded(make(1));
+  stream& three = t.open(make(3));
+  CHECK(t.recent(3) == nullptr);  // nothing found yet
+  CHECK(t.find(3, &three) == &three);
+  CHECK(t.recent(3) == &three);
+  CHECK(t.recent(1) == nullptr);  // another id: ask the session
+  CHECK(t.find(5, nullptr) == nullptr);
+  CHECK(t.recent(3) == &three);  // a miss does not forget it
+  CHECK(t.find(1, nullptr) == &one);
+  CHECK(t.recent(1) == &one);
+  CHECK(t.recent(3) == nullptr);
+  t.close(one);
+  CHECK(t.recent(1) == nullptr);  // freed: forgotten with it
+  CHECK(t.find(3, &three) == &three);
+  t.close(three);
+  CHECK(t.recent(3) == nullptr);
+}
+
 TEST_CASE("stream table: for_each and any_of see every open stream; the destructor frees them") {
   auto t = std::make_unique<stream_table>();
   for (std::int32_t id = 1; id <= 9; id += 2) t->open(make(id));

@@ -12,11 +12,11 @@
 #   wsgi           raw_apps:wsgi_hello (no framework), GET /hello
 #   asgi           raw_apps:asgi_hello (no framework), GET /hello
 #   native         raw_apps:native_hello, def app(request), GET /hello
-# How: fastrt-h2 --pinned 1 --io-threads 1 under `valgrind --tool=callgrind --fair-sched=yes
-# --instr-atstart=no` (without fair scheduling a thread that spins starves the others: answers took
-# 30 s and more),
-# a 300-request warm-up, `callgrind_control -i on`, `h2load -n N -c 10 -m 10`, `callgrind_control -d`;
-# instructions per request = the dump's total (all threads) / N. Prints one line per case:
+# How: fastrt-h2 --pinned 1 --io-threads 1 under callgrind (bench/callgrind_lib.sh: fair scheduling,
+# instrumentation off at start; without fair scheduling a thread that spins starves the others:
+# answers took 30 s and more), a 300-request warm-up, `callgrind_control -i on`,
+# `h2load -n N -c 10 -m 10`, `callgrind_control -d`; instructions per request = the dump's total
+# (all threads) / N. Prints one line per case:
 #   CASE  Ir/request  app-call Ir/request  (the inclusive cost under the call into the app's Python:
 #   for WSGI wsgi::call_state::run's PyObject_Call, for ASGI and native the eval of the app's frames)
 # With --keep the dumps stay in the printed directory (callgrind_annotate --inclusive=yes them).
@@ -48,15 +48,17 @@ for tool in valgrind callgrind_control h2load; do
   command -v "$tool" > /dev/null || { echo "callgrind_per_request: needs $tool (apt-get install valgrind nghttp2-client)" >&2; exit 1; }
 done
 out="$(mktemp -d /tmp/fastrt-callgrind.XXXXXX)"
-pid=""
+cg_pid=""
 cleanup() {
-  if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  callgrind_stop
   [ "$keep" = 1 ] || rm -rf "$out"
 }
 trap cleanup EXIT
 
 # shellcheck source-path=SCRIPTDIR source=../bench_setup.sh
 . "$here/../bench_setup.sh"  # low_free_port
+# shellcheck source-path=SCRIPTDIR source=../callgrind_lib.sh
+. "$here/../callgrind_lib.sh"  # callgrind_start, callgrind_load, callgrind_stop, callgrind_per_request
 
 for c in "${cases[@]}"; do
   route=/hello
@@ -71,40 +73,12 @@ for c in "${cases[@]}"; do
     *) echo "callgrind_per_request: unknown case $c" >&2; exit 2 ;;
   esac
   port="$(low_free_port)"
-  (cd "$here" && exec valgrind --tool=callgrind --fair-sched=yes --instr-atstart=no --callgrind-out-file="$out/$c.%p" \
-     "$fastrt_h2" --port "$port" --pinned 1 --io-threads 1 --lifespan off \
-     --app-dir "$here" --python-path /usr/lib/python3/dist-packages --interface "$iface" --app "$app") \
-     > "$out/$c.log" 2>&1 &
-  pid=$!
-  up=0
-  for _ in $(seq 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    if curl -s -m 10 -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$port$route"; then up=1; break; fi
-    sleep 0.2
-  done
-  [ "$up" = 1 ] || { echo "callgrind_per_request: $c did not start:" >&2; tail -20 "$out/$c.log" >&2; exit 1; }
-  # The process answering is ours: valgrind's pid runs the server itself.
-  h2load -n 300 -c 10 -m 10 "http://127.0.0.1:$port$route" > /dev/null 2>&1
-  callgrind_control -i on "$pid" > /dev/null 2>&1
-  h2load -n "$n" -c 10 -m 10 "http://127.0.0.1:$port$route" > "$out/$c.h2load" 2>&1
-  grep -q " 0 failed, 0 errored, 0 timeout" "$out/$c.h2load" || { echo "callgrind_per_request: $c: some requests failed (under valgrind an answer can stall past --handler-timeout; counted anyway):" >&2; grep requests: "$out/$c.h2load" >&2; }
-  callgrind_control -d "$pid" > /dev/null 2>&1
-  callgrind_control -i off "$pid" > /dev/null 2>&1
-  kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=""  # (valgrind may sit out a SIGTERM)
-  /usr/bin/python3 - "$c" "$n" "$out" <<'PY'
-import glob, re, sys
-case, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-total = 0
-for f in glob.glob(f"{out}/{case}.*"):
-    if f.endswith((".log", ".h2load")):
-        continue
-    for line in open(f, errors="replace"):
-        m = re.match(r"summary: (\d+)", line) or re.match(r"totals: (\d+)", line)
-        if m:
-            total += int(m.group(1))
-            break
-print(f"{case:15s} {total / n:12,.0f} instructions/request  (n={n})")
-PY
+  callgrind_start callgrind_per_request "$out" "$c" "$port" "$route" \
+    "$fastrt_h2" --port "$port" --pinned 1 --io-threads 1 --lifespan off \
+    --app-dir "$here" --python-path /usr/lib/python3/dist-packages --interface "$iface" --app "$app" || exit 1
+  callgrind_load callgrind_per_request "$out" "$c" "http://127.0.0.1:$port$route" "$n" 300
+  callgrind_stop
+  printf '%-15s %12s instructions/request  (n=%s)\n' "$c" "$(thousands "$(callgrind_per_request "$out" "$c" "$n")")" "$n"
 done
 [ "$keep" = 1 ] && echo "(dumps: $out)"
 exit 0

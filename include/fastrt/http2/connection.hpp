@@ -260,7 +260,7 @@ class basic_connection {
     auto s = std::make_unique<stream>();
     s->id = id;
     if (access_records_) s->started = clock::now();
-    set_connection(s->req, info_);
+    set_connection(*s->req, info_);
     session_.set_stream_user_data(id, s.get());
     streams_.open(std::move(s));
   }
@@ -273,11 +273,11 @@ class basic_connection {
       // Answered with 431 once the block is complete (the block must still
       // be decoded: HPACK state is shared by the connection).
       move(*s, stream_phase::receiving_oversized);
-      s->req = request{};
-      set_connection(s->req, info_);
+      *s->req = request{};
+      set_connection(*s->req, info_);
       return;
     }
-    add_field(s->req, name, value);
+    add_field(*s->req, name, value);
   }
 
   // Flow control (nghttp2's automatic window update is off: session.hpp):
@@ -298,7 +298,7 @@ class basic_connection {
     if (!s || s->reset != stream_reset::none) return;
     s->body_progress = connection_deadlines::coarse_now();  // (PINGs and empty frames do not count)
     if (s->dispatched()) return;  // answered early: the rest of the body is discarded
-    if (s->req.body.size() + bytes.size() > server_.config.max_body_size) {
+    if (s->req->body.size() + bytes.size() > server_.config.max_body_size) {
       answer_early(*s, 413, "request body larger than --max-body-size\n");
       return;
     }
@@ -307,7 +307,7 @@ class basic_connection {
       return;
     }
     s->charged_request += bytes.size();
-    s->req.body.append(bytes);
+    s->req->body.append(bytes);
   }
 
   void request_frame_received(std::int32_t id, bool headers, bool end_stream) {
@@ -328,15 +328,15 @@ class basic_connection {
     if (headers && !end_stream) {
       s->body_progress = connection_deadlines::coarse_now();  // --body-timeout runs from here
       // A body follows: refuse at once when it announces more than we take.
-      const auto it = std::find_if(s->req.headers.begin(), s->req.headers.end(),
+      const auto it = std::find_if(s->req->headers.begin(), s->req->headers.end(),
                                    [](const auto& h) { return h.first == "content-length"; });
-      if (it != s->req.headers.end() && it->second.size() < 20 &&
+      if (it != s->req->headers.end() && it->second.size() < 20 &&
           std::strtoull(it->second.c_str(), nullptr, 10) > server_.config.max_body_size) {
         answer_early(*s, 413, "request body larger than --max-body-size\n");
         return;
       }
       // A streamed route's handler starts now, reading the body as it comes.
-      s->route = server_.routes.find_target(s->req.method, s->req.path);
+      s->route = server_.routes.find_target(s->req->method, s->req->path);
       if (s->route && s->route->options.body == request_body::streamed) dispatch(*s, body_state::follows);
       return;
     }
@@ -535,6 +535,8 @@ class basic_connection {
 
   // The handler's response for stream `key` goes out (true: flush), unless
   // the stream was reset or closed meanwhile (its stop token says so too).
+  // A handler that answered without suspending, inside start_ready(), gets
+  // false: start_ready() flushes once after all of them.
   bool answer(stream_key key, response&& resp, const std::stop_token& cancel) {
     if (writer_.closed()) return false;
     stream* s = find(key);
@@ -559,7 +561,7 @@ class basic_connection {
     }
     deadlines_.send_progress(connection_deadlines::coarse_now());
     submit(*s, std::move(resp));
-    return true;
+    return !dispatch_.defer_flush();
   }
 
   // --- connection_watchdog.hpp's events -----------------------------------------
@@ -647,6 +649,7 @@ class basic_connection {
   static constexpr std::chrono::milliseconds probe_interval{500};
 
   stream* find(std::int32_t id) const noexcept {
+    if (stream* s = streams_.recent(id)) return s;
     return streams_.find(id, static_cast<stream*>(session_.stream_user_data(id)));
   }
 
@@ -727,9 +730,9 @@ class basic_connection {
     auto s = std::make_unique<stream>();
     s->id = 1;
     if (access_records_) s->started = clock::now();
-    s->req = sniffed.upgrade.req;
-    set_connection(s->req, info_);
-    const int rv = session_.upgrade(sniffed.upgrade.settings, s->req.method == "HEAD", s.get());
+    *s->req = sniffed.upgrade.req;
+    set_connection(*s->req, info_);
+    const int rv = session_.upgrade(sniffed.upgrade.settings, s->req->method == "HEAD", s.get());
     if (rv != 0) {
       events_.log(log_level::error, std::string("h2c upgrade failed: ") + session::describe(rv) + " (500)");
       co_await close_http1(http1::closing_response("500 Internal Server Error", "h2c upgrade failed\n"));
@@ -823,13 +826,13 @@ class basic_connection {
     if (s.reset != stream_reset::none) return;  // a RST_STREAM is on its way
     if (body == body_state::complete) s.body_progress = {};
     move(s, stream_phase::handling);
-    s.head_request = s.req.method == "HEAD";
+    s.head_request = s.req->method == "HEAD";
     // (A complete request comes whole even on a streamed route: request_body.hpp.)
     if (body == body_state::follows) {
       s.body = std::make_shared<body_reader>(this, &body_taken, s.id);
-      s.req.body_pieces = s.body;
+      s.req->body_pieces = s.body;
     }
-    s.dispatched_req = std::make_shared<const request>(std::move(s.req));
+    s.dispatched_req = std::move(s.req);  // the handler's from now on: read-only
     events_.count(metric::requests_dispatched);
     dispatch_.dispatch(*this, s);
   }
@@ -840,8 +843,8 @@ class basic_connection {
     drop_request_body(s);
     s.body_progress = connection_deadlines::coarse_now();  // the rest of the body must keep coming
     deadlines_.send_progress(connection_deadlines::coarse_now());
-    s.head_request = s.req.method == "HEAD";
-    s.dispatched_req = std::make_shared<const request>(std::move(s.req));
+    s.head_request = s.req->method == "HEAD";
+    s.dispatched_req = std::move(s.req);
     events_.count(metric::requests_answered_early);
     submit(s, text_response(status, std::move(body)));
   }
@@ -849,7 +852,7 @@ class basic_connection {
   // Sends `r` as `s`'s response (the stream moves to answering). A response
   // that breaks response_rules.hpp is replaced by a 500 (with a log line
   // saying why); one nghttp2 refuses resets the stream.
-  void submit(stream& s, response r) {
+  void submit(stream& s, response&& r) {
     move(s, stream_phase::answering);
     response_verdict verdict = check_response(r, s.head_request);
     bool tell = true;
@@ -931,7 +934,7 @@ class basic_connection {
   }
 
   void drop_request_body(stream& s) {
-    std::string().swap(s.req.body);
+    if (s.req) std::string().swap(s.req->body);  // (once dispatched, the request is the handler's)
     budget_.release(std::exchange(s.charged_request, 0));
   }
 

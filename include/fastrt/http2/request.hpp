@@ -77,16 +77,18 @@ inline void set_connection(request& r, const connection_info& info) {
 // fields fill method, path, query and authority (:scheme is not kept);
 // cookie crumbs are joined with "; " into one field (RFC 9113 §8.2.3).
 inline void add_field(request& r, std::string_view name, std::string_view value) {
-  if (name == ":method") {
-    r.method = value;
-  } else if (name == ":path") {
-    const auto q = value.find('?');
-    r.path = value.substr(0, q);
-    r.query = q == std::string_view::npos ? std::string_view() : value.substr(q + 1);
-  } else if (name == ":authority") {
-    r.authority = value;
-  } else if (name.starts_with(':')) {
-    // :scheme
+  if (name.starts_with(':')) {
+    // Told apart by length first: nghttp2 has checked the pseudo-header
+    // names already, this runs for every request.
+    if (name.size() == 7 && name == ":method") {
+      r.method = value;
+    } else if (name.size() == 5 && name == ":path") {
+      const auto q = value.find('?');
+      r.path = value.substr(0, q);
+      r.query = q == std::string_view::npos ? std::string_view() : value.substr(q + 1);
+    } else if (name.size() == 10 && name == ":authority") {
+      r.authority = value;
+    }  // else :scheme
   } else if (r.headers.empty()) {
     r.headers.reserve(8);  // one allocation for a typical request instead of four doublings
     r.headers.emplace_back(name, value);

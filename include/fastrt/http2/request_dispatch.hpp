@@ -15,6 +15,7 @@
 //   bool may_start(const stream&);             false: skip its handler
 //   async_scope& request_scope();              where handler coroutines run
 //   bool answer(stream_key, response&&, const std::stop_token&);   the handler's response; true: flush
+//                                              (false inside start_ready(): it flushes once, at its end)
 //   coro_task<> flush();
 //
 // Thread-safety: the connection's io thread. Cost: one coroutine per
@@ -61,14 +62,28 @@ class request_dispatch {
     else start(connection, s);
   }
 
-  // After receive(): starts what it completed.
+  // After receive(): starts what it completed. The handlers that answer
+  // without suspending do not flush each (defer_flush()): one flush starts
+  // after the last, so the answers to one read go out in one send, not the
+  // first alone and the rest in a second. That flush runs in the request
+  // scope, not in the caller (the read loop must not be the one waiting
+  // for a client that does not read: it would miss the stop).
   template <class Receiver>
   void start_ready(Receiver& connection) {
+    starting_ = true;
     for (const std::int32_t id : ready_) {
       stream* s = connection.find(stream_key{id});
       if (s && connection.may_start(*s)) start(connection, *s);
     }
+    starting_ = false;
     ready_.clear();
+    if (std::exchange(flush_deferred_, false)) connection.request_scope().spawn(connection.flush());
+  }
+  // An answer was submitted: true when start_ready() will flush it (the
+  // caller need not).
+  bool defer_flush() noexcept {
+    flush_deferred_ = flush_deferred_ || starting_;
+    return starting_;
   }
 
  private:
@@ -85,16 +100,24 @@ class request_dispatch {
   template <class Receiver>
   static coro_task<> run(Receiver& connection, stream_key key, const router::handler* handler,
                          std::shared_ptr<const request> req, std::stop_token cancel) {
-    response resp;
-    if (handler) resp = co_await with_stop_token((*handler)(*req, cancel), cancel);  // (no co_await in ?: : g++ 12)
-    else resp = text_response(404, "Not Found\n");
+    // Initialised from the await (no default response assigned over): the
+    // answer is moved once less. (No co_await inside ?: with g++ 12.)
+    if (!handler) handler = &not_found;
+    response resp = co_await with_stop_token((*handler)(*req, cancel), cancel);
     req.reset();
     if (connection.answer(key, std::move(resp), cancel)) co_await connection.flush();
   }
 
+  // What a request no route takes gets.
+  static inline const router::handler not_found = [](const request&, std::stop_token) -> coro_task<response> {
+    co_return text_response(404, "Not Found\n");
+  };
+
   const router& routes_;
   std::vector<std::int32_t> ready_;  // requests completed during receive()
   bool receiving_ = false;
+  bool starting_ = false;        // start_ready() runs
+  bool flush_deferred_ = false;  // an answer made inside it waits for its flush
 };
 
 }  // namespace fastrt::http2

@@ -33,7 +33,11 @@ struct response {
 };
 
 inline response text_response(int status, std::string body) {
-  return response{status, {{"content-type", "text/plain; charset=utf-8"}}, std::move(body), {}};
+  response r{status, {}, std::move(body), {}};
+  // Emplaced: an initializer list would build the field once more and copy it.
+  r.headers.reserve(1);
+  r.headers.emplace_back("content-type", "text/plain; charset=utf-8");
+  return r;
 }
 
 }  // namespace fastrt::http2

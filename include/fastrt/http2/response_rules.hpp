@@ -58,11 +58,9 @@ inline response_verdict check_response(response& r, bool head_request) {
   std::size_t bytes = 7 + 3 + 32;  // :status
   bool has_length = false;
   for (auto& [name, value] : r.headers) {
-    for (char& c : name) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
+    const char* name_problem = fields::lower_case_sent_name(name);
     if (fields::is_connection_specific(name)) continue;
-    if (const char* problem = fields::sent_name_problem(name)) return detail::refused(detail::about(name, problem));
+    if (name_problem) return detail::refused(detail::about(name, name_problem));
     if (const char* problem = fields::sent_value_problem(value)) return detail::refused(detail::about(name, problem));
     if (name == "content-length") {
       const auto length = fields::content_length(value);

@@ -23,8 +23,10 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,8 +94,11 @@ ssize_t read_stream(nghttp2_session*, std::int32_t, std::uint8_t* buffer, std::s
 // on success.
 template <class Receiver>
 int submit_response(session& h2, stream& s) {
-  const std::string status = std::to_string(s.resp.status);
-  std::string length;
+  // Digits on the stack: a std::to_string per response cost two calls.
+  char status_text[12];
+  const std::string_view status(status_text,
+                                std::to_chars(std::begin(status_text), std::end(status_text), s.resp.status).ptr);
+  char length_text[24];
   static thread_local std::vector<nghttp2_nv> fields;  // reused: one allocation per thread, not per response
   fields.clear();
   auto add = [](std::string_view name, std::string_view value) {
@@ -111,8 +116,8 @@ int submit_response(session& h2, stream& s) {
   const bool no_body = s.resp.status == 204 || s.resp.status == 304;
   const bool streamed = static_cast<bool>(s.resp.stream);
   if (!has_length && !no_body && !streamed) {
-    length = std::to_string(s.resp.body.size());
-    add("content-length", length);
+    add("content-length",
+        {length_text, std::to_chars(std::begin(length_text), std::end(length_text), s.resp.body.size()).ptr});
   }
   const bool with_body = !no_body && !s.head_request;
   if (!with_body) s.resp.stream = nullptr;

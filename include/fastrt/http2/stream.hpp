@@ -23,8 +23,9 @@
 // the stream may be closed and freed while they wait, so they look it up
 // again (stream_table::find) after every co_await.
 //
-// Thread-safety: the connection's io thread only. Cost: one allocation per
-// stream (plus the request's strings and a stop state for its handler).
+// Thread-safety: the connection's io thread only. Cost: two allocations per
+// stream (the stream, its request: plus the request's strings and a stop
+// state for its handler).
 #pragma once
 
 #include <chrono>
@@ -85,7 +86,11 @@ struct stream {
   stream_phase phase = stream_phase::receiving;
   stream_reset reset = stream_reset::none;
   bool head_request = false;  // HEAD: the answer's header fields only
-  request req;                // collected while the request arrives
+  // Collected while the request arrives; at dispatch it moves (the pointer,
+  // not the request) to dispatched_req, so `req` is null from then on and
+  // the request is never written again (a handler may read it on another
+  // thread).
+  std::shared_ptr<request> req = std::make_shared<request>();
   std::shared_ptr<const request> dispatched_req;  // from dispatch on (the handler and the access log share it)
   const router::target* route = nullptr;  // looked up when a body follows the header block (else at dispatch)
   std::shared_ptr<body_reader> body;      // a streamed route's request body, while it arrives
