@@ -8,15 +8,12 @@
 
 #include <vector>
 
+#include "fastrt/detail/spin_wait.hpp"
+
 namespace bench {
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+// The pause between attempts is the runtime's own (fastrt/detail/spin_wait.hpp).
+using fastrt::detail::cpu_relax;
 
 // The CPUs this process may run on, in increasing order.
 inline std::vector<int> allowed_cpus() {
