@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,7 +95,8 @@ using bench_clock = std::chrono::steady_clock;
 // consumer::pop(v)  -> bool     one pop attempt
 // consumer::pop_bulk(fn) -> n   the queue's batch pop, where it has one
 
-struct fastrt_spsc {
+template <fastrt::drain_pace Pace>
+struct fastrt_spsc_paced {
   using queue = fastrt::spsc_queue<std::uint64_t>;
   struct producer {
     explicit producer(queue& q) : q_(q) {}
@@ -111,11 +113,16 @@ struct fastrt_spsc {
     }
     template <class Fn>
     std::size_t pop_bulk(Fn& fn) {
-      return q_.drain([&fn](std::uint64_t&& v) { fn(v); });
+      return q_.drain([&fn](std::uint64_t&& v) { fn(v); }, std::numeric_limits<std::size_t>::max(),
+                      Pace);
     }
     queue& q_;
   };
 };
+// try_pop and drain as a latency-first consumer uses them (the default pace);
+// drain_gather: a throughput consumer that lets a streaming producer move on.
+using fastrt_spsc = fastrt_spsc_paced<fastrt::drain_pace::prompt>;
+using fastrt_spsc_gather = fastrt_spsc_paced<fastrt::drain_pace::gather>;
 
 struct boost_spsc {
   using queue = boost::lockfree::spsc_queue<std::uint64_t>;  // run-time sized
@@ -149,8 +156,8 @@ struct moodycamel_rwq {
   };
 };
 
-
-struct fastrt_mpsc {
+template <fastrt::drain_pace Pace>
+struct fastrt_mpsc_paced {
   using queue = fastrt::mpsc_queue<std::uint64_t>;
   struct producer {
     explicit producer(queue& q) : q_(q) {}
@@ -167,11 +174,14 @@ struct fastrt_mpsc {
     }
     template <class Fn>
     std::size_t pop_bulk(Fn& fn) {
-      return q_.drain([&fn](std::uint64_t&& v) { fn(v); });
+      return q_.drain([&fn](std::uint64_t&& v) { fn(v); }, std::numeric_limits<std::size_t>::max(),
+                      Pace);
     }
     queue& q_;
   };
 };
+using fastrt_mpsc = fastrt_mpsc_paced<fastrt::drain_pace::prompt>;
+using fastrt_mpsc_gather = fastrt_mpsc_paced<fastrt::drain_pace::gather>;
 
 struct boost_queue {
   // Run-time sized: the constructor puts kCapacity nodes on the free list and
@@ -418,6 +428,7 @@ void tput(benchmark::State& state) {
 void register_all() {
   add("spsc_tput/fastrt/try_pop", tput<fastrt_spsc, pop_kind::single, 1>);
   add("spsc_tput/fastrt/drain", tput<fastrt_spsc, pop_kind::bulk, 1>);
+  add("spsc_tput/fastrt/drain_gather", tput<fastrt_spsc_gather, pop_kind::bulk, 1>);
   add("spsc_tput/boost_spsc/pop", tput<boost_spsc, pop_kind::single, 1>);
   add("spsc_tput/boost_spsc/consume_all", tput<boost_spsc, pop_kind::bulk, 1>);
   add("spsc_tput/rwq/try_dequeue", tput<moodycamel_rwq, pop_kind::single, 1>);
@@ -428,12 +439,14 @@ void register_all() {
 
   add("mpsc_tput_2p1c/fastrt/try_pop", tput<fastrt_mpsc, pop_kind::single, 2>);
   add("mpsc_tput_2p1c/fastrt/drain", tput<fastrt_mpsc, pop_kind::bulk, 2>);
+  add("mpsc_tput_2p1c/fastrt/drain_gather", tput<fastrt_mpsc_gather, pop_kind::bulk, 2>);
   add("mpsc_tput_2p1c/boost_queue/pop", tput<boost_queue, pop_kind::single, 2>);
   add("mpsc_tput_2p1c/cq/try_dequeue", tput<moodycamel_cq<2>, pop_kind::single, 2>);
   add("mpsc_tput_2p1c/cq/try_dequeue_bulk", tput<moodycamel_cq<2>, pop_kind::bulk, 2>);
 
   add("mpsc_tput_1p1c/fastrt/try_pop", tput<fastrt_mpsc, pop_kind::single, 1>);
   add("mpsc_tput_1p1c/fastrt/drain", tput<fastrt_mpsc, pop_kind::bulk, 1>);
+  add("mpsc_tput_1p1c/fastrt/drain_gather", tput<fastrt_mpsc_gather, pop_kind::bulk, 1>);
   add("mpsc_tput_1p1c/boost_queue/pop", tput<boost_queue, pop_kind::single, 1>);
   add("mpsc_tput_1p1c/cq/try_dequeue", tput<moodycamel_cq<1>, pop_kind::single, 1>);
   add("mpsc_tput_1p1c/cq/try_dequeue_bulk", tput<moodycamel_cq<1>, pop_kind::bulk, 1>);
@@ -534,19 +547,19 @@ void print_summary(const collecting_reporter& rep) {
 
   const std::string st = "spsc_tput/";
   s.throughput_table("SPSC throughput, 1 producer -> 1 consumer", st,
-                     {"fastrt/try_pop", "fastrt/drain", "boost_spsc/pop", "boost_spsc/consume_all",
-                      "rwq/try_dequeue"});
+                     {"fastrt/try_pop", "fastrt/drain", "fastrt/drain_gather", "boost_spsc/pop",
+                      "boost_spsc/consume_all", "rwq/try_dequeue"});
   s.rtt_table();
   for (const char* shape : {"2p1c", "1p1c"}) {
     const std::string mt = std::string("mpsc_tput_") + shape + "/";
     const std::string title = std::string("MPSC throughput, ") + shape;
     s.throughput_table(title.c_str(), mt,
-                       {"fastrt/try_pop", "fastrt/drain", "boost_queue/pop", "cq/try_dequeue",
-                        "cq/try_dequeue_bulk"});
+                       {"fastrt/try_pop", "fastrt/drain", "fastrt/drain_gather", "boost_queue/pop",
+                        "cq/try_dequeue", "cq/try_dequeue_bulk"});
   }
 
   s.ratio_header("SPSC throughput");
-  for (const char* f : {"fastrt/try_pop", "fastrt/drain"}) {
+  for (const char* f : {"fastrt/try_pop", "fastrt/drain", "fastrt/drain_gather"}) {
     for (const char* p : {"rwq/try_dequeue", "boost_spsc/pop", "boost_spsc/consume_all"}) {
       s.ratio_row(st + f, st + p);
     }
@@ -558,7 +571,7 @@ void print_summary(const collecting_reporter& rep) {
     const std::string mt = std::string("mpsc_tput_") + shape + "/";
     const std::string title = std::string("MPSC throughput ") + shape;
     s.ratio_header(title.c_str());
-    for (const char* f : {"fastrt/try_pop", "fastrt/drain"}) {
+    for (const char* f : {"fastrt/try_pop", "fastrt/drain", "fastrt/drain_gather"}) {
       for (const char* p : {"cq/try_dequeue", "cq/try_dequeue_bulk", "boost_queue/pop"}) {
         s.ratio_row(mt + f, mt + p);
       }
@@ -571,6 +584,8 @@ void print_summary(const collecting_reporter& rep) {
   s.target("SPSC tput try_pop >= 2x boost pop", st + "fastrt/try_pop", st + "boost_spsc/pop", 2.0);
   s.target("SPSC tput drain >= 2x boost consume_all", st + "fastrt/drain",
            st + "boost_spsc/consume_all", 2.0);
+  s.target("SPSC tput drain (gather) >= 1.0x rwq", st + "fastrt/drain_gather",
+           st + "rwq/try_dequeue", 1.0);
   // "No slower than the fastest peer": fastrt's round-trip rate / the best peer's.
   const std::string best_rtt =
       s.rate("spsc_rtt/rwq") >= s.rate("spsc_rtt/boost_spsc") ? "spsc_rtt/rwq" : "spsc_rtt/boost_spsc";
@@ -579,6 +594,8 @@ void print_summary(const collecting_reporter& rep) {
            "mpsc_tput_2p1c/cq/try_dequeue", 1.0);
   s.target("MPSC 2p1c drain >= 1.0x cq try_dequeue_bulk", "mpsc_tput_2p1c/fastrt/drain",
            "mpsc_tput_2p1c/cq/try_dequeue_bulk", 1.0);
+  s.target("MPSC 2p1c drain (gather) >= 1.0x cq try_dequeue_bulk",
+           "mpsc_tput_2p1c/fastrt/drain_gather", "mpsc_tput_2p1c/cq/try_dequeue_bulk", 1.0);
   std::fflush(stdout);
 }
 

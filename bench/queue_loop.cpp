@@ -5,7 +5,8 @@
 //
 //   queue_loop [--items N] [--slots S] [--runs R]     defaults 10000000 65536 3
 //
-// Queues: fastrt::spsc_queue (try_pop, and drain), moodycamel::ReaderWriterQueue
+// Queues: fastrt::spsc_queue (try_pop, drain, and drain with
+// drain_pace::gather), moodycamel::ReaderWriterQueue
 // (try_dequeue), boost::lockfree::spsc_queue (pop). Runs are interleaved
 // (queue A run 1, queue B run 1, ..., queue A run 2, ...) so a noisy moment
 // hits every queue alike. Each run checks count and sum of 0..N-1 (every item
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -112,11 +114,15 @@ std::vector<contender> contenders() {
                      return std::size_t{1};
                    });
                  }, {}});
-  all.push_back({"fastrt drain", [=](const config& c) {
-                   return run_once<fastrt_queue>(c, fastrt_push, [](fastrt_queue& q, auto& on_item) {
-                     return q.drain([&](std::uint64_t&& v) { on_item(v); });
-                   });
-                 }, {}});
+  auto drain_at = [=](fastrt::drain_pace pace) {
+    return [=](const config& c) {
+      return run_once<fastrt_queue>(c, fastrt_push, [pace](fastrt_queue& q, auto& on_item) {
+        return q.drain([&](std::uint64_t&& v) { on_item(v); }, std::numeric_limits<std::size_t>::max(), pace);
+      });
+    };
+  };
+  all.push_back({"fastrt drain", drain_at(fastrt::drain_pace::prompt), {}});
+  all.push_back({"fastrt drain gather", drain_at(fastrt::drain_pace::gather), {}});
   // Peers pop into a reference and return bool; one adapter for both.
   auto one_by_one = [](auto pop) {
     return [pop](auto& q, auto& on_item) {
@@ -178,16 +184,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n%-18s %10s %10s   runs (Mitems/s)\n", "queue", "best", "median");
+  std::printf("\n%-20s %10s %10s   runs (Mitems/s)\n", "queue", "best", "median");
   for (const contender& c : all) {
-    std::printf("%-18s %10.1f %10.1f  ", c.name.c_str(), c.best(), c.median());
+    std::printf("%-20s %10.1f %10.1f  ", c.name.c_str(), c.best(), c.median());
     for (double r : c.mitems_per_s) std::printf(" %.1f", r);
     std::printf("\n");
   }
   const contender& pop = all[0];
   const contender& drain = all[1];
-  const contender& rwq = all[2];
-  const contender& boost = all[3];
+  const contender& gather = all[2];
+  const contender& rwq = all[3];
+  const contender& boost = all[4];
   std::printf("\nratios fastrt / peer (best of %d; median in parentheses)\n", cfg.runs);
   auto ratio = [](const char* what, const contender& a, const contender& b) {
     std::printf("  %-34s %5.2f (%5.2f)\n", what, a.best() / b.best(), a.median() / b.median());
@@ -196,5 +203,7 @@ int main(int argc, char** argv) {
   ratio("try_pop / boost pop", pop, boost);
   ratio("drain / RWQ try_dequeue", drain, rwq);
   ratio("drain / boost pop", drain, boost);
+  ratio("drain gather / RWQ try_dequeue", gather, rwq);
+  ratio("drain gather / boost pop", gather, boost);
   return 0;
 }

@@ -19,6 +19,7 @@ TEST_CASE("mpsc: capacity is rounded up to a power of two") { fastrt::test::chec
 TEST_CASE("mpsc: full and empty edges") { fastrt::test::check_full_and_empty_edges<mpsc_queue>(); }
 TEST_CASE("mpsc: move-only, non-default-constructible elements") { fastrt::test::check_move_only_elements<mpsc_queue>(); }
 TEST_CASE("mpsc: drain consumes up to a limit and returns the count") { fastrt::test::check_drain<mpsc_queue>(); }
+TEST_CASE("mpsc: a gathering drain still takes every published element") { fastrt::test::check_gathering_drain<mpsc_queue>(); }
 TEST_CASE("mpsc: a long drain hands slots back every 64 elements") { fastrt::test::check_drain_hands_back_during_a_run<mpsc_queue>(); }
 TEST_CASE("mpsc: elements left inside are destroyed exactly once") { fastrt::test::check_leftovers_destroyed_once<mpsc_queue>(); }
 TEST_CASE("mpsc: positions run many laps around the ring") { fastrt::test::check_many_laps<mpsc_queue>(); }
@@ -100,7 +101,9 @@ std::vector<std::thread> start_producers(int producers, std::uint64_t per_produc
   return threads;
 }
 
-void run_polling_stress(int producers, bool use_drain) {
+enum class pop_call { try_pop, drain, drain_gather };
+
+void run_polling_stress(int producers, pop_call call) {
   const std::uint64_t per_producer = fastrt::test::stress_count(4'000'000, 4) / static_cast<std::uint64_t>(producers);
   mpsc_queue<std::uint64_t> q(1024);
   auto threads = start_producers(producers, per_producer, [&q](std::uint64_t v) {
@@ -110,8 +113,10 @@ void run_polling_stress(int producers, bool use_drain) {
   const std::uint64_t total = per_producer * static_cast<std::uint64_t>(producers);
   while (check.received < total) {
     std::size_t got = 0;
-    if (use_drain) {
+    if (call == pop_call::drain) {
       got = q.drain([&](std::uint64_t&& v) { check(v); }, 128);
+    } else if (call == pop_call::drain_gather) {
+      got = q.drain([&](std::uint64_t&& v) { check(v); }, 128, fastrt::drain_pace::gather);
     } else if (auto v = q.try_pop()) {
       check(*v);
       got = 1;
@@ -128,13 +133,15 @@ void run_polling_stress(int producers, bool use_drain) {
 }  // namespace
 
 TEST_CASE("mpsc: 2 producers, every item once and in per-producer order") {
-  SECTION("try_pop") { run_polling_stress(2, false); }
-  SECTION("drain") { run_polling_stress(2, true); }
+  SECTION("try_pop") { run_polling_stress(2, pop_call::try_pop); }
+  SECTION("drain") { run_polling_stress(2, pop_call::drain); }
+  SECTION("drain, gathering") { run_polling_stress(2, pop_call::drain_gather); }
 }
 
 TEST_CASE("mpsc: 4 producers, every item once and in per-producer order") {
-  SECTION("try_pop") { run_polling_stress(4, false); }
-  SECTION("drain") { run_polling_stress(4, true); }
+  SECTION("try_pop") { run_polling_stress(4, pop_call::try_pop); }
+  SECTION("drain") { run_polling_stress(4, pop_call::drain); }
+  SECTION("drain, gathering") { run_polling_stress(4, pop_call::drain_gather); }
 }
 
 TEST_CASE("mpsc: move-only items from 4 producers, none leaked") {

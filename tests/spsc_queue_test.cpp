@@ -16,6 +16,7 @@ TEST_CASE("spsc: capacity is rounded up to a power of two") { fastrt::test::chec
 TEST_CASE("spsc: full and empty edges") { fastrt::test::check_full_and_empty_edges<spsc_queue>(); }
 TEST_CASE("spsc: move-only, non-default-constructible elements") { fastrt::test::check_move_only_elements<spsc_queue>(); }
 TEST_CASE("spsc: drain consumes up to a limit and returns the count") { fastrt::test::check_drain<spsc_queue>(); }
+TEST_CASE("spsc: a gathering drain still takes every published element") { fastrt::test::check_gathering_drain<spsc_queue>(); }
 TEST_CASE("spsc: a long drain hands slots back every 64 elements") { fastrt::test::check_drain_hands_back_during_a_run<spsc_queue>(); }
 TEST_CASE("spsc: elements left inside are destroyed exactly once") { fastrt::test::check_leftovers_destroyed_once<spsc_queue>(); }
 TEST_CASE("spsc: positions run many laps around the ring") { fastrt::test::check_many_laps<spsc_queue>(); }
@@ -113,6 +114,30 @@ TEST_CASE("spsc: batched drain of move-only items across threads") {
     REQUIRE(out_of_order == 0);
     REQUIRE(expected == items);
     REQUIRE(batches <= items);
+  }
+  REQUIRE(counted::alive() == 0);
+}
+
+TEST_CASE("spsc: gathering drain of a stream across threads keeps order and loses nothing") {
+  counted::reset();
+  const std::uint64_t items = fastrt::test::stress_count(2'000'000, 4);
+  {
+    spsc_queue<counted> q(256);
+    std::thread producer([&] {
+      for (std::uint64_t i = 0; i < items; ++i) {
+        while (!q.try_emplace(i)) std::this_thread::yield();
+      }
+    });
+    std::uint64_t expected = 0;
+    std::uint64_t out_of_order = 0;
+    while (expected < items) {
+      auto check = [&](counted&& c) { out_of_order += c.get() != expected++; };
+      if (q.drain(check, 100, fastrt::drain_pace::gather) == 0) std::this_thread::yield();
+    }
+    producer.join();
+    REQUIRE(out_of_order == 0);
+    REQUIRE(expected == items);
+    REQUIRE(q.drain([](counted&&) {}, 64, fastrt::drain_pace::gather) == 0);
   }
   REQUIRE(counted::alive() == 0);
 }

@@ -21,6 +21,11 @@
 // The consumer never reads tail: the slot's sequence word says whether the
 // next element is there, so a pop reads and writes only the slot and the
 // consumer's own line; drain() publishes the head once per 64 elements.
+//
+// drain(fn, limit, drain_pace::gather) trades latency for throughput (see
+// drain_pace.hpp): when the previous drain stopped at an unpublished slot and
+// the next slot is published but the one a cache line further is not, it
+// first waits drain_gather_wait, reading nothing the producers write.
 #pragma once
 
 #include <algorithm>
@@ -34,6 +39,8 @@
 #include <utility>
 
 #include "detail/ring_storage.hpp"
+#include "detail/spin_wait.hpp"
+#include "drain_pace.hpp"
 
 namespace fastrt {
 
@@ -114,12 +121,18 @@ class mpsc_queue {
   // first, stopping at the first unpublished slot; returns how many. The slots
   // are handed back to the producers every drain_publish_batch elements and
   // at the end of the call, so a slow fn can make producers see "full" for up
-  // to a batch. fn must not pop from this queue.
+  // to a batch. With drain_pace::gather the call may first wait
+  // drain_gather_wait (see drain_pace.hpp). fn must not pop from this queue.
   template <class Fn>
     requires std::invocable<Fn&, T&&>
-  std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max(),
+                    drain_pace pace = drain_pace::prompt) {
     const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
     const std::uint64_t max = std::min<std::uint64_t>(limit, ring_.capacity());
+    if (pace == drain_pace::gather && consumer_.chase == chase_state::caught_up && max != 0 &&
+        published(ring_[head], head) && !published(ring_[head + last_on_line], head + last_on_line)) {
+      detail::pause_for(drain_gather_wait);  // reads nothing the producers write
+    }
     std::uint64_t pos = head;
     for (; pos != head + max; ++pos) {
       slot& s = ring_[pos];
@@ -135,6 +148,8 @@ class mpsc_queue {
       }
     }
     if (pos != head) consumer_.head.store(pos, std::memory_order_release);
+    // Caught up: elements were taken and the run ended at an unpublished slot.
+    consumer_.chase = pos != head && pos != head + max ? chase_state::caught_up : chase_state::behind;
     return static_cast<std::size_t>(pos - head);
   }
 
@@ -176,10 +191,19 @@ class mpsc_queue {
     std::atomic<std::uint64_t> tail{0};
     std::atomic<std::uint64_t> head_cache{0};
   };
-  // Written by the consumer only; producers read head when their cache says full.
+  // Whether the last drain took every published element (the consumer is
+  // right behind the producers) or returned with elements left / none found.
+  enum class chase_state : std::uint8_t { behind, caught_up };
+  // Written by the consumer only; producers read head when their cache says
+  // full. chase is the consumer's private record of its pace.
   struct alignas(detail::cache_line) consumer_state {
     std::atomic<std::uint64_t> head{0};
+    chase_state chase = chase_state::behind;
   };
+  // Distance from a slot to the last slot of a cache line's worth (0 when a
+  // slot fills a line).
+  static constexpr std::uint64_t last_on_line =
+      std::max<std::size_t>(1, detail::cache_line / sizeof(slot)) - 1;
 
   // Read-only after construction: shared by all threads without traffic.
   alignas(detail::cache_line) detail::ring_storage<slot> ring_;

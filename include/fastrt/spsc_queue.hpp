@@ -34,6 +34,11 @@
 // reading, instead of one slot next to it (cache lines then change hands once
 // per batch, not per element). drain() reads tail once per call and
 // publishes once per release_batch() elements.
+//
+// drain(fn, limit, drain_pace::gather) trades latency for throughput (see
+// drain_pace.hpp): when the previous drain took everything and fewer than a
+// cache line of elements are published since, it first waits
+// drain_gather_wait without reading the producer's lines.
 #pragma once
 
 #include <algorithm>
@@ -47,6 +52,8 @@
 #include <utility>
 
 #include "detail/ring_storage.hpp"
+#include "detail/spin_wait.hpp"
+#include "drain_pace.hpp"
 
 namespace fastrt {
 
@@ -111,16 +118,28 @@ class spsc_queue {
   }
 
   // Consumer. Calls fn(T&&) on up to `limit` elements, oldest first, and
-  // returns how many. The slots are handed back to the producer every
-  // release_batch() elements and at the end of the call (so a slow fn can
-  // make the producer see "full" for up to a batch). fn must not pop from
-  // this queue.
+  // returns how many: every element published when it last read the tail,
+  // so 0 only when the queue was empty (or limit is 0). The slots are handed
+  // back to the producer every release_batch() elements and at the end of
+  // the call (so a slow fn can make the producer see "full" for up to a
+  // batch). With drain_pace::gather the call may first wait
+  // drain_gather_wait (see drain_pace.hpp). fn must not pop from this queue.
   template <class Fn>
     requires std::invocable<Fn&, T&&>
-  std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max()) {
+  std::size_t drain(Fn&& fn, std::size_t limit = std::numeric_limits<std::size_t>::max(),
+                    drain_pace pace = drain_pace::prompt) {
     const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
-    if (consumer_.tail_cache - head < limit) reload_tail(head);
+    if (consumer_.tail_cache - head < limit) {
+      reload_tail(head);
+      if (pace == drain_pace::gather && consumer_.chase == chase_state::caught_up &&
+          consumer_.tail_cache != head && consumer_.tail_cache - head < elements_per_line) {
+        detail::pause_for(drain_gather_wait);  // reads nothing the producer writes
+        reload_tail(head);
+      }
+    }
     const std::uint64_t count = std::min<std::uint64_t>(consumer_.tail_cache - head, limit);
+    consumer_.chase = count != 0 && head + count == consumer_.tail_cache ? chase_state::caught_up
+                                                                         : chase_state::behind;
     for (std::uint64_t pos = head; pos != head + count;) {
       auto& slot = ring_[pos];
       fn(std::move(slot.get()));
@@ -160,15 +179,22 @@ class spsc_queue {
     std::atomic<std::uint64_t> tail{0};
     std::uint64_t head_cache = 0;
   };
+  // Whether the last drain took every element published (the consumer is
+  // right behind the producer) or returned with elements left / none found.
+  enum class chase_state : std::uint8_t { behind, caught_up };
   // Written by the consumer only. head is the exact next position (for
   // size_approx, empty_approx, the destructor); released is what the producer
-  // reads, at most release_batch() - 1 behind head; tail_cache is the
-  // consumer's private copy of tail.
+  // reads, at most release_batch() - 1 behind head; tail_cache and chase are
+  // the consumer's private copy of tail and its pace.
   struct alignas(detail::cache_line) consumer_state {
     std::atomic<std::uint64_t> head{0};
     std::atomic<std::uint64_t> released{0};
     std::uint64_t tail_cache = 0;
+    chase_state chase = chase_state::behind;
   };
+  // Elements sharing one cache line of the ring (at least 1).
+  static constexpr std::uint64_t elements_per_line =
+      std::max<std::size_t>(1, detail::cache_line / sizeof(detail::uninitialized<T>));
 
   // Consumer, when its copy of tail runs short: re-reads tail; false if the
   // queue is really empty.

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <fastrt/drain_pace.hpp>
+
 #include "counted.hpp"
 
 namespace fastrt::test {
@@ -141,6 +143,31 @@ void check_drain() {
 
 // A long drain hands slots back every 64 elements, not only at its end, so
 // a producer waiting on a full queue is not held up by the whole run.
+// drain_pace::gather may wait, but still takes every published element,
+// returns 0 only when nothing is published, and respects the limit.
+template <template <class> class Queue>
+void check_gathering_drain() {
+  using fastrt::drain_pace;
+  Queue<std::uint64_t> q(64);
+  std::vector<std::uint64_t> got;
+  auto collect = [&](std::uint64_t&& v) { got.push_back(v); };
+  REQUIRE(q.drain(collect, 64, drain_pace::gather) == 0);
+  // The first call after an empty one takes a lone element.
+  REQUIRE(q.try_push(0));
+  REQUIRE(q.drain(collect, 64, drain_pace::gather) == 1);
+  // Caught up, then fewer than a line published: the call may wait first and
+  // still returns all three.
+  for (std::uint64_t i = 1; i <= 3; ++i) REQUIRE(q.try_push(i));
+  REQUIRE(q.drain(collect, 64, drain_pace::gather) == 3);
+  // A limit still caps it; the rest stays queued in order.
+  for (std::uint64_t i = 4; i <= 9; ++i) REQUIRE(q.try_push(i));
+  REQUIRE(q.drain(collect, 2, drain_pace::gather) == 2);
+  REQUIRE(q.drain(collect, 64, drain_pace::gather) == 4);
+  REQUIRE(q.drain(collect, 64, drain_pace::gather) == 0);
+  REQUIRE(got == std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  REQUIRE(q.empty_approx());
+}
+
 template <template <class> class Queue>
 void check_drain_hands_back_during_a_run() {
   Queue<int> q(256);
