@@ -52,9 +52,35 @@ TEST_CASE("with_timeout on a future completed from another thread in time: its v
     std::this_thread::sleep_for(5ms);
     p.set_value(42);
   });
+  const auto start = clock_type::now();
   result<int> r = run_on(*ctx, fastrt::with_timeout(*ctx, std::move(f), 10s));
   producer.join();
   REQUIRE(r.value() == 42);
+  // The 10 s timer was cancelled by the winner (on the loop thread: the
+  // stop callback cancels directly and removes itself), not waited out.
+  REQUIRE(ms_since(start) < 5000.0);
+}
+
+TEST_CASE("a stop requested on the loop thread cancels a sleep in flight, or one about to start, at once") {
+  auto ctx = make_context();
+  std::stop_source source;
+  auto body = [&]() -> coro_task<std::pair<result<void>, result<void>>> {
+    auto stopper = [&]() -> coro_task<> {
+      (void)co_await fastrt::sleep_for(*ctx, 5ms);
+      source.request_stop();  // on the loop thread, while the long sleep is in flight
+    };
+    auto [in_flight, unused] =
+        co_await fastrt::when_all(fastrt::with_stop_token(fastrt::sleep_for(*ctx, 10s), source.get_token()), stopper());
+    (void)unused;
+    // Already stopped: the callback runs while it is being registered.
+    result<void> late = co_await fastrt::with_stop_token(fastrt::sleep_for(*ctx, 10s), source.get_token());
+    co_return std::pair{std::move(in_flight), std::move(late)};
+  };
+  const auto start = clock_type::now();
+  auto [in_flight, late] = run_on(*ctx, body());
+  REQUIRE(in_flight.error() == fastrt::errc::canceled);
+  REQUIRE(late.error() == fastrt::errc::canceled);
+  REQUIRE(ms_since(start) < 5000.0);
 }
 
 TEST_CASE("with_timeout on an lvalue future awaits it in place: after a timeout it can be awaited again") {
