@@ -92,33 +92,11 @@ TEST_CASE("spsc: ten million items arrive in order") {
   REQUIRE(q.empty_approx());
 }
 
-TEST_CASE("spsc: batched drain of move-only items across threads") {
-  counted::reset();
-  const std::uint64_t items = fastrt::test::stress_count(2'000'000, 4);
-  {
-    spsc_queue<counted> q(256);
-    std::thread producer([&] {
-      for (std::uint64_t i = 0; i < items; ++i) {
-        while (!q.try_emplace(i)) std::this_thread::yield();
-      }
-    });
-    std::uint64_t expected = 0;
-    std::uint64_t out_of_order = 0;
-    std::uint64_t batches = 0;
-    while (expected < items) {
-      const std::size_t n = q.drain([&](counted&& c) { out_of_order += c.get() != expected++; }, 64);
-      if (n == 0) std::this_thread::yield();
-      batches += n != 0;
-    }
-    producer.join();
-    REQUIRE(out_of_order == 0);
-    REQUIRE(expected == items);
-    REQUIRE(batches <= items);
-  }
-  REQUIRE(counted::alive() == 0);
-}
+namespace {
 
-TEST_CASE("spsc: gathering drain of a stream across threads keeps order and loses nothing") {
+// A producer thread streams 2 M move-only items; the consumer drains them in
+// batches of up to 64 at `pace`: every item once, in order, none leaked.
+void drain_a_stream_across_threads(fastrt::drain_pace pace) {
   counted::reset();
   const std::uint64_t items = fastrt::test::stress_count(2'000'000, 4);
   {
@@ -132,12 +110,19 @@ TEST_CASE("spsc: gathering drain of a stream across threads keeps order and lose
     std::uint64_t out_of_order = 0;
     while (expected < items) {
       auto check = [&](counted&& c) { out_of_order += c.get() != expected++; };
-      if (q.drain(check, 100, fastrt::drain_pace::gather) == 0) std::this_thread::yield();
+      if (q.drain(check, 64, pace) == 0) std::this_thread::yield();
     }
     producer.join();
     REQUIRE(out_of_order == 0);
     REQUIRE(expected == items);
-    REQUIRE(q.drain([](counted&&) {}, 64, fastrt::drain_pace::gather) == 0);
+    REQUIRE(q.drain([](counted&&) {}, 64, pace) == 0);
   }
   REQUIRE(counted::alive() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("spsc: batched drain of move-only items across threads") {
+  SECTION("prompt pace") { drain_a_stream_across_threads(fastrt::drain_pace::prompt); }
+  SECTION("gathering pace") { drain_a_stream_across_threads(fastrt::drain_pace::gather); }
 }
