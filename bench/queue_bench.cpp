@@ -95,9 +95,10 @@ using bench_clock = std::chrono::steady_clock;
 // consumer::pop(v)  -> bool     one pop attempt
 // consumer::pop_bulk(fn) -> n   the queue's batch pop, where it has one
 
-template <fastrt::drain_pace Pace>
-struct fastrt_spsc_paced {
-  using queue = fastrt::spsc_queue<std::uint64_t>;
+// fastrt's queues share one adapter: Queue is spsc_queue or mpsc_queue.
+template <template <class> class Queue, fastrt::drain_pace Pace>
+struct fastrt_adapter {
+  using queue = Queue<std::uint64_t>;
   struct producer {
     explicit producer(queue& q) : q_(q) {}
     bool push(std::uint64_t v) { return q_.try_push(v); }
@@ -121,8 +122,10 @@ struct fastrt_spsc_paced {
 };
 // try_pop and drain as a latency-first consumer uses them (the default pace);
 // drain_gather: a throughput consumer that lets a streaming producer move on.
-using fastrt_spsc = fastrt_spsc_paced<fastrt::drain_pace::prompt>;
-using fastrt_spsc_gather = fastrt_spsc_paced<fastrt::drain_pace::gather>;
+using fastrt_spsc = fastrt_adapter<fastrt::spsc_queue, fastrt::drain_pace::prompt>;
+using fastrt_spsc_gather = fastrt_adapter<fastrt::spsc_queue, fastrt::drain_pace::gather>;
+using fastrt_mpsc = fastrt_adapter<fastrt::mpsc_queue, fastrt::drain_pace::prompt>;
+using fastrt_mpsc_gather = fastrt_adapter<fastrt::mpsc_queue, fastrt::drain_pace::gather>;
 
 struct boost_spsc {
   using queue = boost::lockfree::spsc_queue<std::uint64_t>;  // run-time sized
@@ -155,33 +158,6 @@ struct moodycamel_rwq {
     queue& q_;
   };
 };
-
-template <fastrt::drain_pace Pace>
-struct fastrt_mpsc_paced {
-  using queue = fastrt::mpsc_queue<std::uint64_t>;
-  struct producer {
-    explicit producer(queue& q) : q_(q) {}
-    bool push(std::uint64_t v) { return q_.try_push(v); }
-    queue& q_;
-  };
-  struct consumer {
-    explicit consumer(queue& q) : q_(q) {}
-    bool pop(std::uint64_t& v) {
-      std::optional<std::uint64_t> item = q_.try_pop();
-      if (!item) return false;
-      v = *item;
-      return true;
-    }
-    template <class Fn>
-    std::size_t pop_bulk(Fn& fn) {
-      return q_.drain([&fn](std::uint64_t&& v) { fn(v); }, std::numeric_limits<std::size_t>::max(),
-                      Pace);
-    }
-    queue& q_;
-  };
-};
-using fastrt_mpsc = fastrt_mpsc_paced<fastrt::drain_pace::prompt>;
-using fastrt_mpsc_gather = fastrt_mpsc_paced<fastrt::drain_pace::gather>;
 
 struct boost_queue {
   // Run-time sized: the constructor puts kCapacity nodes on the free list and

@@ -36,16 +36,6 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Spins for about `duration` with cpu_relax(), reading only the clock (every
-// 8th pause): a wait that causes no cache-line traffic with other threads.
-inline void pause_for(std::chrono::nanoseconds duration) noexcept {
-  using clock = std::chrono::steady_clock;
-  const clock::time_point end = clock::now() + duration;
-  do {
-    for (int i = 0; i < 8; ++i) cpu_relax();
-  } while (clock::now() < end);
-}
-
 // Polls ready() until it returns true (then true) or the budget is spent
 // (then false). An empty budget polls once.
 template <class Ready>
@@ -69,6 +59,13 @@ bool spin_until(Ready&& ready, spin_budget budget) {
     } while (clock::now() < end);
   }
   return false;
+}
+
+// Spins for about `duration` with cpu_relax(), reading only the clock: a
+// wait that causes no cache-line traffic with other threads (spin_until's
+// pause phase with nothing to poll).
+inline void pause_for(std::chrono::nanoseconds duration) noexcept {
+  (void)spin_until([] { return false; }, spin_budget{.pause = duration});
 }
 
 }  // namespace fastrt::detail
