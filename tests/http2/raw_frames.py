@@ -275,7 +275,7 @@ hostile("an invalid preface", c)
 # error of type PROTOCOL_ERROR". nghttp2 1.52 alone ignores such a HEADERS
 # block when it no longer knows the stream (it cannot tell it from late
 # trailers of a stream it reset); fastrt-h2 tells them apart itself
-# (h2_session.hpp, on_begin_frame) and ends the connection as required.
+# (connection.hpp, headers_frame_begins) and ends the connection as required.
 c = Conn().handshake()
 c.send(frame(HEADERS, END_STREAM | END_HEADERS, 5, request_block()))
 status5, _, _ = c.response(5)
@@ -293,9 +293,8 @@ hostile("decreasing stream ids", c)
 # "An endpoint MAY treat receipt of any other type of frame on a closed
 # stream as a connection error of type STREAM_CLOSED"; half-closed (remote):
 # frames after END_STREAM are STREAM_CLOSED) allows STREAM_CLOSED. nghttp2
-# answers GOAWAY STREAM_CLOSED while it still keeps the closed stream (it
-# keeps recently closed streams for RFC 7540 priorities) and would ignore the
-# block otherwise, as above.
+# forgets closed streams in fastrt-h2 (session.hpp) and would ignore the
+# block; fastrt-h2 answers it as above (PROTOCOL_ERROR).
 c = Conn().handshake()
 c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, request_block()))
 status1, _, _ = c.response(1)
@@ -346,6 +345,21 @@ err, seen = c.reaction()
 check("DATA on a closed stream: STREAM_CLOSED (RST_STREAM or GOAWAY)",
       err is not None and code_of(err) == STREAM_CLOSED, describe(seen, c.closed))
 hostile("DATA on a closed stream", c)
+
+# The server forgets closed streams (nghttp2's no_closed_streams: an idle
+# connection keeps no stream state) and answers frames on them itself: DATA
+# on a stream that closed 150 requests ago is STREAM_CLOSED too (nghttp2
+# alone would have forgotten it and ignored the frame), and DATA in flight
+# after the server's own RST_STREAM is ignored (§5.1 "closed").
+c = Conn().handshake()
+for sid in range(1, 303, 2):
+    c.send(frame(HEADERS, END_STREAM | END_HEADERS, sid, c.enc.encode(request_fields())))
+    c.response(sid)
+c.send(frame(DATA, 0, 1, b"late"))
+err, seen = c.reaction()
+check("DATA on a stream that closed 150 streams ago: STREAM_CLOSED",
+      err is not None and code_of(err) == STREAM_CLOSED, describe(seen, c.closed))
+hostile("DATA on a long-closed stream", c)
 
 # --- header blocks --------------------------------------------------------------
 # A header list far above SETTINGS_MAX_HEADER_LIST_SIZE (64 KiB): 120 fields
@@ -597,6 +611,23 @@ if err is not None and err[0] == RST_STREAM:
     check("... and the 100 open streams are answered",
           len(bodies) == 100 and all(bodies[2 * i + 1] == b"%d" % i for i in range(100)), f"{len(bodies)} answers")
 hostile("too many concurrent streams", c)
+
+# The refused stream's body sent with its HEADERS, before the RST_STREAM can
+# reach the client: frames in flight after our RST_STREAM are ignored (§5.1
+# "closed"), not taken for DATA on a closed stream; the open streams go on.
+# (Sent before the client acknowledges the server's SETTINGS: nghttp2 then
+# refuses the 101st stream, a stream error; once acknowledged, it is the
+# connection error seen above.)
+c = Conn()
+c.send(b"".join(frame(HEADERS, END_HEADERS, 2 * i + 1, request_block("/echo", "POST")) for i in range(101)) +
+       frame(DATA, END_STREAM, 201, b"refused"))
+err, seen = c.reaction()
+c.send(frame(DATA, END_STREAM, 1, b"first"))
+status, body, later = c.response(1)
+check("101st stream with its DATA in the same write: RST_STREAM(201) REFUSED_STREAM, then stream 1 answered",
+      err is not None and err[0] == RST_STREAM and err[2] == 201 and code_of(err) == REFUSED_STREAM and
+      status == "200" and body == b"first", describe(seen + later, c.closed))
+hostile("a refused stream's DATA", c)
 
 # A client vanishing mid-request: HEADERS without END_STREAM and half of the
 # announced body, then a FIN, or an RST (SO_LINGER 0). The server drops the

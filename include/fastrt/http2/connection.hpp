@@ -46,11 +46,14 @@
 // closed; the streams a client resets or gets reset — its RST_STREAMs and
 // the ones its bad frames provoke — are rate-limited (stream_reset_limit.hpp:
 // GOAWAY ENHANCE_YOUR_CALM); a stream with a reset queued never starts its
-// handler. A client that half-closes still gets its complete requests
-// answered; one that closed is found out by a PING every half second while
-// they run (end_of_input), and they are stopped. A streamed request body holds at most its stream's window
-// unread (request_data), and fails its reader when the stream or the
-// connection ends first. Responses are checked first (response_rules.hpp): one HTTP/2
+// handler. Frames on closed streams, which nghttp2 forgets (session.hpp),
+// are answered here: DATA with STREAM_CLOSED, a reused stream id with
+// PROTOCOL_ERROR, both tolerated on the last 64 streams reset. A client
+// that half-closes still gets its complete requests answered; one that
+// closed is found out by a PING every half second while they run
+// (end_of_input), and they are stopped. A streamed request body holds at
+// most its stream's window unread (request_data), and fails its reader when
+// the stream or the connection ends first. Responses are checked first (response_rules.hpp): one HTTP/2
 // peers would reject, or larger than the client's header list limit,
 // becomes a 500 with a log line.
 //
@@ -359,28 +362,54 @@ class basic_connection {
   }
 
   // RFC 9113 §5.1.1: a HEADERS opening a stream id not above every earlier
-  // one is a connection error PROTOCOL_ERROR. nghttp2 silently ignores such
-  // a block when it no longer knows the stream, because it could be
-  // trailers racing an RST_STREAM of ours (which §5.1 tolerates): tell the
-  // two apart with the ids we reset lately.
+  // one is a connection error PROTOCOL_ERROR. nghttp2 forgets closed
+  // streams (session.hpp) and silently ignores such a block, because it
+  // could be trailers racing an RST_STREAM of ours (which §5.1 tolerates):
+  // on_closed_stream tells the two apart.
   void headers_frame_begins(std::int32_t id) {
-    if (id <= 0 || (id & 1) == 0) return;
-    // §6.8: after our GOAWAY, frames on streams above its last id are ignored
-    // (nghttp2 drops them; their trailers must not look like a reused id).
-    if (shutdown_ == shutdown_state::final_goaway_sent && id > goaway_last_id_) return;
+    if (id <= 0 || (id & 1) == 0 || ignored_after_goaway(id)) return;
     if (id > max_client_stream_) {
       max_client_stream_ = id;
       return;
     }
-    if (session_.stream_open(id)) return;  // trailers of an open stream
+    if (on_closed_stream(id)) session_.terminate(NGHTTP2_PROTOCOL_ERROR);
+  }
+
+  // §5.1: DATA on a closed stream is STREAM_CLOSED (§6.1: a stream error at
+  // least; a connection error, as nghttp2 answers for the streams it keeps,
+  // is allowed). nghttp2 would ignore it once it forgot the stream.
+  void data_frame_begins(std::int32_t id) {
+    if (id <= 0 || (id & 1) == 0 || id > max_client_stream_ || ignored_after_goaway(id)) return;  // nghttp2's to judge
+    if (on_closed_stream(id)) session_.terminate(NGHTTP2_STREAM_CLOSED);
+  }
+
+  // Client stream `id` (not above max_client_stream_) is closed, and not by
+  // a reset of ours lately: the client's frames in flight after our
+  // RST_STREAM are tolerated (§5.1 "closed").
+  bool on_closed_stream(std::int32_t id) const {
+    if (session_.stream_open(id)) return false;  // (trailers; also a stream whose RST_STREAM is queued, not sent)
+    return std::find(reset_lately_.begin(), reset_lately_.end(), id) == reset_lately_.end();
+  }
+  // §6.8: after our GOAWAY, frames on streams above its last id are ignored
+  // (nghttp2 drops them; their trailers must not look like a reused id).
+  bool ignored_after_goaway(std::int32_t id) const {
+    return shutdown_ == shutdown_state::final_goaway_sent && id > goaway_last_id_;
+  }
+  // The last 64 streams we reset (or nghttp2 refused: invalid_frame).
+  void remember_reset(std::int32_t id) {
     if (std::find(reset_lately_.begin(), reset_lately_.end(), id) != reset_lately_.end()) return;
-    session_.terminate(NGHTTP2_PROTOCOL_ERROR);
+    if (reset_lately_.size() == 64) reset_lately_.erase(reset_lately_.begin());
+    reset_lately_.push_back(id);
   }
 
   // nghttp2 rejected a frame on stream `id` (e.g. a WINDOW_UPDATE
   // overflowing its window) and queued a RST_STREAM for it: its handler
   // must not start, or stop.
   void invalid_frame(std::int32_t id) {
+    // A stream nghttp2 refused never opens, and its RST_STREAM is not sent
+    // yet: the DATA that follows its HEADERS must not look like a closed
+    // stream's.
+    remember_reset(id);
     stream* s = find(id);
     if (s && s->reset == stream_reset::none) {
       s->reset = stream_reset::provoked;
@@ -389,8 +418,7 @@ class basic_connection {
   }
 
   void reset_sent(std::int32_t id, std::uint32_t code) {
-    if (reset_lately_.size() == 64) reset_lately_.erase(reset_lately_.begin());  // the last 64 streams we reset
-    reset_lately_.push_back(id);
+    remember_reset(id);
     stream* s = find(id);
     const bool ours = s && (s->reset == stream_reset::ours || s->reset == stream_reset::after_answer);
     // A reset the client's frames provoked (nghttp2 found a stream error,
@@ -739,6 +767,7 @@ class basic_connection {
       co_return false;
     }
     streams_.open_upgraded(std::move(s));
+    max_client_stream_ = 1;  // the upgrade's request is stream 1
     if (!co_await writer_.send_raw(std::string(http1::switching_protocols))) {
       writer_.close();
       co_return false;

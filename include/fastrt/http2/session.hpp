@@ -15,12 +15,22 @@
 //   void ping_acknowledged(std::span<const std::uint8_t, 8> opaque);
 //   void reset_received();                         the client's RST_STREAM
 //   void headers_frame_begins(std::int32_t id);    before a HEADERS is parsed (stream-id reuse check)
+//   void data_frame_begins(std::int32_t id);       before nghttp2 sees a DATA frame (closed-stream check)
 //   void invalid_frame(std::int32_t id);           nghttp2 rejected a frame (it answers it itself)
 //   void reset_sent(std::int32_t id, std::uint32_t code);
 //   void data_sent();                              a non-empty DATA frame went out
 //   void end_stream_sent(std::int32_t id);
 //   void response_headers_failed(std::int32_t id, int error);
 //   void stream_closed(std::int32_t id);
+//
+// Closed streams: nghttp2 is told to forget them (no_closed_streams), so an
+// idle connection's stream map is all zero and its page can go back
+// (session_memory.hpp). nghttp2 then ignores frames on streams it no longer
+// knows; receive() stops in front of every DATA frame (inbound_frame_scanner)
+// and calls data_frame_begins() while nghttp2 has acted on every frame
+// before it, so the receiver can tell a closed stream (STREAM_CLOSED) from
+// one it reset lately (ignored, RFC 9113 §5.1). HEADERS get the same check
+// from on_begin_frame.
 //
 // Flood limits set here: the Rapid Reset rate limit (CVE-2023-44487) and
 // the CONTINUATION limit, when the linked nghttp2 has them (Debian backports
@@ -29,7 +39,8 @@
 // Thread-safety: one connection's (its io thread). Cost: nghttp2's session
 // (≈ 3 KiB and 2 KiB of HPACK tables; its 4 KiB stream map and 16 KiB frame
 // buffer come from page_arena, resident only where written and given back
-// by release_idle_memory: session_memory.hpp).
+// by release_idle_memory: session_memory.hpp); receive() costs one
+// nghttp2_session_mem_recv per DATA frame, one per read without DATA.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -39,6 +50,7 @@
 #include <span>
 #include <string_view>
 
+#include <fastrt/http2/inbound_frame_scanner.hpp>
 #include <fastrt/http2/server_config.hpp>
 #include <fastrt/http2/session_memory.hpp>
 
@@ -77,9 +89,9 @@ class session {
     // for buffered bodies, as bytes are read for streamed ones
     // (request_body.hpp).
     nghttp2_option_set_no_auto_window_update(option, 1);
-    // (Closed streams stay known to nghttp2 — the default — so that DATA on
-    // a closed stream is answered STREAM_CLOSED; their map entries keep an
-    // idle connection's stream map resident, 4 KiB.)
+    // Closed streams are forgotten at once (see the top): an idle
+    // connection keeps no stream in nghttp2's map.
+    nghttp2_option_set_no_closed_streams(option, 1);
 #ifdef FASTRT_HAVE_NGHTTP2_RESET_RATE_LIMIT
     nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);  // Rapid Reset (CVE-2023-44487)
 #endif
@@ -94,6 +106,8 @@ class session {
       return false;
     }
     memory_.seal_output_buffer();  // the frame buffer made with the session
+    receiver_ = &receiver;
+    data_frame_begins_ = [](void* r, std::int32_t id) { static_cast<Receiver*>(r)->data_frame_begins(id); };
     const nghttp2_settings_entry settings[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, config.max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, config.max_header_list_size},
@@ -105,8 +119,21 @@ class session {
   // a negative nghttp2 error (fatal: nghttp2 has queued a GOAWAY, except
   // for bad_client_magic).
   long receive(std::string_view bytes) noexcept {
-    return static_cast<long>(
-        nghttp2_session_mem_recv(s_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    std::size_t fed = 0;
+    std::size_t scanned = 0;
+    while (scanned < bytes.size()) {
+      const inbound_frame_scanner::step step = frames_.scan(bytes.substr(scanned));
+      scanned += step.consumed;
+      if (!step.head || step.head->type != NGHTTP2_DATA) continue;
+      // Up to the byte that completes this DATA header: nghttp2 has then
+      // acted on every frame before it, and not yet on this one.
+      const long n = feed(bytes.substr(fed, scanned - 1 - fed));
+      if (n < 0) return n;
+      fed = scanned - 1;
+      if (nghttp2_session_want_read(s_)) data_frame_begins_(receiver_, step.head->stream);
+    }
+    const long n = feed(bytes.substr(fed));
+    return n < 0 ? n : static_cast<long>(bytes.size());
   }
   // The next bytes to send (valid until the next call), empty when there
   // are none, or a negative nghttp2 error (fatal) in `error`.
@@ -225,6 +252,12 @@ class session {
     return frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST;
   }
 
+  long feed(std::string_view bytes) noexcept {
+    if (bytes.empty()) return 0;
+    return static_cast<long>(
+        nghttp2_session_mem_recv(s_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  }
+
   template <class R>
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     R& r = *static_cast<R*>(user_data);
@@ -311,6 +344,9 @@ class session {
 
   session_memory memory_;  // (declared first: outlives the session it serves)
   nghttp2_session* s_ = nullptr;
+  inbound_frame_scanner frames_;
+  void* receiver_ = nullptr;
+  void (*data_frame_begins_)(void*, std::int32_t) = nullptr;
 };
 
 }  // namespace fastrt::http2

@@ -17,9 +17,9 @@
 //     (!nghttp2_session_want_write: no frame in progress), its contents are
 //     scratch; the caller (session::release_idle_memory) checks that.
 //   - any other arena block is dropped only when every byte of it is zero
-//     (the stream map of a connection that has had no request yet: nghttp2
-//     keeps closed streams in it): dropped pages read as zeros, so nothing
-//     changes for nghttp2.
+//     (the stream map of a connection with no open stream, as fastrt's
+//     session has nghttp2 forget closed streams: session.hpp): dropped
+//     pages read as zeros, so nothing changes for nghttp2.
 //
 //   session_memory memory;                     // lives as long as the session
 //   nghttp2_session_server_new3(&s, callbacks, receiver, option, memory.table());
