@@ -349,8 +349,8 @@ hostile("DATA on a closed stream", c)
 # The server forgets closed streams (nghttp2's no_closed_streams: an idle
 # connection keeps no stream state) and answers frames on them itself: DATA
 # on a stream that closed 150 requests ago is STREAM_CLOSED too (nghttp2
-# alone would have forgotten it and ignored the frame), and DATA in flight
-# after the server's own RST_STREAM is ignored (§5.1 "closed").
+# alone would have forgotten it and ignored the frame). (DATA in flight
+# after the server's own RST_STREAM stays ignored: further below.)
 c = Conn().handshake()
 for sid in range(1, 303, 2):
     c.send(frame(HEADERS, END_STREAM | END_HEADERS, sid, c.enc.encode(request_fields())))
@@ -722,6 +722,23 @@ def upload(conn, sid, path, body, extra=(), limit=30.0):
 c = Conn().handshake()
 status, _, problems = upload(c, 1, "/echo", b"z" * 20000)
 check("body above --max-body-size over raw frames: 413", status == "413", problems or None)
+still_usable("... and the connection serves the next stream", c, 3)
+c.close()
+
+# DATA still in flight after the server's own RST_STREAM is ignored (§5.1
+# "closed": "MUST ignore frames that it receives on closed streams after it
+# has sent a RST_STREAM frame"), although the server no longer keeps the
+# stream: a body longer than its content-length is a stream error (§8.1.1,
+# RST_STREAM PROTOCOL_ERROR), and the client, not yet aware, sends more.
+c = Conn().handshake()
+c.send(frame(HEADERS, END_HEADERS, 1, request_block("/echo", "POST", [("content-length", "5")])) +
+       frame(DATA, 0, 1, b"z" * 10))
+err, seen = c.reaction()
+c.send(frame(DATA, 0, 1, b"z" * 1000) + frame(DATA, END_STREAM, 1, b"z"))
+ok, after = c.ping_roundtrip()
+check("DATA after the server's RST_STREAM (body beyond content-length): ignored, no error",
+      err is not None and err[0] == RST_STREAM and err[2] == 1 and code_of(err) == PROTOCOL_ERROR and ok and
+      not any(f[0] in (GOAWAY, RST_STREAM) for f in after), describe(seen + after, c.closed))
 still_usable("... and the connection serves the next stream", c, 3)
 c.close()
 
