@@ -48,12 +48,13 @@
 // GOAWAY ENHANCE_YOUR_CALM); a stream with a reset queued never starts its
 // handler. Frames on closed streams, which nghttp2 forgets (session.hpp),
 // are answered here: DATA with STREAM_CLOSED, a reused stream id with
-// PROTOCOL_ERROR, both tolerated on the last 64 streams reset. A client
-// that half-closes still gets its complete requests answered; one that
-// closed is found out by a PING every half second while they run
-// (end_of_input), and they are stopped. A streamed request body holds at
-// most its stream's window unread (request_data), and fails its reader when
-// the stream or the connection ends first. Responses are checked first (response_rules.hpp): one HTTP/2
+// PROTOCOL_ERROR, both ignored on streams we reset
+// (client_stream_history.hpp). A client that half-closes still gets its
+// complete requests answered; one that closed is found out by a PING every
+// half second while they run (end_of_input), and they are stopped. A
+// streamed request body holds at most its stream's window unread
+// (request_data), and fails its reader when the stream or the connection
+// ends first. Responses are checked first (response_rules.hpp): one HTTP/2
 // peers would reject, or larger than the client's header list limit,
 // becomes a 500 with a log line.
 //
@@ -71,6 +72,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -82,6 +84,7 @@
 
 #include <fastrt/async_scope.hpp>
 #include <fastrt/http2/body_budget.hpp>
+#include <fastrt/http2/client_stream_history.hpp>
 #include <fastrt/http2/connection_info.hpp>
 #include <fastrt/http2/connection_deadlines.hpp>
 #include <fastrt/http2/connection_watchdog.hpp>
@@ -365,42 +368,41 @@ class basic_connection {
   // one is a connection error PROTOCOL_ERROR. nghttp2 forgets closed
   // streams (session.hpp) and silently ignores such a block, because it
   // could be trailers racing an RST_STREAM of ours (which §5.1 tolerates):
-  // on_closed_stream tells the two apart.
+  // client_streams_ tells the two apart.
   void headers_frame_begins(std::int32_t id) {
     if (id <= 0 || (id & 1) == 0 || ignored_after_goaway(id)) return;
-    if (id > max_client_stream_) {
-      max_client_stream_ = id;
+    if (id > client_streams_.highest()) {
+      client_streams_.opened(id);
       return;
     }
-    if (on_closed_stream(id)) session_.terminate(NGHTTP2_PROTOCOL_ERROR);
+    if (closed_without_our_reset(id)) session_.terminate(NGHTTP2_PROTOCOL_ERROR);
   }
 
   // §5.1: DATA on a closed stream is STREAM_CLOSED (§6.1: a stream error at
   // least; a connection error, as nghttp2 answers for the streams it keeps,
   // is allowed). nghttp2 would ignore it once it forgot the stream.
   void data_frame_begins(std::int32_t id) {
-    if (id <= 0 || (id & 1) == 0 || id > max_client_stream_ || ignored_after_goaway(id)) return;  // nghttp2's to judge
-    if (on_closed_stream(id)) session_.terminate(NGHTTP2_STREAM_CLOSED);
+    if (id <= 0 || (id & 1) == 0 || ignored_after_goaway(id)) return;
+    if (closed_without_our_reset(id)) session_.terminate(NGHTTP2_STREAM_CLOSED);
   }
 
-  // Client stream `id` (not above max_client_stream_) is closed, and not by
-  // a reset of ours lately: the client's frames in flight after our
-  // RST_STREAM are tolerated (§5.1 "closed").
-  bool on_closed_stream(std::int32_t id) const {
+  // Client stream `id`, not above the highest, is closed — skipped, or
+  // closed by the two END_STREAMs or the client's RST_STREAM — and so no
+  // frame on it may come. Not after a reset of ours (the client's frames in
+  // flight are tolerated, §5.1 "closed"), nor when it is too old to know
+  // (client_stream_history.hpp: ignored, as nghttp2 does).
+  bool closed_without_our_reset(std::int32_t id) const {
     if (session_.stream_open(id)) return false;  // (trailers; also a stream whose RST_STREAM is queued, not sent)
-    return std::find(reset_lately_.begin(), reset_lately_.end(), id) == reset_lately_.end();
+    const stream_history h = client_streams_.of(id);
+    return h == stream_history::opened || h == stream_history::skipped;
   }
-  // §6.8: after our GOAWAY, frames on streams above its last id are ignored
-  // (nghttp2 drops them; their trailers must not look like a reused id).
+  // §6.8: after a GOAWAY of ours, frames on streams above its last id are
+  // ignored (nghttp2 drops them; their trailers must not look like a reused
+  // id). nghttp2 sends one of its own too (its reset rate limit).
   bool ignored_after_goaway(std::int32_t id) const {
-    return shutdown_ == shutdown_state::final_goaway_sent && id > goaway_last_id_;
+    return id > goaway_sent_last_id_ || (shutdown_ == shutdown_state::final_goaway_sent && id > goaway_last_id_);
   }
-  // The last 64 streams we reset (or nghttp2 refused: invalid_frame).
-  void remember_reset(std::int32_t id) {
-    if (std::find(reset_lately_.begin(), reset_lately_.end(), id) != reset_lately_.end()) return;
-    if (reset_lately_.size() == 64) reset_lately_.erase(reset_lately_.begin());
-    reset_lately_.push_back(id);
-  }
+  void goaway_sent(std::int32_t last_id) { goaway_sent_last_id_ = std::min(goaway_sent_last_id_, last_id); }
 
   // nghttp2 rejected a frame on stream `id` (e.g. a WINDOW_UPDATE
   // overflowing its window) and queued a RST_STREAM for it: its handler
@@ -409,7 +411,7 @@ class basic_connection {
     // A stream nghttp2 refused never opens, and its RST_STREAM is not sent
     // yet: the DATA that follows its HEADERS must not look like a closed
     // stream's.
-    remember_reset(id);
+    client_streams_.reset(id);
     stream* s = find(id);
     if (s && s->reset == stream_reset::none) {
       s->reset = stream_reset::provoked;
@@ -418,7 +420,7 @@ class basic_connection {
   }
 
   void reset_sent(std::int32_t id, std::uint32_t code) {
-    remember_reset(id);
+    client_streams_.reset(id);
     stream* s = find(id);
     const bool ours = s && (s->reset == stream_reset::ours || s->reset == stream_reset::after_answer);
     // A reset the client's frames provoked (nghttp2 found a stream error,
@@ -767,7 +769,7 @@ class basic_connection {
       co_return false;
     }
     streams_.open_upgraded(std::move(s));
-    max_client_stream_ = 1;  // the upgrade's request is stream 1
+    client_streams_.opened(1);  // the upgrade's request is stream 1
     if (!co_await writer_.send_raw(std::string(http1::switching_protocols))) {
       writer_.close();
       co_return false;
@@ -1073,9 +1075,9 @@ class basic_connection {
   shutdown_state shutdown_ = shutdown_state::none;
   std::optional<std::uint32_t> close_code_;
   std::string_view close_reason_;  // static text
-  std::int32_t max_client_stream_ = 0;
   std::int32_t goaway_last_id_ = 0;  // valid once the final GOAWAY was sent
-  std::vector<std::int32_t> reset_lately_;
+  std::int32_t goaway_sent_last_id_ = std::numeric_limits<std::int32_t>::max();  // the lowest of every GOAWAY sent
+  client_stream_history client_streams_;  // frames on closed streams (nghttp2 forgets them)
   connection_body_budget budget_;  // request and response body bytes held
   stream_reset_limit resets_;      // streams the client reset or got reset
   const bool access_records_ = events_.wants_access_records();

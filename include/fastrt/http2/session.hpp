@@ -18,6 +18,7 @@
 //   void data_frame_begins(std::int32_t id);       before nghttp2 sees a DATA frame (closed-stream check)
 //   void invalid_frame(std::int32_t id);           nghttp2 rejected a frame (it answers it itself)
 //   void reset_sent(std::int32_t id, std::uint32_t code);
+//   void goaway_sent(std::int32_t last_id);        any GOAWAY went out (ours, or nghttp2's own)
 //   void data_sent();                              a non-empty DATA frame went out
 //   void end_stream_sent(std::int32_t id);
 //   void response_headers_failed(std::int32_t id, int error);
@@ -29,8 +30,8 @@
 // knows; receive() stops in front of every DATA frame (inbound_frame_scanner)
 // and calls data_frame_begins() while nghttp2 has acted on every frame
 // before it, so the receiver can tell a closed stream (STREAM_CLOSED) from
-// one it reset lately (ignored, RFC 9113 §5.1). HEADERS get the same check
-// from on_begin_frame.
+// one it reset (ignored, RFC 9113 §5.1). HEADERS get the same check from
+// on_begin_frame.
 //
 // Flood limits set here: the Rapid Reset rate limit (CVE-2023-44487) and
 // the CONTINUATION limit, when the linked nghttp2 has them (Debian backports
@@ -313,6 +314,10 @@ class session {
     R& r = *static_cast<R*>(user_data);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       r.reset_sent(frame->hd.stream_id, frame->rst_stream.error_code);
+      return 0;
+    }
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+      r.goaway_sent(frame->goaway.last_stream_id);
       return 0;
     }
     if (frame->hd.type == NGHTTP2_DATA && frame->hd.length > 0) r.data_sent();
